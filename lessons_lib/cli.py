@@ -29,6 +29,9 @@ def _add_data(sub) -> None:
     ps.add_argument("-n", type=int, default=16, help="number of images (default 16)")
     ps.add_argument("--size", type=int, default=96, help="tile size in pixels (default 96)")
     ps.add_argument("--seed", type=int, default=0)
+    ps.add_argument("--download", action="store_true",
+                    help="let a torchvision dataset (cifar10, places365, voc, celeba) download itself")
+    ps.add_argument("--root", default=None, help="where a torchvision dataset lives (default ~/.cache/gan-lessons/NAME)")
     ps.set_defaults(func=_cmd_data_show)
 
 
@@ -42,8 +45,258 @@ def _cmd_data_list(args) -> int:
 def _cmd_data_show(args) -> int:
     from .data import save_source_grid
 
-    path = save_source_grid(args.source, args.out, split=args.split, n=args.n, size=args.size, seed=args.seed)
+    path = save_source_grid(
+        args.source, args.out, split=args.split, n=args.n, size=args.size, seed=args.seed,
+        download=args.download, root=args.root,
+    )
     print(f"wrote {path}")
+    return 0
+
+
+# --------------------------------------------------------------------------- train
+def _add_train(sub) -> None:
+    p = sub.add_parser(
+        "train", help="train a recipe (pix2pix, the seed 000 / 003 models, the toy GANs, ...)",
+        description="Train a named recipe with the kit's one training engine. Options left out keep "
+                    "the recipe's defaults; --set changes any other recipe or training field. "
+                    "With --resume the run's recipe and options are read back from its checkpoint.",
+    )
+    p.add_argument("recipe", nargs="?", help="recipe name (see --list)")
+    p.add_argument("--list", action="store_true", help="print the recipes, one line each, and exit")
+    p.add_argument("--data", help="image source: scenes8, samples, synthetic, a folder or a .zip")
+    p.add_argument("--size", type=int, help="image size in pixels")
+    length = p.add_mutually_exclusive_group()
+    length.add_argument("--epochs", type=float, help="passes over the training data")
+    length.add_argument("--steps", type=int, help="training steps (one D and one G update each)")
+    p.add_argument("--batch-size", type=int, dest="batch_size", help="images per batch")
+    p.add_argument("--out", help="run folder (default runs/RECIPE)")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
+    p.add_argument("--overwrite", action="store_true", help="start again in an --out that holds a run")
+    p.add_argument("--device", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--seed", type=int, help="random seed")
+    p.add_argument("--lr", type=float, help="learning rate")
+    p.add_argument("--compile", action="store_const", const=True, default=None, help="torch.compile the nets")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="any recipe or training field, e.g. --set lambda_l1=50 --set discriminator=nin_patchgan "
+                        "(values are read as JSON when they parse: 3, 0.5, true, null, [1, 2])")
+    p.set_defaults(func=_cmd_train)
+
+
+def _parse_value(text: str):
+    """A --set value: JSON when it parses (3, 0.5, true, null, [1,2]), None/True/False, else the string."""
+    import json
+
+    low = text.strip().lower()
+    if low in ("none", "null"):
+        return None
+    if low in ("true", "false"):
+        return low == "true"
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _train_overrides(args) -> dict:
+    overrides: dict = {}
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise LessonsError(f"--set expects KEY=VALUE, got {item!r} (e.g. --set lambda_l1=50)")
+        overrides[key.strip()] = _parse_value(value)
+    for key in ("data", "size", "epochs", "steps", "batch_size", "out", "device", "seed", "lr", "compile"):
+        value = getattr(args, key)
+        if value is not None:
+            overrides[key] = value
+    if args.resume:
+        overrides["resume"] = True
+    if args.overwrite:
+        overrides["overwrite"] = True
+    return overrides
+
+
+def _train_command(args, argv: list[str]) -> str:
+    """The command line for the model card: the real one when run as `lessons train ...`."""
+    import shlex
+
+    if argv[:1] == ["train"]:
+        return shlex.join(["lessons", *argv])
+    parts = ["lessons", "train", args.recipe]
+    for key in ("data", "size", "epochs", "steps", "batch_size", "out", "device", "seed", "lr"):
+        value = getattr(args, key)
+        if value is not None:
+            parts += [f"--{key.replace('_', '-')}", str(value)]
+    parts += ["--compile"] * bool(args.compile) + ["--resume"] * args.resume + ["--overwrite"] * args.overwrite
+    for item in args.set:
+        parts += ["--set", item]
+    return shlex.join(parts)
+
+
+def _cmd_train(args) -> int:
+    from pathlib import Path
+
+    from .recipes import apply_overrides, describe_recipes, get_recipe, list_recipes, run_recipe
+    from .train import TrainingInterrupted, load_checkpoint
+
+    if args.list:
+        rows = describe_recipes()
+        width = max(len(n) for n, _ in rows)
+        for name, description in rows:
+            print(f"{name.ljust(width)}  {description}")
+        return 0
+    if not args.recipe:
+        raise LessonsError("give a recipe to train (lessons train pix2pix ...), or --list to see them")
+    if args.recipe not in list_recipes():
+        raise LessonsError(f"unknown recipe {args.recipe!r}; choose one of: {', '.join(list_recipes())} "
+                           "(lessons train --list describes them)")
+    overrides = _train_overrides(args)
+    recipe = get_recipe(args.recipe)
+    if args.resume:
+        # continue with the run's own recipe and options; options given now apply on top
+        out = Path(overrides.get("out", recipe.train.out.replace("{name}", recipe.name)))
+        ckpt_path = out / "checkpoint.pt"
+        if not ckpt_path.is_file():
+            raise LessonsError(f"nothing to resume: {ckpt_path} does not exist; start a new run without "
+                               "--resume (or point --out at the run to continue)")
+        saved = load_checkpoint(ckpt_path).get("task", {})
+        config = saved.get("recipe_config")
+        if saved.get("recipe") not in (None, recipe.name):
+            raise LessonsError(f"{out} holds a run of recipe {saved['recipe']!r}, not {recipe.name!r}; "
+                               f"resume it with `lessons train {saved['recipe']} --out {out} --resume`")
+        if isinstance(config, dict):
+            fields = {k: (tuple(v) if k == "lr_milestones" else v) for k, v in config.get("train", {}).items()
+                      if k not in ("out", "resume", "overwrite", "progress")}
+            fields.update({k: v for k, v in config.items() if k not in ("name", "type", "train")})
+            if "steps" in overrides or "epochs" in overrides:
+                fields.pop("steps", None)
+                fields.pop("epochs", None)
+            recipe = apply_overrides(recipe, **fields)
+    recipe = apply_overrides(recipe, **overrides)
+    try:
+        result = run_recipe(recipe, command=_train_command(args, sys.argv[1:]))
+    except TrainingInterrupted:
+        return 130  # the engine has said where the checkpoint is and how to resume
+    print(f"trained {recipe.name} for {result.steps} steps ({result.epochs:g} epochs) in {result.wall_s:.0f} s "
+          f"on {result.device}, {result.images_per_s:.1f} images/s")
+    if result.val_metrics:
+        print("validation: " + ", ".join(f"{k} {v:.4g}" for k, v in result.val_metrics.items()))
+    print(f"model: {result.model_path}")
+    print(f"run folder: {result.out} (metrics.csv, samples/, checkpoint.pt)")
+    return 0
+
+
+# --------------------------------------------------------------------------- colorize
+def _add_colorize(sub) -> None:
+    p = sub.add_parser(
+        "colorize", help="colorize a photo of any size with a trained model",
+        description="Colorize IN_IMAGE and write OUT_IMAGE (same size; the format follows OUT_IMAGE's "
+                    "extension). The model runs at its training size; its colours are upsampled and "
+                    "recombined with the photo's full-resolution lightness, so edges stay sharp.",
+    )
+    p.add_argument("in_image", metavar="IN_IMAGE", help="the photo (any size and mode; a colour photo is read as gray)")
+    p.add_argument("out_image", metavar="OUT_IMAGE", help="where to write the result (.png, .jpg, ...)")
+    p.add_argument("--weights", help="a run folder of `lessons train` (model.safetensors + model.json), "
+                                     "a .safetensors file or its .json card")
+    p.add_argument("--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    p.add_argument("--seed", type=int, default=None,
+                   help="colouring of a model with a noise input (ColorGAN); default 0, ignored by others")
+    p.set_defaults(func=_cmd_colorize)
+
+
+def _output_path(out: str, src: str) -> "Path":
+    """OUT_IMAGE checked: a known image extension, and never the input file itself."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    path = Path(out).expanduser()
+    ext = path.suffix.lower()
+    if not ext:
+        raise LessonsError(f"cannot tell the image format of {out!r}: give it an extension such as .png or .jpg")
+    if ext not in Image.registered_extensions():
+        raise LessonsError(f"cannot write {out!r}: unknown image format {path.suffix!r}; use .png or .jpg")
+    source = Path(src).expanduser()
+    same = path.resolve() == source.resolve()
+    if not same and path.exists() and source.exists():
+        same = path.samefile(source)
+    if same:
+        raise LessonsError(f"OUT_IMAGE {out!r} is the input file: refusing to overwrite it; choose another name")
+    if path.is_dir():
+        raise LessonsError(f"OUT_IMAGE {out!r} is a folder; give a file name such as {path / 'colour.png'}")
+    return path
+
+
+def _no_weights(command: str) -> LessonsError:
+    return LessonsError(f"no model given: pass --weights DIR_OR_FILE (a run folder of `lessons train pix2pix --out DIR`, "
+                        f"its model.safetensors or model.json) to `lessons {command}`")
+
+
+def _cmd_colorize(args) -> int:
+    from .pipeline import Colorizer
+
+    out = _output_path(args.out_image, args.in_image)
+    if not args.weights:
+        raise _no_weights("colorize")
+    colorizer = Colorizer(args.weights, device=args.device)
+    result = colorizer(args.in_image, seed=args.seed)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.save(out)
+    except (OSError, ValueError, KeyError) as e:
+        raise LessonsError(f"cannot write {out}: {e}") from e
+    w, h = result.size
+    print(f"wrote {out} ({w}x{h}) colorized by {colorizer.card.get('recipe') or colorizer.weights} "
+          f"at {colorizer.size} px on {colorizer.device}")
+    return 0
+
+
+# --------------------------------------------------------------------------- eval
+def _add_eval(sub) -> None:
+    p = sub.add_parser("eval", help="measure a trained model on a data source (eval colorize)")
+    esub = p.add_subparsers(dest="eval_cmd", required=True, metavar="{colorize}")
+    pc = esub.add_parser(
+        "colorize", help="colorize the gray versions of a source's images and measure them",
+        description="Turns every image of --data [--split] into gray, colorizes it at --size (centre "
+                    "crop) and prints MAE, AuC, PSNR, SSIM, colorfulness and its gap to the photos, "
+                    "for the model and for the gray input itself; --json writes them.",
+    )
+    pc.add_argument("--weights", help="a run folder, a .safetensors file or its .json card")
+    pc.add_argument("--data", required=True, help="image source: scenes8, samples, synthetic, a folder or a .zip")
+    pc.add_argument("--split", default="val", help="train, val or test (default val)")
+    pc.add_argument("--size", type=int, default=None, help="evaluation size in pixels (default: the model's size)")
+    pc.add_argument("--limit", type=int, default=None, help="only the first K images")
+    pc.add_argument("--batch-size", type=int, default=16, dest="batch_size", help="images per batch (default 16)")
+    pc.add_argument("--json", default=None, help="write the results to this JSON file")
+    pc.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
+    pc.add_argument("--seed", type=int, default=None, help="noise seed of a model with a noise input (default 0)")
+    pc.set_defaults(func=_cmd_eval_colorize)
+    # `lessons eval restore` (issue 5) adds its parser to `esub` here.
+
+
+def _cmd_eval_colorize(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .pipeline import Colorizer, evaluate_colorizer, format_evaluation
+
+    if not args.weights:
+        raise _no_weights("eval colorize")
+    out = None
+    if args.json:
+        out = Path(args.json).expanduser()
+        if out.is_dir():
+            raise LessonsError(f"--json {args.json!r} is a folder; give a file name such as {out / 'eval.json'}")
+    colorizer = Colorizer(args.weights, device=args.device)
+    result = evaluate_colorizer(colorizer, args.data, split=args.split, size=args.size, limit=args.limit,
+                                batch_size=args.batch_size, seed=args.seed)
+    print(format_evaluation(result))
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            raise LessonsError(f"cannot write {out}: {e}") from e
+        print(f"wrote {out}")
     return 0
 
 
@@ -61,7 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each feature adds its sub-commands here (keep the order of `lessons --help`).
-_ADDERS = [_add_data]
+_ADDERS = [_add_data, _add_train, _add_colorize, _add_eval]
 
 
 def main(argv: list[str] | None = None) -> int:

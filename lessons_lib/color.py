@@ -21,8 +21,10 @@ normalisation), i.e. values in about [-1, 1] that match a tanh output.
 Speed: the reference pix2pix loader converts one image at a time with
 ``skimage.color.rgb2lab`` in float64 on the CPU. Here the conversion runs on whole batches
 in float32 on the training device, folds the white point and the Lab rows into two small
-matrices, and for 8-bit input replaces the sRGB curve by a 256-entry lookup table
-(``rgb_uint8_to_lab``): see ``benchmarks/bench_color.py``.
+matrices, for 8-bit input replaces the sRGB curve by a 256-entry lookup table
+(``rgb_uint8_to_lab``), works on the CPU in cache-sized blocks of pixels, and reuses its
+temporaries (in-place ops) when no gradient is needed: see ``benchmarks/bench_color.py``
+and ``benchmarks/RESULTS.md``.
 """
 from __future__ import annotations
 
@@ -61,9 +63,6 @@ _EPS_LAB = 0.008856  # (6/29)^3: below it f() is linear
 _KAPPA = 7.787       # slope of the linear part of f()
 _F_OFFSET = 16.0 / 116.0
 _F_INV_THRESHOLD = 0.2068966  # f(_EPS_LAB) = 6/29: where the inverse switches branch
-# A tiny floor keeps pow() away from 0 and negatives, so gradients stay finite in the
-# branch torch.where does not select (where() still back-propagates through both).
-_TINY = 1e-10
 
 _matrix_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
 _lut_cache: dict[tuple, torch.Tensor] = {}
@@ -93,61 +92,125 @@ def _as_batch(x: torch.Tensor, name: str) -> tuple[torch.Tensor, bool]:
     """Accept (3, H, W) or (B, 3, H, W); return the batch and whether it was unbatched."""
     if not isinstance(x, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(x).__name__}")
-    if x.dim() == 3:
-        x = x.unsqueeze(0)
-        single = True
-    elif x.dim() == 4:
-        single = False
-    else:
+    shape = tuple(x.shape)  # reported as given, before a batch dimension is added
+    if x.dim() not in (3, 4):
+        raise ValueError(f"{name} must have shape (B, 3, H, W) or (3, H, W), got {shape}")
+    if x.shape[-3] != 3:
         raise ValueError(
-            f"{name} must have shape (B, 3, H, W) or (3, H, W), got {tuple(x.shape)}"
-        )
-    if x.shape[1] != 3:
-        raise ValueError(
-            f"{name} must have 3 channels in dimension 1, got shape {tuple(x.shape)} "
+            f"{name} must have 3 channels (B, 3, H, W) or (3, H, W), got shape {shape} "
             "(for channels-last numpy images use tensor.permute(2, 0, 1))"
         )
-    return x, single
+    single = x.dim() == 3
+    return (x.unsqueeze(0) if single else x), single
 
 
 def _apply3(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Apply a 3x3 matrix to the channel dimension of (B, 3, H, W)."""
-    b, _, h, w = x.shape
-    return torch.matmul(m, x.reshape(b, 3, h * w)).reshape(b, 3, h, w)
+    """Apply a 3x3 matrix to the channel dimension of (B, 3, H, W): out_i = sum_j m_ij x_j.
+
+    Written as three broadcast multiply-adds rather than a matmul: a (3, 3) @ (3, N)
+    product is too small for BLAS, whose thread start-up dominated it (40 ms for 384
+    pixels on a busy 2-core machine against 0.1 ms here), and these fuse nothing less.
+    """
+    cols = m.t().reshape(3, 1, 3, 1, 1)  # cols[j] = column j of m, shaped (1, 3, 1, 1)
+    out = cols[0] * x[:, 0:1]
+    out = torch.addcmul(out, cols[1], x[:, 1:2])
+    return torch.addcmul(out, cols[2], x[:, 2:3])
 
 
 def _float_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype if x.is_floating_point() and x.dtype != torch.float16 and x.dtype != torch.bfloat16 else torch.float32
 
 
+# Work on blocks of about this many pixels on the CPU. Each conversion is ~10 element-wise
+# passes; over a whole batch (64 x 256 x 256 x 3 float32 = 50 MB) every pass streams from
+# main memory, while a block of 2^15 pixels (3 x 128 KiB in float32, a few such temporaries
+# alive at once) stays in the L2/L3 cache between passes: about 2x faster on the 2-core
+# course machine than one pass over the whole batch (benchmarks/bench_color.py). On a
+# GPU the whole batch is one launch per op, which is what a GPU wants, so it is not split.
+_BLOCK_PIXELS = 1 << 15
+
+
+def _blockwise(fn, x: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
+    """``fn`` applied to (B, 3, H, W) ``x`` block by block (CPU), written into one output.
+
+    ``fn`` must act on each pixel alone (element-wise ops and 3x3 channel matrices), so the
+    blocks (runs of whole images, or bands of rows of one large image) are independent.
+    Autograd follows the slice assignments, so the result stays differentiable.
+    """
+    b, _, h, w = x.shape
+    if x.device.type != "cpu" or b * h * w <= _BLOCK_PIXELS:
+        return fn(x)
+    out = torch.empty((b, 3, h, w), dtype=out_dtype, device=x.device)
+    if h * w <= _BLOCK_PIXELS:  # several whole images per block
+        step = _BLOCK_PIXELS // (h * w)
+        for i in range(0, b, step):
+            out[i : i + step] = fn(x[i : i + step])
+    else:  # one large image at a time, in bands of rows
+        rows = max(1, _BLOCK_PIXELS // w)
+        for i in range(b):
+            for r in range(0, h, rows):
+                out[i : i + 1, :, r : r + rows] = fn(x[i : i + 1, :, r : r + rows])
+    return out
+
+
+def _inplace_ok(x: torch.Tensor) -> bool:
+    """True when no gradient will flow through ``x``: element-wise steps may then reuse
+    their own temporaries (in-place ops) instead of allocating new ones."""
+    return not (torch.is_grad_enabled() and x.requires_grad)
+
+
 def srgb_to_linear(rgb: torch.Tensor) -> torch.Tensor:
-    """sRGB companding inverse (IEC 61966-2-1): values in [0, 1] -> linear light."""
+    """sRGB companding inverse (IEC 61966-2-1): values in [0, 1] -> linear light.
+
+    ``((c + 0.055) / 1.055) ** 2.4`` is evaluated on ``max(c, 0.04045)`` so that pow() never
+    sees a negative base (NaN gradient in the branch torch.where does not pick).
+    """
     low = rgb / 12.92
-    high = ((rgb.clamp_min(0.04045) + 0.055) / 1.055) ** 2.4
+    high = rgb.clamp_min(0.04045)
+    if _inplace_ok(rgb):
+        high.add_(0.055).div_(1.055).pow_(2.4)
+    else:
+        high = ((high + 0.055) / 1.055) ** 2.4
     return torch.where(rgb <= 0.04045, low, high)
 
 
 def linear_to_srgb(lin: torch.Tensor) -> torch.Tensor:
     """sRGB companding: linear light -> sRGB values (not clipped)."""
     low = lin * 12.92
-    high = 1.055 * lin.clamp_min(0.0031308) ** (1.0 / 2.4) - 0.055
+    high = lin.clamp_min(0.0031308)
+    if _inplace_ok(lin):
+        high.pow_(1.0 / 2.4).mul_(1.055).sub_(0.055)
+    else:
+        high = 1.055 * high ** (1.0 / 2.4) - 0.055
     return torch.where(lin <= 0.0031308, low, high)
 
 
 def _f(t: torch.Tensor) -> torch.Tensor:
-    # CIE f(t): cube root above (6/29)^3, a line below (continuous at the switch).
-    return torch.where(t > _EPS_LAB, t.clamp_min(_TINY) ** (1.0 / 3.0), _KAPPA * t + _F_OFFSET)
+    """CIE f(t): cube root above (6/29)^3, the tangent line 7.787 t + 16/116 below."""
+    # The cube root is taken of max(t, (6/29)^3) so that neither pow() nor its gradient
+    # meets 0 or a negative t (torch.where back-propagates into both branches).
+    cube = t.clamp_min(_EPS_LAB)
+    if _inplace_ok(t):
+        low = t > _EPS_LAB  # the mask first: t itself becomes the linear branch below
+        cube.pow_(1.0 / 3.0)
+        line = t.mul_(_KAPPA).add_(_F_OFFSET)
+        return torch.where(low, cube, line)
+    return torch.where(t > _EPS_LAB, cube ** (1.0 / 3.0), _KAPPA * t + _F_OFFSET)
 
 
 def _f_inv(f: torch.Tensor) -> torch.Tensor:
-    return torch.where(f > _F_INV_THRESHOLD, f ** 3, (f - _F_OFFSET) / _KAPPA)
+    """Inverse of :func:`_f`: f^3 above 6/29, (f - 16/116) / 7.787 below."""
+    return torch.where(f > _F_INV_THRESHOLD, f * f * f, (f - _F_OFFSET) / _KAPPA)
 
 
 def _linear_to_lab(lin: torch.Tensor) -> torch.Tensor:
+    """Linear RGB (B, 3, H, W) -> Lab: XYZ/white in one matrix, f(), Lab rows in another."""
     m_white, _, lab_from_f, _ = _matrices(lin.device, lin.dtype)
-    f = _f(_apply3(m_white, lin))
-    lab = _apply3(lab_from_f, f)
+    lab = _apply3(lab_from_f, _f(_apply3(m_white, lin)))
     # L gets the -16 offset; a and b have none.
+    if _inplace_ok(lab):
+        lab[:, 0].sub_(16.0)
+        return lab
     return lab - lab.new_tensor((16.0, 0.0, 0.0)).view(1, 3, 1, 1)
 
 
@@ -156,7 +219,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
 
     Args:
         rgb: (B, 3, H, W) or (3, H, W) float tensor in [0, 1] (uint8 is accepted and
-            divided by 255; for 8-bit data :func:`rgb_uint8_to_lab` is faster).
+            goes to :func:`rgb_uint8_to_lab`, the lookup-table path).
     Returns:
         Lab tensor of the same shape, float32 (float64 if the input was float64).
     """
@@ -164,7 +227,7 @@ def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
         return rgb_uint8_to_lab(rgb)
     x, single = _as_batch(rgb, "rgb")
     x = x.to(_float_dtype(x))
-    lab = _linear_to_lab(srgb_to_linear(x))
+    lab = _blockwise(lambda blk: _linear_to_lab(srgb_to_linear(blk)), x, x.dtype)
     return lab[0] if single else lab
 
 
@@ -177,18 +240,31 @@ def _srgb_lut(device: torch.device, dtype: torch.dtype) -> torch.Tensor:
 
 
 def rgb_uint8_to_lab(rgb: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """8-bit sRGB (B, 3, H, W) uint8 -> Lab, with a 256-entry lookup table for companding.
+    """8-bit sRGB (B, 3, H, W) or (3, H, W) uint8 -> Lab, a lookup table for companding.
 
-    The lookup replaces the pow(2.4) of every pixel by one gather, the main saving over
-    a float pipeline; the rest is two 3x3 matrix products and the cube root.
+    An 8-bit channel has only 256 values, so the sRGB curve (a pow(2.4) per pixel in the
+    float path) is computed once for the 256 levels, in float64, and every pixel becomes one
+    gather; the rest is two 3x3 matrix products and the cube root. Returns ``dtype``.
     """
     x, single = _as_batch(rgb, "rgb")
     if x.dtype != torch.uint8:
         raise TypeError(f"rgb_uint8_to_lab expects a uint8 tensor, got {x.dtype}")
     lut = _srgb_lut(x.device, dtype)
-    lin = lut[x.long()]  # (B, 3, H, W) in linear light
-    lab = _linear_to_lab(lin)
+    # index_select takes int32 indices, half the traffic of the int64 that lut[x] needs.
+    gather = lambda blk: lut.index_select(0, blk.reshape(-1).int()).view(blk.shape)  # noqa: E731
+    lab = _blockwise(lambda blk: _linear_to_lab(gather(blk)), x, dtype)
     return lab[0] if single else lab
+
+
+def _lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
+    """Lab (B, 3, H, W) -> linear RGB, not clipped (out-of-gamut values stay out)."""
+    _, rgb_from_xyzw, _, f_from_lab = _matrices(lab.device, lab.dtype)
+    shifted = lab + lab.new_tensor((16.0, 0.0, 0.0)).view(1, 3, 1, 1)
+    f = _apply3(f_from_lab, shifted)
+    # fz = fy - b/200 goes negative for too much yellow at a given L: it is set to 0, as
+    # scikit-image does, and the final clip brings the colour back into the gamut.
+    f = torch.cat([f[:, :2], f[:, 2:].clamp_min(0.0)], dim=1)
+    return _apply3(rgb_from_xyzw, _f_inv(f))
 
 
 def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
@@ -200,17 +276,12 @@ def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:
     """
     x, single = _as_batch(lab, "lab")
     x = x.to(_float_dtype(x))
-    _, rgb_from_xyzw, _, f_from_lab = _matrices(x.device, x.dtype)
-    shifted = x + x.new_tensor((16.0, 0.0, 0.0)).view(1, 3, 1, 1)
-    f = _apply3(f_from_lab, shifted)
-    # fz = fy - b/200 goes negative for too much yellow at a given L: it is set to 0, as
-    # scikit-image does, and the final clip brings the colour back into the gamut.
-    f = torch.cat([f[:, :2], f[:, 2:].clamp_min(0.0)], dim=1)
-    xyz = _f_inv(f)
-    lin = _apply3(rgb_from_xyzw, xyz)
-    rgb = linear_to_srgb(lin)
-    if clip:
-        rgb = rgb.clamp(0.0, 1.0)
+
+    def convert(blk: torch.Tensor) -> torch.Tensor:
+        rgb = linear_to_srgb(_lab_to_linear(blk))
+        return rgb.clamp(0.0, 1.0) if clip else rgb
+
+    rgb = _blockwise(convert, x, x.dtype)
     return rgb[0] if single else rgb
 
 

@@ -1,0 +1,52 @@
+"""Images in, batches out: the data side of the kit.
+
+* :mod:`.images`: :func:`load_image` opens anything image-like (paths, bytes, arrays,
+  16-bit, CMYK, palette, EXIF-rotated, animated, ...) as 8-bit RGB, with clear errors.
+* :mod:`.sources`: :func:`open_source` turns ``"samples"``, ``"synthetic"``, a folder, a
+  ``.zip``, a data pack name or a torchvision dataset name into an :class:`ImageSource`;
+  :func:`list_sources` is what ``lessons data list`` prints.
+* :mod:`.synthetic`: generated landscapes whose colours a colorizer can learn.
+* :mod:`.pairs`: colorization crops and loaders (uint8), and :func:`lab_batch`, which
+  turns a batch into the model's ``(L, ab)`` on the training device.
+
+Motion-blur kernels and blurred pairs live in ``lessons_lib.data.blur`` (import it
+directly); it is not imported here so that this package stays light.
+"""
+from __future__ import annotations
+
+from .images import image_to_tensor, load_image, tensor_to_image
+from .pairs import ColorizationDataset, grid_image, lab_batch, make_loader, save_source_grid
+from .sources import (
+    IMAGE_EXTENSIONS,
+    SPLITS,
+    ImageSource,
+    SourceInfo,
+    data_dirs,
+    format_source_table,
+    list_sources,
+    open_source,
+    sample_files,
+)
+from .synthetic import synthetic_image, synthetic_images
+
+__all__ = [
+    "load_image",
+    "image_to_tensor",
+    "tensor_to_image",
+    "SourceInfo",
+    "ImageSource",
+    "list_sources",
+    "format_source_table",
+    "open_source",
+    "data_dirs",
+    "sample_files",
+    "IMAGE_EXTENSIONS",
+    "SPLITS",
+    "synthetic_images",
+    "synthetic_image",
+    "ColorizationDataset",
+    "make_loader",
+    "lab_batch",
+    "grid_image",
+    "save_source_grid",
+]

@@ -1,0 +1,29 @@
+"""Automatic checks for the lessons' exercises: grade a student's answer, give a hint.
+
+Every exercise of the course has one ``check_*`` function, importable from here:
+
+    >>> from lessons_lib.exercises import check_lab_normalization
+    >>> check_lab_normalization(my_normalize_lab)          # doctest: +SKIP
+    Correct! Lab normalisation: matches lessons_lib.color.normalize_lab on 3 cases ...
+
+The grading framework (:class:`Result`, :class:`Case`, :class:`Mistake`,
+:func:`check_function`, :func:`check_value`, :func:`compare_tensors`) lives in
+``_core.py``; each lesson's checks live in ``lessonNN.py`` and are re-exported here.
+A wrong answer never raises: the student reads the hint and tries again.
+"""
+from __future__ import annotations
+
+from ._core import Case, Mistake, Result, check_function, check_value, compare_tensors
+from .lesson00 import check_gray_keeps_L, check_lab_denormalization, check_lab_normalization
+
+__all__ = [
+    "Result",
+    "Case",
+    "Mistake",
+    "compare_tensors",
+    "check_function",
+    "check_value",
+    "check_lab_normalization",
+    "check_lab_denormalization",
+    "check_gray_keeps_L",
+]

@@ -1,0 +1,353 @@
+"""The grading framework of the exercises (see the package docstring).
+
+Automatic checks for the lessons' exercises: grade a student's answer, give a hint.
+
+Every exercise of the course has one ``check_*`` function here. A student writes a piece
+of the system (a normalisation, a loss, a block) in a notebook cell and passes it to the
+check, which compares it with the package's own reference implementation on a few fixed
+cases and answers with a :class:`Result`:
+
+    >>> from lessons_lib.exercises import check_lab_normalization
+    >>> check_lab_normalization(my_normalize_lab)          # doctest: +SKIP
+    Correct! Lab normalisation: matches lessons_lib.color.normalize_lab on 3 cases ...
+
+A wrong answer never raises: the student reads the hint (the shape is wrong, the values
+are off by a constant factor, a known common mistake, the exception the function raised)
+and tries again. ``bool(result)`` says whether it passed, so a notebook or a test can use
+it in an ``if`` or an ``assert``.
+
+Adding an exercise for a later lesson takes three steps, all with the helpers below:
+
+1. cases: a few ``Case(name, args)`` with fixed, seeded inputs (small tensors: the
+   check runs in a notebook in well under a second);
+2. mistakes: the common wrong answers as ``Mistake(hint, fn)``; when the student's output
+   equals a mistake's output the hint names that mistake;
+3. ``check_function(exercise, student_fn, reference_fn, cases, mistakes=...)`` - or, when
+   many answers are right (any gray that keeps L), pass ``judge=`` a property check.
+
+For a single number (a receptive field, a parameter count) use :func:`check_value`.
+"""
+from __future__ import annotations
+
+import html
+import math
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import torch
+
+
+__all__ = [
+    "Result",
+    "Case",
+    "Mistake",
+    "compare_tensors",
+    "check_function",
+    "check_value",
+]
+
+
+# --------------------------------------------------------------------------- the verdict
+@dataclass
+class Result:
+    """The verdict of a check: ``passed`` plus the hints that say what to fix.
+
+    ``bool(result)`` is ``result.passed``. In Jupyter the result shows as a green or red
+    box (``_repr_html_``); ``print(result)`` gives the same text without colours.
+    """
+
+    exercise: str
+    passed: bool
+    hints: list[str] = field(default_factory=list)
+    detail: str = ""
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    @property
+    def message(self) -> str:
+        """The verdict as plain text (what ``print`` shows)."""
+        if self.passed:
+            return f"Correct! {self.exercise}" + (f": {self.detail}" if self.detail else "")
+        lines = [f"Not yet - {self.exercise}."]
+        lines += [f"  Hint: {h}" for h in self.hints] or ["  Hint: the answer does not match the reference."]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return self.message
+
+    def _repr_html_(self) -> str:
+        colour, border = ("#e9f7ef", "#2e7d32") if self.passed else ("#fdecea", "#c62828")
+        body = html.escape(self.message).replace("\n", "<br>")
+        return (
+            f'<div style="background:{colour};border-left:4px solid {border};'
+            f'padding:6px 10px;font-family:monospace;white-space:pre-wrap">{body}</div>'
+        )
+
+
+@dataclass
+class Case:
+    """One input on which the student's function is compared with the reference.
+
+    ``args`` are passed positionally; tensors are cloned for each call, so a function that
+    modifies its input in place cannot change what the reference sees (and is told so).
+    """
+
+    name: str
+    args: tuple
+
+
+@dataclass
+class Mistake:
+    """A common wrong answer: when the student's output equals ``fn(*args)``, show ``hint``."""
+
+    hint: str
+    fn: Callable[..., Any]
+
+
+# --------------------------------------------------------------------------- comparisons
+def _fmt_index(idx: Sequence[int]) -> str:
+    return "[" + ", ".join(str(int(i)) for i in idx) + "]"
+
+
+def _affine_fit(answer: torch.Tensor, expected: torch.Tensor) -> tuple[float, float, float]:
+    """Least squares ``answer ~ k * expected + c``: returns (k, c, max residual).
+
+    A wrong answer that is an exact affine function of the right one is almost always a
+    wrong scale or offset (``L/100`` instead of ``L/50 - 1``): the hint can say which.
+    """
+    e = expected.detach().double().flatten()
+    a = answer.detach().double().flatten()
+    if e.numel() < 2 or float(e.std()) == 0.0:
+        return float("nan"), float("nan"), float("inf")
+    design = torch.stack([e, torch.ones_like(e)], dim=1)
+    sol = torch.linalg.lstsq(design, a.unsqueeze(1)).solution.squeeze(1)
+    k, c = float(sol[0]), float(sol[1])
+    resid = float((a - (k * e + c)).abs().max())
+    return k, c, resid
+
+
+def compare_tensors(
+    answer: Any,
+    expected: torch.Tensor,
+    *,
+    what: str = "your output",
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+) -> str | None:
+    """Compare a student's tensor with the expected one; None when they agree, else a hint.
+
+    The hint names the first thing that is wrong, in the order a student should fix it:
+    the type, the shape, the dtype, NaN/inf, then the values (largest difference and where,
+    and whether the whole answer is off by a constant factor or offset).
+    Agreement is ``|answer - expected| <= atol + rtol * |expected|`` element-wise.
+    """
+    if not isinstance(answer, torch.Tensor):
+        kind = type(answer).__name__
+        if kind == "ndarray":
+            return f"{what} is a numpy array; return a torch.Tensor (torch.from_numpy(x) converts it)."
+        if answer is None:
+            return f"{what} is None: did you forget the `return` statement?"
+        return f"{what} should be a torch.Tensor, got {kind}."
+    exp_shape, got_shape = tuple(expected.shape), tuple(answer.shape)
+    if got_shape != exp_shape:
+        hint = f"{what} has shape {got_shape}, expected {exp_shape}"
+        squeezed = [exp_shape[:i] + exp_shape[i + 1:] for i, n in enumerate(exp_shape) if n == 1]
+        if got_shape in squeezed:
+            hint += " (one dimension of size 1 is missing: keep it, e.g. x[:, :1] instead of x[:, 0])"
+        elif answer.numel() == expected.numel():
+            hint += " (same number of values in another layout: check permute/reshape/squeeze)"
+        return hint + "."
+    if expected.is_floating_point() and not (answer.is_floating_point() or answer.is_complex()):
+        return f"{what} has dtype {answer.dtype}; use a float dtype, integers lose the fractions."
+    a = answer.detach().to("cpu", torch.float64)
+    e = expected.detach().to("cpu", torch.float64)
+    if not torch.isfinite(a).all():
+        bad = int((~torch.isfinite(a)).sum())
+        return f"{what} contains {bad} NaN or infinite value(s): look for a division by zero or a log/pow of a negative."
+    tol = atol + rtol * e.abs()
+    diff = (a - e).abs()
+    if bool((diff <= tol).all()):
+        return None
+    flat = int(torch.argmax(diff - tol))
+    idx = torch.unravel_index(torch.tensor(flat), e.shape) if e.dim() else ()
+    got_v, exp_v = float(a.flatten()[flat]), float(e.flatten()[flat])
+    n_bad = int((diff > tol).sum())
+    hint = (
+        f"{what} differs from the expected values at {n_bad} of {e.numel()} positions; "
+        f"the largest difference is {float(diff.max()):.4g} "
+        f"(at {_fmt_index(idx)}: got {got_v:.4g}, expected {exp_v:.4g})"
+    )
+    k, c, resid = _affine_fit(a, e)
+    scale = float(e.abs().max()) or 1.0
+    if math.isfinite(resid) and resid <= 1e-3 * scale + atol:
+        if abs(c) <= 1e-3 * scale + atol:
+            hint += f". Every value is {k:.4g} times the expected one: check your scale factor"
+        elif abs(k - 1.0) <= 1e-3:
+            hint += f". Every value is off by the same amount ({c:+.4g}): check your offset"
+        else:
+            sign = "+" if c >= 0 else "-"
+            hint += f". Your values are {k:.4g} * expected {sign} {abs(c):.4g}: check both the scale and the offset"
+    return hint + "."
+
+
+def _clone_args(args: tuple) -> tuple:
+    return tuple(a.clone() if isinstance(a, torch.Tensor) else a for a in args)
+
+
+def _as_outputs(value: Any, n: int) -> tuple | None:
+    """The student's return value as a tuple of n outputs, or None if the count is wrong."""
+    if n == 1:
+        return (value,)
+    if isinstance(value, (tuple, list)) and len(value) == n:
+        return tuple(value)
+    return None
+
+
+def _describe_exception(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):
+        return (
+            "your function raised NotImplementedError: replace the `raise NotImplementedError` "
+            "line with your code."
+        )
+    # The last frame of the student's code is the most useful pointer ("line 3, in f").
+    frames = traceback.extract_tb(exc.__traceback__)
+    where = f" (line {frames[-1].lineno}, in {frames[-1].name})" if frames else ""
+    return f"your function raised {type(exc).__name__}: {exc}{where}."
+
+
+def check_function(
+    exercise: str,
+    student_fn: Callable[..., Any],
+    reference_fn: Callable[..., Any] | None,
+    cases: Sequence[Case],
+    *,
+    mistakes: Sequence[Mistake] = (),
+    output_names: Sequence[str] = ("the output",),
+    atol: float = 1e-4,
+    rtol: float = 1e-4,
+    judge: Callable[[tuple, tuple], str | None] | None = None,
+    reference_name: str = "",
+) -> Result:
+    """Run ``student_fn`` on every case and compare it with ``reference_fn``.
+
+    Args:
+        exercise: the name shown in the verdict ("Lab normalisation").
+        student_fn: the student's function.
+        reference_fn: the package's implementation (None when ``judge`` decides alone).
+        cases: fixed inputs; the first failing case is reported by name.
+        mistakes: known wrong answers; a match replaces the generic hint by theirs.
+        output_names: one name per returned value ("L", "ab"); their number is the number
+            of values the function must return.
+        atol, rtol: the element-wise tolerance (see :func:`compare_tensors`).
+        judge: optional property check ``judge(outputs, args) -> hint or None`` for
+            exercises with many right answers (any gray that keeps L); when given, it
+            replaces the comparison with ``reference_fn``.
+        reference_name: how the verdict names the reference ("lessons_lib.color.x").
+    Returns:
+        a :class:`Result`; it never raises because of the student's code.
+    """
+    if not callable(student_fn):
+        return Result(exercise, False, [f"pass your function itself (without calling it), got a {type(student_fn).__name__}."])
+    n_out = len(output_names)
+    for case in cases:
+        try:
+            args = _clone_args(case.args)
+            got = student_fn(*args)
+        except Exception as exc:  # the student's code: any error becomes a hint
+            return Result(exercise, False, [f"on {case.name}, {_describe_exception(exc)}"])
+        # The student's copy of the inputs should come back untouched.
+        modified_inplace = any(
+            isinstance(x, torch.Tensor) and (x.shape != y.shape or not torch.equal(x, y))
+            for x, y in zip(args, case.args)
+        )
+        outs = _as_outputs(got, n_out)
+        if outs is None:
+            count = len(got) if isinstance(got, (tuple, list)) else 1
+            names = ", ".join(output_names)
+            return Result(
+                exercise,
+                False,
+                [f"your function should return {n_out} values ({names}), it returned {count}."],
+            )
+        if judge is not None:
+            hint = judge(outs, case.args)
+            if hint is not None:
+                return Result(exercise, False, [f"on {case.name}: {hint}"] + _inplace_hint(modified_inplace))
+            continue
+        expected = _as_outputs(reference_fn(*_clone_args(case.args)), n_out)
+        assert expected is not None, "reference and output_names disagree"  # a bug in the check itself
+        for name, out, exp in zip(output_names, outs, expected):
+            hint = compare_tensors(out, exp, what=name, atol=atol, rtol=rtol)
+            if hint is None:
+                continue
+            known = _match_mistake(outs, case, mistakes, n_out, atol, rtol)
+            hints = [f"on {case.name}: {known}"] if known else [f"on {case.name}: {hint}"]
+            # Swapped outputs are a mistake worth naming whatever the exercise.
+            if n_out == 2 and known is None and _swapped(outs, expected, atol, rtol):
+                hints.append(f"it looks like you returned ({output_names[1]}, {output_names[0]}): swap them.")
+            return Result(exercise, False, hints + _inplace_hint(modified_inplace))
+        if modified_inplace:
+            return Result(exercise, False, _inplace_hint(True))
+    against = f" matches {reference_name}" if reference_name else " passes"
+    return Result(exercise, True, [], f"{against.strip()} on {len(cases)} cases ({', '.join(c.name for c in cases)}).")
+
+
+def _inplace_hint(modified: bool) -> list[str]:
+    if not modified:
+        return []
+    return ["your function changed its input tensor in place (e.g. `x /= 50` or `x[:] = ...`): "
+            "compute a new tensor instead, the caller still needs the original."]
+
+
+def _match_mistake(outs: tuple, case: Case, mistakes: Sequence[Mistake], n_out: int, atol: float, rtol: float) -> str | None:
+    for m in mistakes:
+        try:
+            wrong = _as_outputs(m.fn(*_clone_args(case.args)), n_out)
+        except Exception:  # pragma: no cover - a broken mistake model must not hide the verdict
+            continue
+        if wrong is not None and all(
+            isinstance(o, torch.Tensor) and compare_tensors(o, w, atol=atol, rtol=rtol) is None
+            for o, w in zip(outs, wrong)
+        ):
+            return m.hint
+    return None
+
+
+def _swapped(outs: tuple, expected: tuple, atol: float, rtol: float) -> bool:
+    return all(
+        isinstance(o, torch.Tensor) and compare_tensors(o, e, atol=atol, rtol=rtol) is None
+        for o, e in zip(outs, reversed(expected))
+    )
+
+
+def check_value(
+    exercise: str,
+    answer: Any,
+    expected: float,
+    *,
+    atol: float = 0.0,
+    rtol: float = 0.0,
+    unit: str = "",
+    mistakes: dict[float, str] | None = None,
+) -> Result:
+    """Grade a single number (a receptive field, a parameter count, an output size).
+
+    ``mistakes`` maps known wrong values to their hint (e.g. ``{34: "you forgot the last
+    layer"}``). Otherwise the hint says whether the answer is too large or too small.
+    """
+    try:
+        value = float(answer.item() if isinstance(answer, torch.Tensor) else answer)
+    except (TypeError, ValueError, RuntimeError):
+        return Result(exercise, False, [f"the answer should be a number, got {type(answer).__name__}."])
+    if math.isfinite(value) and abs(value - expected) <= atol + rtol * abs(expected):
+        return Result(exercise, True, [], f"{answer}{unit}.")
+    for wrong, hint in (mistakes or {}).items():
+        if math.isclose(value, wrong, rel_tol=1e-9, abs_tol=1e-12):
+            return Result(exercise, False, [hint])
+    direction = "too large" if value > expected else "too small"
+    return Result(exercise, False, [f"{answer}{unit} is {direction}."])

@@ -1,0 +1,25 @@
+"""Every loss of the kit, re-exported from one module per kind.
+
+* :mod:`.adversarial` - GANLoss (vanilla / non-saturating, LSGAN, WGAN, hinge), the WGAN-GP
+  gradient penalty and the R1 penalty;
+* :mod:`.reconstruction` - L1 and the CycleGAN identity loss for RGB and Lab colorizers.
+
+(Perceptual and contextual losses live in their own modules and are re-exported here too.)
+"""
+from __future__ import annotations
+
+from .adversarial import GAN_LOSSES, GANLoss, gan_loss, gradient_penalty, r1_penalty
+from .reconstruction import COLOR_SPACES, chroma_removed, identity_loss, identity_target, l1_loss
+
+__all__ = [
+    "GAN_LOSSES",
+    "GANLoss",
+    "gan_loss",
+    "gradient_penalty",
+    "r1_penalty",
+    "COLOR_SPACES",
+    "l1_loss",
+    "identity_loss",
+    "chroma_removed",
+    "identity_target",
+]

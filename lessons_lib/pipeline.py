@@ -1,0 +1,609 @@
+"""Inference: a trained model in, any photo in, a photo of the same size out.
+
+The one pipeline that the command line (``lessons colorize``, ``lessons eval colorize``),
+the lessons, the benchmarks and the demo share::
+
+    from lessons_lib.pipeline import Colorizer
+
+    colorize = Colorizer("runs/pix2pix")            # a run folder, a .safetensors or a .json card
+    photo = colorize("grandparents.jpg")             # path, bytes, PIL image or numpy array
+    photo.save("grandparents_colour.png")            # RGB, the same size as the input
+
+What :class:`Colorizer` does with an image of any size ``W x H``
+--------------------------------------------------------------------
+1. :func:`lessons_lib.data.load_image` opens it (EXIF orientation, 16-bit, CMYK, RGBA,
+   palette, animated... all become 8-bit RGB; a corrupt file is a clear
+   :class:`~lessons_lib.LessonsError`). A colour photo is treated as the gray photo with the
+   same L* (its own colours are never looked at).
+2. The **whole image is resized** to the model's training size ``S x S`` (bicubic,
+   antialiased), whatever its aspect ratio: the network sees a squeezed or stretched
+   picture. Cropping would leave parts of the photo without colour and padding would waste
+   the model's few pixels; a convolutional colorizer cares about local texture, which a
+   moderate stretch keeps, and the stretch is undone in step 4.
+3. The generator predicts the chroma at ``S x S``: the ab planes for a Lab model (pix2pix,
+   ColorGAN), or an RGB image for the RGB models of seeds 000 and 003, whose ab planes are
+   taken (``rgb_to_lab``) and whose own lightness is dropped.
+4. The ab planes are upsampled (bilinear) to ``W x H`` and recombined with the **original,
+   full-resolution L**, as colorization tools do (Zhang et al. 2016; DeOldify; DDColor):
+   chroma is smooth, lightness carries the edges, so the output is as sharp as the input
+   even when the model runs at 128 px.
+
+Lightness is kept exactly: where the predicted colour ``(L, a, b)`` falls outside the sRGB
+gamut, the chroma ``(a, b)`` is scaled down (hue kept) until it fits, instead of clipping
+R, G and B, which would change L and the hue. The output's L* therefore equals the input's
+up to 8-bit rounding (< 0.5 L units).
+
+Memory bound
+------------
+The full-size recombination runs in bands of rows of about ``band_pixels`` pixels (default
+2**20 = 1 Mpx): each band's L is computed from the input's 8-bit pixels, its ab rows are
+interpolated from the small ab map, converted to RGB and pasted into the output, so no
+full-size float plane ever exists (a 12000 x 9000 photo's L alone would be 432 MB in
+float32). Peak memory is then about
+
+    8 bytes/pixel  (the decoded input and the output image; Pillow keeps RGB as 4 bytes)
+  + ~100 bytes x band_pixels (~100 MB for the default band: the band's Lab/RGB planes and
+    the colour conversion's temporaries)
+  + 8 x S x W bytes (the ab map interpolated to the full width) + the model at S x S,
+
+about 1 GB for a 12000 x 9000 photo, and independent of the photo's size except for the
+first term. Images above ``max_pixels`` (default 120 Mpx) are refused with a clear message.
+
+Models with a noise input
+-------------------------
+A generator whose model card says ``"g_noise": true`` (ColorGAN) is called as
+``G(x, generator=g)`` with ``g = torch.Generator(device).manual_seed(seed)``: it draws its
+noise from ``g``, so one seed gives one colouring and different seeds different ones.
+Without a seed the Colorizer uses seed 0: the output is always reproducible.
+
+Models are loaded lazily, on the first call, never at import.
+"""
+from __future__ import annotations
+
+import math
+import os
+import threading
+from pathlib import Path
+from typing import Any, ClassVar
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import LessonsError
+
+__all__ = [
+    "Colorizer",
+    "evaluate_colorizer",
+    "format_evaluation",
+    "recombine",
+    "lab_to_rgb_keep_lightness",
+    "MAX_PIXELS",
+    "BAND_PIXELS",
+]
+
+#: Largest image (pixels) the pipelines accept: 120 Mpx covers a 12000 x 9000 scan; its
+#: decoded input and output take about 8 bytes per pixel (~1 GB at this limit).
+MAX_PIXELS = 120_000_000
+#: Pixels per band of the full-size recombination (see the module docstring).
+BAND_PIXELS = 1 << 20
+# Bisection steps of the chroma scale that brings an out-of-gamut colour into sRGB:
+# 10 halvings leave the chroma within 1/1024 of the gamut boundary.
+_GAMUT_STEPS = 10
+# How far outside [0, 1] a linear-light-free sRGB value may be and still count as inside
+# (float32 round-off of the Lab -> RGB matrices); clipping such values moves L by < 0.01.
+_GAMUT_TOL = 1e-4
+# Pillow's reducing_gap: shrink by an integer factor with a box filter first, then resample
+# exactly (fast on big photos, and per Pillow's docs indistinguishable at 3.0).
+_REDUCING_GAP = 3.0
+
+_RUN_HINT = "train one with `lessons train pix2pix --out {path}` or pass --weights"
+
+
+# =========================================================================== colour helpers
+def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = _GAMUT_STEPS) -> torch.Tensor:
+    """Lab ``(B, 3, H, W)`` -> sRGB in [0, 1] that keeps L* (and the hue) of every pixel.
+
+    A network may predict any ``(a, b)`` for a lightness ``L``; many such colours lie
+    outside the sRGB gamut. Clipping R, G and B (what :func:`lessons_lib.color.lab_to_rgb`
+    does) changes the pixel's lightness and hue. Here the chroma of each out-of-gamut pixel
+    is scaled instead, ``(a, b) <- k (a, b)`` with the largest ``k`` in [0, 1] that is inside
+    the gamut, found by bisection (``steps`` halvings; ``k = 0`` - the gray of lightness L -
+    is always inside for L in [0, 100]). Only the out-of-gamut pixels are bisected.
+    """
+    from .color import lab_to_rgb
+
+    rgb = lab_to_rgb(lab, clip=False)                                    # (B, 3, H, W), unclipped
+    outside = ((rgb < -_GAMUT_TOL) | (rgb > 1.0 + _GAMUT_TOL)).any(dim=1)  # (B, H, W)
+    if bool(outside.any()):
+        idx = outside.nonzero(as_tuple=True)
+        L = lab[:, 0][idx]                                               # (N,)
+        ab = torch.stack([lab[:, 1][idx], lab[:, 2][idx]])               # (2, N)
+        lo = torch.zeros_like(L)                                         # inside
+        hi = torch.ones_like(L)                                          # outside
+        for _ in range(steps):
+            mid = 0.5 * (lo + hi)
+            trial = torch.cat([L[None], ab * mid[None]]).view(1, 3, -1, 1)   # (1, 3, N, 1)
+            t = lab_to_rgb(trial, clip=False).view(3, -1)
+            inside = ((t >= -_GAMUT_TOL) & (t <= 1.0 + _GAMUT_TOL)).all(dim=0)
+            lo = torch.where(inside, mid, lo)
+            hi = torch.where(inside, hi, mid)
+        fixed = torch.cat([L[None], ab * lo[None]]).view(1, 3, -1, 1)
+        fixed_rgb = lab_to_rgb(fixed, clip=False).view(3, -1)
+        for c in range(3):
+            rgb[:, c][idx] = fixed_rgb[c]
+    return rgb.clamp_(0.0, 1.0)
+
+
+def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Bilinear sampling positions of ``F.interpolate(mode="bilinear", align_corners=False)``
+    along one axis: output pixel ``i`` reads ``src = max((i + 0.5) * in/out - 0.5, 0)``,
+    between ``i0 = floor(src)`` and ``i1 = min(i0 + 1, in - 1)`` with weight ``src - i0``.
+    Written out so that a band of output rows can be computed alone, identically."""
+    scale = in_size / out_size
+    src = ((torch.arange(out_size, device=device, dtype=torch.float64) + 0.5) * scale - 0.5).clamp_min(0.0)
+    i0 = src.floor().long().clamp_max(in_size - 1)
+    i1 = (i0 + 1).clamp_max(in_size - 1)
+    return i0, i1, (src - i0).float()
+
+
+def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
+              device: torch.device | str | None = None):
+    """Full-resolution L of ``image`` + the small ab map ``ab`` -> an RGB PIL image.
+
+    Args:
+        image: the original RGB PIL image ``W x H`` (its L* plane is kept).
+        ab: ``(2, h, w)`` chroma in Lab units (not divided by 110), any ``h x w``.
+        band_pixels: rows are processed in bands of about this many pixels (at least one
+            row): memory stays bounded whatever the image size (module docstring).
+        device: where to compute (default: where ``ab`` is).
+
+    ``ab`` is upsampled bilinearly (exactly ``F.interpolate(..., mode="bilinear",
+    align_corners=False)``, computed band by band) and the colour is built with
+    :func:`lab_to_rgb_keep_lightness`.
+    """
+    import numpy as np
+    from PIL import Image
+
+    from .color import rgb_uint8_to_lab
+
+    if ab.dim() != 3 or ab.shape[0] != 2:
+        raise ValueError(f"ab must have shape (2, h, w), got {tuple(ab.shape)}")
+    if band_pixels < 1:
+        raise ValueError(f"band_pixels must be >= 1, got {band_pixels}")
+    dev = torch.device(device) if device is not None else ab.device
+    W, H = image.size
+    h, w = ab.shape[1:]
+    ab = ab.to(dev, torch.float32)
+    # 1) along x once: (2, h, w) -> (2, h, W), small (h is the model's size)
+    x0, x1, wx = _source_index(W, w, dev)
+    ab_x = torch.lerp(ab[:, :, x0], ab[:, :, x1], wx)                  # (2, h, W)
+    y0, y1, wy = _source_index(H, h, dev)
+    rows = max(1, band_pixels // max(W, 1))
+    out = Image.new("RGB", (W, H))
+    for r0 in range(0, H, rows):
+        r1 = min(H, r0 + rows)
+        # 2) along y for this band only: (2, r1 - r0, W)
+        wyb = wy[r0:r1].view(1, -1, 1)
+        ab_band = torch.lerp(ab_x[:, y0[r0:r1]], ab_x[:, y1[r0:r1]], wyb)
+        band = np.asarray(image.crop((0, r0, W, r1)), dtype=np.uint8)  # (rows, W, 3) copy of the band
+        rgb8 = torch.from_numpy(np.ascontiguousarray(band.transpose(2, 0, 1)))[None].to(dev)  # (1, 3, rows, W)
+        L = rgb_uint8_to_lab(rgb8)[:, :1]                               # (1, 1, rows, W), full-res L*
+        rgb = lab_to_rgb_keep_lightness(torch.cat([L, ab_band[None]], dim=1))
+        pixels = (rgb[0] * 255.0).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
+        out.paste(Image.fromarray(np.ascontiguousarray(pixels)), (0, r0))
+    return out
+
+
+# =========================================================================== weights
+def _resolve_weights(weights: str | os.PathLike) -> tuple[Path, Path]:
+    """(model.safetensors, its .json card) for a run folder, a .safetensors or a .json."""
+    p = Path(weights).expanduser()
+    if p.is_dir():
+        st = p / "model.safetensors"
+        if not st.is_file():
+            others = sorted(q.name for q in p.glob("*.safetensors"))
+            extra = f" (it holds {', '.join(others)}: pass one of them)" if others else ""
+            raise LessonsError(f"no model at {p}: it has no model.safetensors{extra}; "
+                               + _RUN_HINT.format(path=p))
+        return st, st.with_suffix(".json")
+    if p.suffix.lower() == ".json":
+        st, card = p.with_suffix(".safetensors"), p
+    elif p.suffix.lower() == ".safetensors":
+        st, card = p, p.with_suffix(".json")
+    elif not p.exists():
+        raise LessonsError(f"no model at {p}: " + _RUN_HINT.format(path=p))
+    else:
+        raise LessonsError(f"{p} is not a model: pass a run folder, a .safetensors file or its .json card")
+    for q in (st, card):
+        if not q.is_file():
+            raise LessonsError(f"no model at {q}: " + _RUN_HINT.format(path=p.parent if p.parent != Path() else p))
+    return st, card
+
+
+class _Pipeline:
+    """What every inference pipeline shares: the weights, the device, lazy loading, images in.
+
+    Subclasses set ``task`` (the model card's ``"task"``) and implement ``__call__``.
+    """
+
+    #: the card's "task" this pipeline serves
+    task: ClassVar[str] = ""
+    #: the command for each task, for the "wrong model" message
+    _COMMANDS: ClassVar[dict[str, str]] = {"colorization": "lessons colorize", "restoration": "lessons restore"}
+
+    def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
+                 max_pixels: int = MAX_PIXELS) -> None:
+        self.weights = Path(weights).expanduser()
+        self._st_path, self._card_path = _resolve_weights(self.weights)  # cheap: stat only
+        self._device_name = device
+        self.max_pixels = int(max_pixels)
+        self._card: dict[str, Any] | None = None
+        self._model: nn.Module | None = None
+        self._device: torch.device | None = None
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self.weights)!r}, device={str(self._device_name)!r})"
+
+    # ------------------------------------------------------------------ lazy parts
+    @property
+    def card(self) -> dict[str, Any]:
+        """The model card (plain JSON dict), read on first access; checked for the task."""
+        if self._card is None:
+            from .checkpoints import read_card
+
+            card = read_card(self._card_path)
+            if not isinstance(card, dict):
+                raise LessonsError(f"{self._card_path} is not a model card (a JSON object expected)")
+            got = card.get("task")
+            if got != self.task:
+                cmd = self._COMMANDS.get(str(got))
+                kind = f"{got} model" if isinstance(got, str) else "model without a task in its card"
+                hint = f"; use `{cmd}`" if cmd else f"; pass the weights of a {self.task} model"
+                raise LessonsError(f"{self.weights} holds a {kind}, not a {self.task} model{hint}")
+            self._card = card
+        return self._card
+
+    @property
+    def device(self) -> torch.device:
+        """The device the model runs on (``"auto"``: cuda, then mps, then cpu)."""
+        if self._device is None:
+            from .train.engine import resolve_device
+
+            self._device = resolve_device(str(self._device_name))
+        return self._device
+
+    @property
+    def model(self) -> nn.Module:
+        """The network, loaded on first use (thread-safe), in eval mode on :attr:`device`."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    from .checkpoints import load_model
+
+                    self.card  # the task check comes before loading any weights  # noqa: B018
+                    model = load_model(self._st_path, device=self.device)
+                    if isinstance(model, tuple):  # (model, card)
+                        model = model[0]
+                    # eval mode: BatchNorm's running statistics and no dropout, so that one
+                    # image always gives one result (pix2pix keeps dropout on at test time
+                    # as its only noise; a pipeline wants reproducible output).
+                    self._model = model.float().eval().requires_grad_(False)
+        return self._model
+
+    def load(self) -> "_Pipeline":
+        """Load the model now (otherwise the first call does); returns self."""
+        self.model  # noqa: B018
+        return self
+
+    # ------------------------------------------------------------------ images
+    def _open(self, image: Any):
+        """Any image-like input -> 8-bit RGB PIL image (see :func:`lessons_lib.data.load_image`)."""
+        from .data import load_image
+
+        return load_image(image, max_pixels=self.max_pixels)
+
+
+# =========================================================================== Colorizer
+class Colorizer(_Pipeline):
+    """A trained colorizer as a function: ``Colorizer(weights)(image) -> PIL.Image``.
+
+    Args:
+        weights: a run folder (holding ``model.safetensors`` and ``model.json``, what
+            ``lessons train`` writes), a ``.safetensors`` file or its ``.json`` card.
+        device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        max_pixels: larger images are refused (memory: see the module docstring).
+        band_pixels: band size of the full-resolution recombination.
+
+    Attributes (read lazily from the model card): :attr:`card`, :attr:`size` (the training
+    size S), :attr:`color_space` (``"lab"`` or ``"rgb"``), :attr:`g_input` (how the
+    generator is fed), :attr:`has_noise`.
+    """
+
+    task = "colorization"
+
+    def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
+                 max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS) -> None:
+        super().__init__(weights, device, max_pixels=max_pixels)
+        if band_pixels < 1:
+            raise ValueError(f"band_pixels must be >= 1, got {band_pixels}")
+        self.band_pixels = int(band_pixels)
+
+    # ------------------------------------------------------------------ card facts
+    @property
+    def size(self) -> int:
+        """The model's training size S: every image is resized to S x S for the network."""
+        size = self.card.get("size")
+        if not isinstance(size, int) or size < 1:
+            raise LessonsError(f"the model card {self._card_path} has no valid 'size' (the training image size)")
+        return size
+
+    @property
+    def color_space(self) -> str:
+        """``"lab"`` (G predicts ab) or ``"rgb"`` (G predicts RGB, seeds 000 / 003)."""
+        cs = self.card.get("color_space")
+        if cs not in ("lab", "rgb"):
+            raise LessonsError(f"the model card {self._card_path} has color_space {cs!r}; expected 'lab' or 'rgb'")
+        return cs
+
+    @property
+    def g_input(self) -> str:
+        """How G is fed: ``"L"`` (B,1,S,S), ``"L00"`` ((L, 0, 0), B,3,S,S) or ``"gray3"``
+        (the gray image in 3 channels, [-1, 1]); from the card, else from the colour space
+        and the generator's input channels."""
+        gi = self.card.get("g_input")
+        if gi in ("L", "L00", "gray3"):
+            return gi
+        if self.color_space == "rgb":
+            return "gray3"
+        return "L00" if getattr(self.model, "in_channels", 1) == 3 else "L"
+
+    @property
+    def has_noise(self) -> bool:
+        """True when the generator takes a noise source (card ``"g_noise": true``)."""
+        return bool(self.card.get("g_noise", False))
+
+    # ------------------------------------------------------------------ the network
+    def _generator_input(self, L: torch.Tensor) -> torch.Tensor:
+        """Normalised L ``(B, 1, S, S)`` -> what G was trained on (see :attr:`g_input`)."""
+        from .color import lab_normalized_to_rgb
+
+        gi = self.g_input
+        if gi == "L":
+            return L                                                          # (B, 1, S, S)
+        if gi == "L00":
+            return torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], 1)  # (B, 3, S, S)
+        # gray3: the colour with this L and a = b = 0, in [-1, 1] (= lab_batch's rgb gray3)
+        gray = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
+        return gray * 2.0 - 1.0                                               # (B, 3, S, S)
+
+    def _run_generator(self, L_small: torch.Tensor, seed: int | None) -> torch.Tensor:
+        """Normalised L at S x S -> normalised ab (B, 2, S, S) (ab / 110)."""
+        from .color import AB_SCALE, rgb_to_lab
+
+        x = self._generator_input(L_small)
+        with torch.no_grad():
+            if self.has_noise:
+                g = torch.Generator(device=x.device).manual_seed(0 if seed is None else int(seed))
+                out = self.model(x, generator=g)
+            else:
+                out = self.model(x)
+            out = out.float()
+        if self.color_space == "lab":
+            return out                                                        # (B, 2, S, S) ab/110
+        rgb = ((out + 1.0) / 2.0).clamp(0.0, 1.0)                             # (B, 3, S, S) in [0, 1]
+        return rgb_to_lab(rgb)[:, 1:] / AB_SCALE                              # its ab, /110
+
+    def predict_ab(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+        """Normalised L ``(B, 1, H, W)`` (``L/50 - 1``, what :func:`lessons_lib.data.lab_batch`
+        gives) -> normalised ab ``(B, 2, H, W)`` (``ab/110``) at the same size.
+
+        L is resized to the model size S (bilinear, antialiased) when ``H x W != S x S``,
+        and the predicted ab are resized back (bilinear)."""
+        if not isinstance(L, torch.Tensor):
+            raise TypeError(f"L must be a torch.Tensor, got {type(L).__name__}")
+        if L.dim() != 4 or L.shape[1] != 1:
+            raise ValueError(f"L must have shape (B, 1, H, W), got {tuple(L.shape)}")
+        if not L.is_floating_point():
+            raise ValueError(f"L must be a float tensor (L/50 - 1), got {L.dtype}")
+        if L.numel() and float(L.max()) > 1.5:
+            raise ValueError("L looks like L* in 0..100; pass the normalised L/50 - 1 "
+                             "(lessons_lib.color.normalize_lab or lessons_lib.data.lab_batch)")
+        s = self.size
+        L = L.to(self.device, torch.float32)
+        h, w = L.shape[-2:]
+        small = L if (h, w) == (s, s) else F.interpolate(L, size=(s, s), mode="bilinear",
+                                                           align_corners=False, antialias=True)
+        ab = self._run_generator(small, seed)
+        if (h, w) != (s, s):
+            ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
+        return ab
+
+    def colorize_tensor(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+        """Batched colorization: normalised L ``(B, 1, H, W)`` -> RGB ``(B, 3, H, W)`` in [0, 1].
+
+        The input L is kept (recombined with the predicted ab by
+        :func:`lab_to_rgb_keep_lightness`), exactly as :meth:`__call__` does for one photo.
+        """
+        from .color import AB_SCALE, L_SCALE
+
+        ab = self.predict_ab(L, seed)
+        L = L.to(ab.device, torch.float32)
+        lab = torch.cat([(L + 1.0) * L_SCALE, ab * AB_SCALE], dim=1)          # (B, 3, H, W) Lab
+        return lab_to_rgb_keep_lightness(lab)
+
+    # ------------------------------------------------------------------ one photo
+    def __call__(self, image: Any, seed: int | None = None):
+        """Colorize one image (path, bytes, file object, PIL image, numpy array, tensor).
+
+        Returns an RGB PIL image of the input's size whose L* is the input's; ``seed``
+        picks the colouring of a model with a noise input (default 0; ignored otherwise).
+        """
+        from PIL import Image
+
+        from .color import AB_SCALE, normalize_lab, rgb_uint8_to_lab
+        from .data import image_to_tensor
+
+        img = self._open(image)
+        s = self.size
+        small = img if img.size == (s, s) else img.resize((s, s), Image.Resampling.BICUBIC,
+                                                          reducing_gap=_REDUCING_GAP)
+        rgb8 = image_to_tensor(small)[None].to(self.device)                 # (1, 3, S, S) uint8
+        L_small, _ = normalize_lab(rgb_uint8_to_lab(rgb8))                  # (1, 1, S, S)
+        ab = self._run_generator(L_small, seed)[0] * AB_SCALE               # (2, S, S) Lab units
+        return recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
+
+
+# =========================================================================== evaluation
+def _accumulate(total: dict[str, Any], report: dict[str, Any], weight: int) -> None:
+    """Add ``weight * value`` of every number of ``report`` into ``total`` (nested dicts too);
+    a string (an "unavailable ..." metric) is kept as it is."""
+    for k, v in report.items():
+        if isinstance(v, dict):
+            _accumulate(total.setdefault(k, {}), v, weight)
+        elif isinstance(v, (int, float)) and not isinstance(v, bool):
+            prev = total.get(k, 0.0)
+            total[k] = (prev if isinstance(prev, (int, float)) else 0.0) + float(v) * weight
+        else:
+            total[k] = v
+
+
+def _divide(total: dict[str, Any], n: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in total.items():
+        if isinstance(v, dict):
+            out[k] = _divide(v, n)
+        elif isinstance(v, float):
+            out[k] = v / n
+        else:
+            out[k] = v
+    return out
+
+
+def evaluate_colorizer(
+    colorizer: Colorizer,
+    source: Any,
+    split: str = "val",
+    size: int | None = None,
+    *,
+    limit: int | None = None,
+    batch_size: int = 16,
+    seed: int | None = None,
+    num_workers: int = 0,
+    baseline: bool = True,
+) -> dict[str, Any]:
+    """Colorize the gray versions of a source's images and measure against the colours.
+
+    Every image of ``split`` is resized (short side) and centre-cropped to ``size x size``
+    (:func:`lessons_lib.data.make_loader` with ``train=False``; default: the model's size),
+    its L plane is colorized with :meth:`Colorizer.colorize_tensor` (what ``lessons
+    colorize`` produces: the model at its size, the true L kept) and compared with the
+    photo by :func:`lessons_lib.metrics.colorization_report`: MAE (RGB per channel, ab),
+    raw-accuracy AuC, PSNR, SSIM, colorfulness, that of the photos and the gap, LPIPS and
+    FID (or "unavailable (no pretrained weights)").
+
+    With ``baseline=True`` the same metrics are computed for the trivial "gray input"
+    colorizer (ab = 0, the gray photo itself), so that one sees whether the model beats
+    doing nothing.
+
+    Every metric of the report is a mean over images or a share over pixels of equal-size
+    images, so the per-batch reports combine exactly by weighting with the batch size; FID,
+    which is not a mean, is computed once on the whole set (only when its weights exist).
+
+    Returns ``{"weights", "recipe", "data", "split", "size", "n_images", "seed", "model":
+    report, "gray_baseline": report}`` (plain JSON).
+    """
+    from .color import lab_normalized_to_rgb
+    from .data import lab_batch, make_loader
+    from .metrics import UNAVAILABLE, colorization_report, fid, fid_available
+
+    size = int(size) if size is not None else colorizer.size
+    if size < 8:
+        raise LessonsError(f"size must be at least 8 pixels, got {size}")
+    colorizer.load()
+    device = colorizer.device
+    loader = make_loader(source, size, batch_size, split=split, train=False, num_workers=num_workers,
+                         limit=limit, drop_last=False)
+    runs = {"model": {}, "gray_baseline": {}} if baseline else {"model": {}}
+    keep_fid = fid_available()
+    kept: dict[str, list[torch.Tensor]] = {k: [] for k in (*runs, "truth")}
+    n = 0
+    for batch in loader:                                   # (B, 3, S, S) uint8
+        L, _ = lab_batch(batch, device, "lab")             # (B, 1, S, S), L/50 - 1
+        truth = batch.to(device).float() / 255.0           # (B, 3, S, S) in [0, 1]
+        preds = {"model": colorizer.colorize_tensor(L, seed)}
+        if baseline:
+            preds["gray_baseline"] = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
+        b = batch.shape[0]
+        for name, pred in preds.items():
+            _accumulate(runs[name], colorization_report(pred, truth), b)
+            if keep_fid:
+                kept[name].append((pred * 255).round().to(torch.uint8).cpu())
+        if keep_fid:
+            kept["truth"].append(batch.cpu())
+        n += b
+    if n == 0:
+        raise LessonsError(f"no images to evaluate in {source!r} split {split!r}")
+    result: dict[str, Any] = {
+        "weights": str(colorizer.weights),
+        "recipe": colorizer.card.get("recipe"),
+        "data": str(source),
+        "split": split,
+        "size": size,
+        "n_images": n,
+        "seed": 0 if seed is None else int(seed),
+    }
+    for name, total in runs.items():
+        report = _divide(total, n)
+        report["n_images"] = n
+        if not keep_fid:
+            report["fid"] = UNAVAILABLE
+        elif n < 2:
+            report["fid"] = "unavailable (needs at least 2 images)"
+        else:
+            report["fid"] = fid(torch.cat(kept[name]), torch.cat(kept["truth"]))
+        result[name] = report
+    return result
+
+
+def _flat_rows(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    for k, v in report.items():
+        if isinstance(v, dict):
+            rows += _flat_rows(v, f"{prefix}{k} ")
+        else:
+            rows.append((f"{prefix}{k}", v))
+    return rows
+
+
+def format_evaluation(result: dict[str, Any]) -> str:
+    """The result of :func:`evaluate_colorizer` as a table: one metric per row, the model
+    and the gray-input baseline side by side (the metric names of
+    :func:`lessons_lib.metrics.format_report`)."""
+    from .metrics import _LABELS  # the one list of metric labels
+
+    columns = [k for k in ("model", "gray_baseline") if k in result]
+    if not columns:
+        raise ValueError("not an evaluate_colorizer result: no 'model' report in it")
+    rows = {name: dict(_flat_rows(result[name])) for name in columns}
+    keys = list(rows[columns[0]])
+
+    def label(key: str) -> str:
+        head, _, rest = key.partition(" ")
+        return f"{_LABELS.get(head, head)} {rest}".strip()
+
+    def fmt(v: Any) -> str:
+        if isinstance(v, float):
+            if not math.isfinite(v):
+                return str(v)
+            return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+        return str(v)
+
+    header = ["metric", *("model" if c == "model" else "gray input" for c in columns)]
+    table = [header] + [[label(k), *(fmt(rows[c].get(k, "")) for c in columns)] for k in keys]
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    title = (f"{result.get('recipe') or result.get('weights')} on {result.get('data')} "
+             f"[{result.get('split')}], {result.get('n_images')} images at {result.get('size')} px")
+    lines = [title] + ["  ".join(c.ljust(wd) for c, wd in zip(r, widths)).rstrip() for r in table]
+    return "\n".join(lines)

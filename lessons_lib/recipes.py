@@ -1,0 +1,515 @@
+"""Named, typed training recipes: one per seed system and per lesson.
+
+A recipe says *what* to train - the model parts, the losses, the data and the optimiser -
+as a typed dataclass whose parts are named and swappable (``discriminator="nin_patchgan"``,
+``gan_loss="lsgan"``), and carries *how long* in its ``train`` field, a
+:class:`~lessons_lib.train.TrainConfig` with the recipe's own defaults. There is no
+training script per variant: every recipe becomes a :class:`~lessons_lib.train.Task` with
+:func:`build_task` and trains through the one engine::
+
+    recipe = get_recipe("seed000_full", steps=200, batch_size=8)   # overrides by name
+    result = run_recipe(recipe)                                     # or: lessons train seed000_full ...
+
+Overrides name a recipe field (``lambda_l1``, ``discriminator``, ...) or a training field
+(``steps``, ``batch_size``, ``lr_schedule``, ...); the two sets of names are disjoint.
+``recipe.smoke()`` gives a tiny variant (synthetic data, 32 px, 2 steps) that a lesson
+runs in seconds when ``LESSONS_SMOKE=1``; :func:`for_lesson` picks it automatically.
+
+The registry:
+
+=====================  =====================================================================
+``gan_toy``            MLP GAN on a ring of 8 Gaussians (Goodfellow et al. 2014; lesson 01)
+``dcgan``              DCGAN on 32x32 CIFAR-10 (Radford et al. 2016; lesson 01)
+``pix2pix``            pix2pix colorization in Lab: U-Net + 70x70 PatchGAN, vanilla GAN + 100 L1
+``seed000_pix2pix``    seed 000's ladder, RGB, step 0: pix2pix with a whole-image D
+``seed000_lsgan``      + LSGAN (a=0, b=1, c=1)
+``seed000_identity``   + CycleGAN identity loss
+``seed000_patchgan``   + PatchGAN discriminator
+``seed000_full``       + NIN-MLP PatchGAN: seed 000's full model
+``seed003_unet``       seed 003 on CIFAR-10: plain U-Net (ReLU, no norm), L1 only
+``seed003_unet_bn``    U-Net with LeakyReLU + BatchNorm, L1 only
+``seed003_gan``        cGAN with the plain U-Net and a whole-image D
+``seed003_gan_bn``     cGAN with the LeakyReLU + BatchNorm U-Net
+=====================  =====================================================================
+"""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar
+
+from . import LessonsError, smoke_mode
+from .train.engine import TrainConfig, check_field_types, config_fields
+
+__all__ = [
+    "Recipe",
+    "ColorizationRecipe",
+    "ToyGANRecipe",
+    "DCGANRecipe",
+    "get_recipe",
+    "apply_overrides",
+    "list_recipes",
+    "describe_recipes",
+    "recipe_to_dict",
+    "recipe_fields",
+    "build_task",
+    "run_recipe",
+    "for_lesson",
+    "register_recipe",
+]
+
+
+# =========================================================================== recipe types
+@dataclass
+class Recipe:
+    """Common part of every recipe: its name, what it reproduces, and how long it trains."""
+
+    #: registry name (also the default run folder: runs/<name>)
+    name: str = ""
+    #: one line for ``lessons train --list``
+    description: str = ""
+    #: where the recipe comes from (paper, seed file and section)
+    cite: str = ""
+    #: training length, batch, schedule, logging... with this recipe's defaults
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))
+
+    #: "module:Class" of the Task this recipe builds (imported lazily)
+    task: ClassVar[str] = ""
+
+    def smoke(self) -> "Recipe":
+        """A tiny variant that trains in seconds on a CPU (lessons in smoke mode, tests)."""
+        raise NotImplementedError
+
+    def validate(self) -> None:
+        """Raise :class:`LessonsError` for a bad value; subclasses check their choices."""
+        check_field_types(self, skip=("train",))
+        self.train.validate()
+
+
+def _choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        shown = ", ".join("None" if c is None else str(c) for c in choices)
+        raise LessonsError(f"unknown {name} {value!r}; choose one of: {shown}")
+
+
+@dataclass
+class ColorizationRecipe(Recipe):
+    """A conditional-GAN (or plain regression) colorizer: U-Net G, optional conditional D.
+
+    The objective (pix2pix, Isola et al. 2017, eq. 4, + CycleGAN's identity term):
+    ``lambda_gan * L_GAN + lambda_l1 * L1 + lambda_identity * L_idt``; see
+    :mod:`lessons_lib.train.colorization`.
+    """
+
+    # --- data
+    #: image source: a name ("scenes8", "samples", "synthetic", "cifar10", ...), folder or zip
+    data: str = "scenes8"
+    #: training and validation images are size x size (random crop + flip for training)
+    size: int = 128
+    #: use only the first ``limit`` training images (None = all)
+    limit: int | None = None
+    #: use only the first ``val_limit`` validation images (None = all)
+    val_limit: int | None = None
+    train_split: str = "train"
+    #: "val", or "test" for sources that ship a test split only (CIFAR-10)
+    val_split: str = "val"
+    #: "lab" (G: L -> ab, pix2pix colorization) or "rgb" (G: gray3 -> RGB, seeds 000/003)
+    color_space: str = "lab"
+    # --- generator: the pix2pix U-Net (lessons_lib.models.unet)
+    #: channels of the first level (pix2pix ngf = 64)
+    g_base: int = 64
+    #: U-Net levels; None = log2(size) (bottleneck 1x1, as pix2pix)
+    g_depth: int | None = None
+    #: "batch" | "instance" | "none"
+    g_norm: str = "batch"
+    #: encoder activation "leaky" (LeakyReLU 0.2) | "relu"
+    g_act: str = "leaky"
+    #: seed 003's plain U-Net: ReLU everywhere, no normalisation (overrides g_norm/g_act)
+    g_plain: bool = False
+    #: dropout in the 3 innermost decoder blocks (pix2pix: 0.5, its only noise source)
+    g_dropout: float = 0.5
+    # --- discriminator (conditional: sees the gray input and a colouring)
+    #: "patchgan" | "nin_patchgan" | "image" | None (no D: L1 regression)
+    discriminator: str | None = "patchgan"
+    #: channels of D's first layer (pix2pix ndf = 64)
+    d_base: int = 64
+    #: strided layers of the (NIN-)PatchGAN: 3 -> 70x70 receptive field
+    d_layers: int = 3
+    #: NIN-MLP: 1x1 convs after each 4x4 conv (seed 000 fig. 3 shows two)
+    nin_mlp_layers: int = 2
+    #: NIN-MLP dropout after every conv (seed 000 gives no rate; see NINPatchGAN)
+    nin_dropout: float = 0.2
+    #: NIN-MLP activation "leaky" | "relu"
+    nin_act: str = "leaky"
+    #: NIN's global-average-pooling head: one logit per image instead of a patch map
+    d_global_pool: bool = False
+    # --- losses
+    #: "vanilla" (non-saturating BCE) | "lsgan" | "wgan" (+ gradient penalty) | "hinge"
+    gan_loss: str = "vanilla"
+    #: LSGAN targets: a = fake label, b = real label, c = G's target (seed 000: 0, 1, 1)
+    lsgan_a: float = 0.0
+    lsgan_b: float = 1.0
+    lsgan_c: float = 1.0
+    #: weight of the L1 reconstruction loss (pix2pix: 100)
+    lambda_l1: float = 100.0
+    #: weight of the adversarial loss in G's objective
+    lambda_gan: float = 1.0
+    #: weight of the CycleGAN identity loss (0 = off)
+    lambda_identity: float = 0.0
+    #: WGAN-GP penalty weight (Gulrajani et al. 2017: 10); used with gan_loss="wgan"
+    lambda_gp: float = 10.0
+    #: factor on D's loss; None = as pix2pix (0.5 for vanilla; 1 for LSGAN, whose 1/2 is in its equation)
+    d_loss_weight: float | None = None
+    # --- optimiser: Adam (Kingma & Ba 2015)
+    lr: float = 2e-4
+    #: D's learning rate; None = lr
+    lr_d: float | None = None
+    #: 0.5, not 0.9: a short momentum memory for the moving GAN target (Radford et al. 2016)
+    beta1: float = 0.5
+    beta2: float = 0.999
+
+    task: ClassVar[str] = "lessons_lib.train.colorization:ColorizationTask"
+
+    def validate(self) -> None:
+        super().validate()
+        _choice("color_space", self.color_space, ("lab", "rgb"))
+        _choice("discriminator", self.discriminator, ("patchgan", "nin_patchgan", "image", None))
+        _choice("gan_loss", self.gan_loss, ("vanilla", "lsgan", "wgan", "hinge"))
+        _choice("g_norm", self.g_norm, ("batch", "instance", "none"))
+        _choice("g_act", self.g_act, ("leaky", "relu"))
+        _choice("nin_act", self.nin_act, ("leaky", "relu"))
+        if self.size < 8 or self.size % 8:
+            raise LessonsError(f"size must be a multiple of 8 (e.g. 32, 64, 128, 256), got {self.size}")
+        for k in ("lambda_l1", "lambda_gan", "lambda_identity", "lambda_gp", "lr", "g_dropout", "nin_dropout"):
+            if getattr(self, k) < 0:
+                raise LessonsError(f"{k} must be >= 0, got {getattr(self, k)}")
+
+    def smoke(self) -> "ColorizationRecipe":
+        """Synthetic 32-px images, 8-channel nets, 2 steps of batch 4."""
+        return dataclasses.replace(
+            self, data="synthetic", size=32, limit=16, val_limit=8, g_base=8, d_base=8,
+            d_layers=min(self.d_layers, 2), val_split="val",
+            train=self.train.replace(steps=2, batch_size=4, log_every=1, sample_every=0, ckpt_every=1000,
+                                     eval_every=0, n_samples=4, progress=False),
+        )
+
+
+@dataclass
+class ToyGANRecipe(Recipe):
+    """An MLP GAN learning a ring of Gaussians in 2-D (lesson 01).
+
+    The ring of 8 Gaussians of radius 2 and std 0.02 is the toy problem of Metz et al.
+    (2017, "Unrolled GANs", sec. 3.1) for showing mode collapse."""
+
+    modes: int = 8
+    radius: float = 2.0
+    std: float = 0.02
+    #: training points drawn once from the mixture (seeded by data_seed)
+    n_points: int = 8192
+    #: validation points (their count sets how many samples the mode metrics use)
+    n_val: int = 2000
+    data_seed: int = 0
+    z_dim: int = 2
+    hidden: int = 128
+    layers: int = 3
+    gan_loss: str = "vanilla"
+    lr: float = 1e-3
+    beta1: float = 0.5
+
+    task: ClassVar[str] = "lessons_lib.train.toy:ToyGANTask"
+
+    def validate(self) -> None:
+        super().validate()
+        _choice("gan_loss", self.gan_loss, ("vanilla", "lsgan", "wgan", "hinge"))
+        if self.n_points < 1 or self.modes < 1:
+            raise LessonsError("n_points and modes must be >= 1")
+
+    def smoke(self) -> "ToyGANRecipe":
+        return dataclasses.replace(
+            self, n_points=512, n_val=256, hidden=32,
+            train=self.train.replace(steps=20, batch_size=64, log_every=5, sample_every=0, ckpt_every=1000,
+                                     progress=False),
+        )
+
+
+@dataclass
+class DCGANRecipe(Recipe):
+    """DCGAN (Radford et al. 2016) on small images (lesson 01)."""
+
+    data: str = "cifar10"
+    size: int = 32
+    limit: int | None = None
+    z_dim: int = 100
+    #: channels of D's first / G's last hidden layer (the paper's 64 at 64 px)
+    width: int = 64
+    gan_loss: str = "vanilla"
+    #: Radford et al. sec. 4: Adam lr 0.0002 (0.001 "too high"), beta1 0.5 (0.9 oscillated)
+    lr: float = 2e-4
+    beta1: float = 0.5
+
+    task: ClassVar[str] = "lessons_lib.train.toy:DCGANTask"
+
+    def validate(self) -> None:
+        super().validate()
+        _choice("gan_loss", self.gan_loss, ("vanilla", "lsgan", "wgan", "hinge"))
+        if self.size < 8 or self.size & (self.size - 1):
+            raise LessonsError(f"DCGAN size must be a power of two >= 8 (e.g. 32, 64), got {self.size}")
+
+    def smoke(self) -> "DCGANRecipe":
+        return dataclasses.replace(
+            self, data="synthetic", size=32, limit=16, width=8,
+            train=self.train.replace(steps=2, batch_size=4, log_every=1, sample_every=0, ckpt_every=1000,
+                                     n_samples=4, progress=False),
+        )
+
+
+# =========================================================================== registry
+_RECIPES: dict[str, Callable[[], Recipe]] = {}
+
+
+def register_recipe(name: str):
+    """Decorator for a function that returns a fresh recipe named ``name``."""
+
+    def deco(fn: Callable[[], Recipe]):
+        if name in _RECIPES:
+            raise ValueError(f"recipe {name!r} is registered twice")
+        _RECIPES[name] = fn
+        return fn
+
+    return deco
+
+
+def list_recipes() -> list[str]:
+    """The registered recipe names, in registry order (lesson order)."""
+    return list(_RECIPES)
+
+
+def describe_recipes() -> list[tuple[str, str]]:
+    """(name, one-line description) for every recipe."""
+    return [(n, _RECIPES[n]().description) for n in _RECIPES]
+
+
+def recipe_fields(recipe: Recipe) -> list[str]:
+    """Names that :func:`get_recipe` accepts as overrides for this recipe."""
+    own = [f.name for f in dataclasses.fields(recipe) if f.name not in ("train", "name")]
+    return own + config_fields()
+
+
+def get_recipe(name: str, **overrides: Any) -> Recipe:
+    """A fresh copy of the recipe ``name`` with ``overrides`` applied and validated.
+
+    An override names a recipe field or a :class:`TrainConfig` field (``steps=10``,
+    ``lambda_l1=50``); ``train.steps`` is accepted too. Unknown names and values outside
+    the allowed choices raise a :class:`LessonsError` that lists the valid ones.
+    """
+    if name not in _RECIPES:
+        raise LessonsError(f"unknown recipe {name!r}; choose one of: {', '.join(_RECIPES)}")
+    return apply_overrides(_RECIPES[name](), **overrides)
+
+
+def apply_overrides(recipe: Recipe, **overrides: Any) -> Recipe:
+    """A copy of ``recipe`` with recipe and training fields replaced, then validated."""
+    own = {f.name for f in dataclasses.fields(recipe)} - {"train", "name"}
+    train_names = set(config_fields())
+    assert not own & train_names, f"recipe fields shadow training fields: {own & train_names}"
+    mine: dict[str, Any] = {}
+    training: dict[str, Any] = {}
+    bad = []
+    for key, value in overrides.items():
+        k = key[len("train."):] if key.startswith("train.") else key
+        if k in own and not key.startswith("train."):
+            mine[k] = value
+        elif k in train_names:
+            training[k] = value
+        else:
+            bad.append(key)
+    if bad:
+        raise LessonsError(
+            f"unknown option(s) {', '.join(map(repr, bad))} for recipe {recipe.name!r}; valid options: "
+            f"{', '.join(recipe_fields(recipe))}"
+        )
+    train_cfg = recipe.train.replace(**training) if training else recipe.train
+    out = dataclasses.replace(recipe, train=train_cfg, **mine)
+    out.validate()
+    return out
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """The full recipe as plain JSON (the model card stores it)."""
+    d = dataclasses.asdict(recipe)
+    d["train"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d["train"].items()}
+    d["type"] = type(recipe).__name__
+    return d
+
+
+def build_task(recipe: Recipe):
+    """The :class:`~lessons_lib.train.Task` that trains ``recipe``."""
+    import importlib
+
+    recipe.validate()
+    module, cls = recipe.task.split(":")
+    return getattr(importlib.import_module(module), cls)(recipe)
+
+
+def run_recipe(recipe: Recipe | str, *, command: str | None = None, hooks=(), **overrides: Any):
+    """Build the task of ``recipe`` (a name or a Recipe) and train it; returns a TrainResult."""
+    from .train.engine import train
+
+    if isinstance(recipe, str):
+        recipe = get_recipe(recipe, **overrides)
+    elif overrides:
+        recipe = apply_overrides(recipe, **overrides)
+    return train(build_task(recipe), recipe.train, hooks=hooks, command=command)
+
+
+def for_lesson(name: str, **overrides: Any) -> Recipe:
+    """The recipe a lesson runs: ``get_recipe(name)``, shrunk by ``.smoke()`` when
+    ``LESSONS_SMOKE=1`` (then ``overrides`` apply on top)."""
+    recipe = get_recipe(name)
+    if smoke_mode():
+        recipe = recipe.smoke()
+    return apply_overrides(recipe, **overrides) if overrides else recipe
+
+
+# =========================================================================== the recipes
+_SEED000 = ("Wang & Joe, 'Colorful Image Colorization using GAN with MLP' (seed 000): "
+            "Places365 at 128x128, 1,000 training / 100 validation pairs, Adam lr 2e-4, 100 epochs")
+_SEED003 = ("CPE 393 course project, 'Colorization Black & White image using GAN' (seed 003): "
+            "CIFAR-10 32x32, 15 epochs, U-Net vs GAN(U-Net), with and without LeakyReLU + BatchNorm")
+
+
+@register_recipe("gan_toy")
+def _gan_toy() -> Recipe:
+    return ToyGANRecipe(
+        name="gan_toy",
+        description="toy GAN: MLP G and D on a ring of 8 Gaussians (mode collapse in 2-D)",
+        cite="Goodfellow et al. 2014 (Algorithm 1, non-saturating loss); ring of Gaussians: Metz et al. 2017",
+        train=TrainConfig(steps=3000, batch_size=256, lr_schedule="constant", log_every=25, sample_every=500,
+                          ckpt_every=1000),
+    )
+
+
+@register_recipe("dcgan")
+def _dcgan() -> Recipe:
+    return DCGANRecipe(
+        name="dcgan",
+        description="DCGAN on 32x32 CIFAR-10 images",
+        cite="Radford, Metz & Chintala 2016, sec. 3-4 (batch 128, Adam 2e-4, beta1 0.5)",
+        train=TrainConfig(epochs=5, batch_size=128, lr_schedule="constant", log_every=25, sample_every=250,
+                          n_samples=32, ckpt_every=500),
+    )
+
+
+def _colorization(**kw: Any) -> ColorizationRecipe:
+    return ColorizationRecipe(**kw)
+
+
+@register_recipe("pix2pix")
+def _pix2pix() -> Recipe:
+    # pix2pix's colorization setting (Isola et al. 2017, sec. 4 and appendix 6; the reference
+    # implementation's colorization mode): Lab, G: L -> ab, 70x70 PatchGAN, vanilla GAN loss,
+    # lambda_L1 = 100, Adam(2e-4, 0.5, 0.999), constant lr for half the run then linear decay.
+    # Scaled to the data at hand: scenes8 (1,542 photos) at 128 px, batch 16, 20 epochs
+    # (about 1,900 steps) instead of ImageNet at 256 px.
+    return _colorization(
+        name="pix2pix",
+        description="pix2pix colorization in Lab: U-Net, 70x70 PatchGAN, vanilla GAN + 100 L1",
+        cite="Isola et al. 2017, 'Image-to-Image Translation with Conditional Adversarial Networks'",
+        data="scenes8", size=128, color_space="lab", discriminator="patchgan", gan_loss="vanilla",
+        train=TrainConfig(epochs=20, batch_size=16, lr_schedule="linear", decay_start=0.5, log_every=10,
+                          sample_every=200, ckpt_every=500),
+    )
+
+
+def _seed000(name: str, description: str, **kw: Any) -> ColorizationRecipe:
+    # Seed 000 in numbers: RGB (sec. 3.1: "gray-color RGB training images"), 128x128, 1,000
+    # training and 100 validation pairs -> the first 1,000 / 100 of scenes8 (1,542 / 101),
+    # Adam lr 2e-4 (sec. 3.4), 100 epochs, L1 reconstruction (sec. 3.3, weight not given:
+    # pix2pix's 100). The seed gives no batch size and no schedule: batch 16, constant lr.
+    base = dict(
+        data="scenes8", size=128, limit=1000, val_limit=100, color_space="rgb",
+        discriminator="image", gan_loss="vanilla", lambda_l1=100.0, lr=2e-4,
+        train=TrainConfig(epochs=100, batch_size=16, lr_schedule="constant", log_every=10, sample_every=500,
+                          ckpt_every=500),
+    )
+    base.update(kw)
+    return _colorization(name=name, description=description, cite=_SEED000, **base)
+
+
+# The ladder of seed 000's ablation (figs. 4-6: pix2pix, +LSGAN, +identity, +PatchGAN, +MLP).
+# Step 0 is the seed's "Pix2PixGAN baseline". Its text (sec. 3.2.2) introduces PatchGAN as a
+# change to "the existing GAN, whose discriminator looks at the whole image", and the ladder
+# adds PatchGAN as a later step, so the baseline's D judges the whole image ("image").
+_LSGAN = dict(gan_loss="lsgan", lsgan_a=0.0, lsgan_b=1.0, lsgan_c=1.0)  # seed eqs. (1)-(2)
+# Identity weight: the seed gives none. CycleGAN sets it to half the reconstruction (cycle)
+# weight, lambda_idt = 0.5 * lambda_cyc; with the L1 weight 100 as the reconstruction
+# weight here, that is 50.
+_IDENTITY = dict(lambda_identity=50.0)
+
+
+@register_recipe("seed000_pix2pix")
+def _s000_pix2pix() -> Recipe:
+    return _seed000("seed000_pix2pix", "seed 000 ladder 0: RGB pix2pix with a whole-image D, vanilla GAN + L1")
+
+
+@register_recipe("seed000_lsgan")
+def _s000_lsgan() -> Recipe:
+    return _seed000("seed000_lsgan", "seed 000 ladder 1: + LSGAN loss (a=0, b=1, c=1)", **_LSGAN)
+
+
+@register_recipe("seed000_identity")
+def _s000_identity() -> Recipe:
+    return _seed000("seed000_identity", "seed 000 ladder 2: + CycleGAN identity loss", **_LSGAN, **_IDENTITY)
+
+
+@register_recipe("seed000_patchgan")
+def _s000_patchgan() -> Recipe:
+    return _seed000("seed000_patchgan", "seed 000 ladder 3: + 70x70 PatchGAN discriminator",
+                    **_LSGAN, **_IDENTITY, discriminator="patchgan")
+
+
+@register_recipe("seed000_full")
+def _s000_full() -> Recipe:
+    # The NIN-MLP PatchGAN keeps the patch map (d_global_pool=False): the previous step's
+    # point is per-patch feedback, and a GAP head would turn D back into a whole-image judge.
+    return _seed000("seed000_full", "seed 000 full model: LSGAN + L1 + identity + NIN-MLP PatchGAN",
+                    **_LSGAN, **_IDENTITY, discriminator="nin_patchgan")
+
+
+def _seed003(name: str, description: str, **kw: Any) -> ColorizationRecipe:
+    # Seed 003: CIFAR-10 (train 50,000 / test 10,000), 32x32, RGB, 15 epochs. Their cGAN
+    # objective is -log D(G(x)) + lambda ||G(x) - y||_1 (the non-saturating loss + L1), D is
+    # "like the U-Net's encoder, BN + LeakyReLU after every conv, one sigmoid output" = a
+    # whole-image D. The seed gives no batch size, lr or lambda: batch 64, Adam 2e-4 (0.5,
+    # 0.999) and lambda 100 as pix2pix. The U-Net models train on the same L1 without D.
+    base = dict(
+        data="cifar10", size=32, color_space="rgb", val_split="test", gan_loss="vanilla", lambda_l1=100.0,
+        train=TrainConfig(epochs=15, batch_size=64, lr_schedule="constant", log_every=25, sample_every=500,
+                          ckpt_every=1000),
+    )
+    base.update(kw)
+    return _colorization(name=name, description=description, cite=_SEED003, **base)
+
+
+@register_recipe("seed003_unet")
+def _s003_unet() -> Recipe:
+    return _seed003("seed003_unet", "seed 003: plain U-Net (ReLU, no norm), L1 regression, CIFAR-10",
+                    discriminator=None, g_plain=True)
+
+
+@register_recipe("seed003_unet_bn")
+def _s003_unet_bn() -> Recipe:
+    return _seed003("seed003_unet_bn", "seed 003: U-Net with LeakyReLU + BatchNorm, L1 regression, CIFAR-10",
+                    discriminator=None, g_plain=False)
+
+
+@register_recipe("seed003_gan")
+def _s003_gan() -> Recipe:
+    return _seed003("seed003_gan", "seed 003: cGAN, plain U-Net G + whole-image D, CIFAR-10",
+                    discriminator="image", g_plain=True)
+
+
+@register_recipe("seed003_gan_bn")
+def _s003_gan_bn() -> Recipe:
+    return _seed003("seed003_gan_bn", "seed 003: cGAN, LeakyReLU + BatchNorm U-Net G + whole-image D, CIFAR-10",
+                    discriminator="image", g_plain=False)
