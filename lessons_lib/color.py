@@ -22,11 +22,13 @@ Speed: the reference pix2pix loader converts one image at a time with
 ``skimage.color.rgb2lab`` in float64 on the CPU. Here the conversion runs on whole batches
 in float32 on the training device, folds the white point and the Lab rows into two small
 matrices, for 8-bit input replaces the sRGB curve by a 256-entry lookup table
-(``rgb_uint8_to_lab``), works on the CPU in cache-sized blocks of pixels, and reuses its
-temporaries (in-place ops) when no gradient is needed: see ``benchmarks/bench_color.py``
-and ``benchmarks/RESULTS.md``.
+(``rgb_uint8_to_lab``), works on the CPU in cache-sized blocks of pixels shared among
+threads, and reuses its temporaries (in-place ops) when no gradient is needed: see
+``benchmarks/bench_color.py`` and ``benchmarks/RESULTS.md``.
 """
 from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
 
 import torch
 
@@ -121,13 +123,17 @@ def _float_dtype(x: torch.Tensor) -> torch.dtype:
     return x.dtype if x.is_floating_point() and x.dtype != torch.float16 and x.dtype != torch.bfloat16 else torch.float32
 
 
-# Work on blocks of about this many pixels on the CPU. Each conversion is ~10 element-wise
-# passes; over a whole batch (64 x 256 x 256 x 3 float32 = 50 MB) every pass streams from
-# main memory, while a block of 2^15 pixels (3 x 128 KiB in float32, a few such temporaries
-# alive at once) stays in the L2/L3 cache between passes: about 2x faster on the 2-core
-# course machine than one pass over the whole batch (benchmarks/bench_color.py). On a
-# GPU the whole batch is one launch per op, which is what a GPU wants, so it is not split.
-_BLOCK_PIXELS = 1 << 15
+# On the CPU the batch is converted in blocks of at most this many pixels, on
+# torch.get_num_threads() Python threads (torch releases the GIL inside each op):
+# - each conversion is ~20 element-wise passes; over a whole batch (64 x 256 x 256 x 3
+#   float32 = 50 MB) every pass streams from main memory, while a block (3 x 32 KiB in
+#   float32) stays in the L1/L2 cache between passes;
+# - 8192 pixels x 3 channels = 24576 elements is under ATen's 32768-element grain, so no op
+#   starts an OpenMP team of its own: the parallelism is one block per thread. On a busy
+#   machine (more runnable processes than cores) an OpenMP barrier per op waits for
+#   descheduled threads: 64 images took 19 s that way against 0.4 s for this scheme.
+# On a GPU the whole batch is one launch per op, which is what a GPU wants: not split.
+_BLOCK_PIXELS = 8192
 
 
 def _blockwise(fn, x: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
@@ -135,7 +141,8 @@ def _blockwise(fn, x: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
 
     ``fn`` must act on each pixel alone (element-wise ops and 3x3 channel matrices), so the
     blocks (runs of whole images, or bands of rows of one large image) are independent.
-    Autograd follows the slice assignments, so the result stays differentiable.
+    With gradients the blocks run one after the other and autograd follows the slice
+    assignments; without, they are shared among ``torch.get_num_threads()`` threads.
     """
     b, _, h, w = x.shape
     if x.device.type != "cpu" or b * h * w <= _BLOCK_PIXELS:
@@ -143,13 +150,29 @@ def _blockwise(fn, x: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
     out = torch.empty((b, 3, h, w), dtype=out_dtype, device=x.device)
     if h * w <= _BLOCK_PIXELS:  # several whole images per block
         step = _BLOCK_PIXELS // (h * w)
-        for i in range(0, b, step):
-            out[i : i + step] = fn(x[i : i + step])
-    else:  # one large image at a time, in bands of rows
+        blocks = [(slice(i, i + step), slice(None)) for i in range(0, b, step)]
+    else:  # bands of rows of one image
         rows = max(1, _BLOCK_PIXELS // w)
-        for i in range(b):
-            for r in range(0, h, rows):
-                out[i : i + 1, :, r : r + rows] = fn(x[i : i + 1, :, r : r + rows])
+        blocks = [(slice(i, i + 1), slice(r, r + rows)) for i in range(b) for r in range(0, h, rows)]
+    if torch.is_grad_enabled() and x.requires_grad:
+        for bi, ri in blocks:
+            out[bi, :, ri] = fn(x[bi, :, ri])
+        return out
+
+    def run(block: tuple[slice, slice]) -> None:
+        bi, ri = block
+        with torch.no_grad():  # grad mode is per thread: say it in the workers too
+            out[bi, :, ri] = fn(x[bi, :, ri])
+
+    workers = min(torch.get_num_threads(), len(blocks))
+    if workers <= 1:
+        for block in blocks:
+            run(block)
+    else:
+        # A pool per call (thread start-up is ~0.1 ms): nothing outlives the call, so a
+        # process forked later (DataLoader workers) inherits no dead pool.
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, blocks))
     return out
 
 

@@ -30,6 +30,19 @@ __all__ = [
     "plot_curves",
     "plot_accuracy_curve",
     "lab_axis_colormap",
+    # lesson 01
+    "plot_optimal_discriminator",
+    "discriminator_surface",
+    "plot_toy_gan",
+    "plot_gan_snapshots",
+    # lesson 04
+    "show_maps",
+    # lesson 05
+    "loss_vs_logit",
+    "plot_loss_vs_logit",
+    "best_runs",
+    "metrics_table",
+    "plot_metric_bars",
 ]
 
 
@@ -396,5 +409,498 @@ def plot_accuracy_curve(
     if len(curves) > 1 or label is not None:
         ax.legend(fontsize=8, loc="lower right")
     ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- lesson 04: maps
+def _as_map(m: Any, i: int) -> np.ndarray:
+    """One 2-D float array from a tensor/array of shape (H, W), (1, H, W) or (1, 1, H, W)."""
+    arr = m.detach().float().cpu().numpy() if isinstance(m, torch.Tensor) else np.asarray(m, dtype=float)
+    while arr.ndim > 2 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise ValueError(
+            f"map {i} has shape {tuple(np.shape(m))}: show_maps draws 2-D maps (H, W) - "
+            "pick one image and one channel, e.g. logits[0, 0]"
+        )
+    return arr
+
+
+def show_maps(
+    maps: Any,
+    titles: Sequence[str] | None = None,
+    ncols: int = 4,
+    cmap: str = "viridis",
+    center: float | None = None,
+    shared: bool = False,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    extent: tuple[float, float, float, float] | None = None,
+    contours: int = 0,
+    colorbar: bool = True,
+    xlabel: str | None = None,
+    ylabel: str | None = None,
+    figsize: tuple[float, float] | None = None,
+    suptitle: str | None = None,
+):
+    """Heatmaps of 2-D maps (a discriminator's patch logits, a loss per patch, a function of
+    two input channels); returns the Figure.
+
+    Args:
+        maps: a sequence of maps, or a tensor (N, 1, H, W) / (N, H, W) (one map per item),
+            or one map (H, W). Each map may carry leading dimensions of size 1.
+        center: draw a diverging scale symmetric about this value (e.g. 0.5 between an
+            LSGAN's labels 0 and 1), so equal distances above and below look alike.
+        shared: one colour scale for all maps (compare their values), else one per map.
+        vmin, vmax: fix the scale (override ``center`` and ``shared``).
+        extent: (x0, x1, y0, y1): the maps are samples of a function on this rectangle
+            (drawn with the origin at the bottom left and axes shown); None: pixel maps.
+        contours: number of contour lines drawn on each map (0 = none).
+    """
+    import matplotlib.pyplot as plt
+
+    if isinstance(maps, (torch.Tensor, np.ndarray)):
+        arr = maps
+        if arr.ndim == 4:
+            if arr.shape[1] != 1:
+                raise ValueError(f"show_maps takes (N, 1, H, W) batches of one-channel maps, got {tuple(arr.shape)}")
+            items = [arr[i, 0] for i in range(arr.shape[0])]
+        elif arr.ndim == 3:
+            items = [arr[i] for i in range(arr.shape[0])]
+        else:
+            items = [arr]
+    else:
+        items = list(maps)
+    if not items:
+        raise ValueError("show_maps got no maps")
+    if titles is not None and len(titles) != len(items):
+        raise ValueError(f"got {len(items)} maps but {len(titles)} titles")
+    if ncols < 1:
+        raise ValueError(f"ncols must be >= 1, got {ncols}")
+    arrays = [_as_map(m, i) for i, m in enumerate(items)]
+
+    def scale(group: list[np.ndarray]) -> tuple[float, float]:
+        lo = min(float(np.nanmin(a)) for a in group)
+        hi = max(float(np.nanmax(a)) for a in group)
+        if center is not None:
+            half = max(abs(lo - center), abs(hi - center)) or 1e-12
+            lo, hi = center - half, center + half
+        if vmin is not None:
+            lo = vmin
+        if vmax is not None:
+            hi = vmax
+        return lo, hi
+
+    common = scale(arrays) if shared else None
+    ncols = min(ncols, len(arrays))
+    nrows = math.ceil(len(arrays) / ncols)
+    if figsize is None:
+        figsize = (3.3 * ncols, 3.0 * nrows)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    for i, ax in enumerate(axes.flat):
+        if i >= len(arrays):
+            fig.delaxes(ax)
+            continue
+        a = arrays[i]
+        lo, hi = common if common is not None else scale([a])
+        kw = dict(cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
+        if extent is not None:
+            im = ax.imshow(a, origin="lower", extent=extent, aspect="auto", **kw)
+        else:
+            im = ax.imshow(a, **kw)
+            ax.set_xticks([])
+            ax.set_yticks([])
+        if contours > 0 and float(np.nanmax(a)) > float(np.nanmin(a)):
+            h, w = a.shape
+            if extent is not None:
+                xs, ys = np.linspace(extent[0], extent[1], w), np.linspace(extent[2], extent[3], h)
+            else:
+                xs, ys = np.arange(w), np.arange(h)
+            ax.contour(xs, ys, a, levels=contours, colors="k", linewidths=0.6, alpha=0.7)
+        if titles is not None:
+            ax.set_title(titles[i], fontsize=9)
+        if xlabel and extent is not None:
+            ax.set_xlabel(xlabel, fontsize=8)
+        if ylabel and extent is not None:
+            ax.set_ylabel(ylabel, fontsize=8)
+        if colorbar:
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04)
+    if suptitle:
+        fig.suptitle(suptitle)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- lesson 05: losses, ablation tables
+def loss_vs_logit(fn: Any, logits: Sequence[float] | np.ndarray | torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """A loss of ONE discriminator output and its derivative, on a grid of outputs.
+
+    ``fn`` maps a tensor of D outputs to a scalar loss (e.g. ``GANLoss("lsgan").g_loss``);
+    it is called on each value t alone, as a (1, 1) tensor, so its mean over elements is
+    the loss of that one sample. Returns ``(loss(t), dloss/dt)`` as float64 arrays, the
+    derivative by autograd - the gradient a generator receives through D for that sample.
+    """
+    t_all = torch.as_tensor(logits, dtype=torch.float64).flatten()
+    values, grads = np.empty(len(t_all)), np.empty(len(t_all))
+    for i, t0 in enumerate(t_all):
+        t = t0.reshape(1, 1).clone().requires_grad_(True)
+        out = fn(t)
+        if not isinstance(out, torch.Tensor) or out.numel() != 1:
+            raise ValueError("loss_vs_logit: fn must return a scalar tensor (the loss of its input)")
+        (g,) = torch.autograd.grad(out.reshape(()), t, allow_unused=True)
+        values[i] = float(out)
+        grads[i] = 0.0 if g is None else float(g)
+    return values, grads
+
+
+def plot_loss_vs_logit(
+    losses: Mapping[str, Any],
+    lo: float = -5.0,
+    hi: float = 5.0,
+    n: int = 201,
+    xlabel: str = "D's output on the sample",
+    shade: tuple[float, float, str] | None = None,
+    marks: Mapping[str, float] | None = None,
+    ylim: tuple[float, float] | None = None,
+    figsize: tuple[float, float] = (10.0, 3.6),
+    title: str | None = None,
+):
+    """Two panels: each loss against D's output on one sample, and the size of its gradient.
+
+    Args:
+        losses: ``{"name": fn}`` with ``fn`` as in :func:`loss_vs_logit` (e.g. the bound
+            methods ``GANLoss("vanilla").g_loss`` and ``GANLoss("lsgan").g_loss``).
+        lo, hi, n: the grid of outputs.
+        shade: ``(x0, x1, label)``: a band to highlight (e.g. where D calls a sample real).
+        marks: ``{"label": x}``: vertical dotted lines (a decision boundary, a target).
+        ylim: limits of the loss panel (the gradient panel starts at 0).
+    """
+    import matplotlib.pyplot as plt
+
+    if not losses:
+        raise ValueError("plot_loss_vs_logit needs at least one loss")
+    if not hi > lo or n < 2:
+        raise ValueError(f"need lo < hi and n >= 2, got lo={lo}, hi={hi}, n={n}")
+    t = np.linspace(lo, hi, n)
+    fig, (ax_l, ax_g) = plt.subplots(1, 2, figsize=figsize)
+    for name, fn in losses.items():
+        v, g = loss_vs_logit(fn, t)
+        line = ax_l.plot(t, v, label=name)[0]
+        ax_g.plot(t, np.abs(g), label=name, color=line.get_color())
+    for ax in (ax_l, ax_g):
+        if shade is not None:
+            ax.axvspan(shade[0], shade[1], color="tab:green", alpha=0.08, label=shade[2])
+        for label, x in (marks or {}).items():
+            ax.axvline(x, color="gray", linestyle=":", linewidth=1)
+            ax.annotate(label, (x, 1.0), xycoords=("data", "axes fraction"), fontsize=7, rotation=90,
+                        va="top", ha="right", color="gray")
+        ax.set_xlabel(xlabel)
+        ax.set_xlim(lo, hi)
+        ax.grid(True, alpha=0.3)
+    ax_l.set_ylabel("loss of the sample")
+    ax_g.set_ylabel("|d loss / d output|  (gradient size)")
+    ax_g.set_ylim(bottom=0.0)
+    if ylim is not None:
+        ax_l.set_ylim(*ylim)
+    ax_l.legend(fontsize=8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# Which way is better, by metric name (the keys of ColorizationTask.evaluate / colorization_report).
+_BETTER = {"auc": "max", "psnr": "max", "ssim": "max", "colorfulness_gap": "zero", "lpips": "min", "fid": "min"}
+
+
+def _direction(key: str) -> str | None:
+    if key in _BETTER:
+        return _BETTER[key]
+    if key.startswith("mae"):
+        return "min"
+    return None
+
+
+def best_runs(results: Mapping[str, Mapping[str, float]], keys: Sequence[str]) -> dict[str, list[str]]:
+    """For each metric in ``keys`` with a known direction, the run(s) with the best value.
+
+    Larger is better for AuC, PSNR, SSIM; smaller for MAE (``mae_*``), LPIPS, FID; closest
+    to 0 for ``colorfulness_gap`` (as colourful as the photos, not more, not less). Ties
+    (equal to 1e-9 relative) all win; runs without the metric are skipped.
+    """
+    out: dict[str, list[str]] = {}
+    for key in keys:
+        way = _direction(key)
+        vals = {name: float(r[key]) for name, r in results.items()
+                if key in r and isinstance(r[key], (int, float)) and math.isfinite(float(r[key]))}
+        if way is None or not vals:
+            continue
+        score = {name: (-v if way == "max" else abs(v) if way == "zero" else v) for name, v in vals.items()}
+        top = min(score.values())
+        out[key] = [name for name, s in score.items() if math.isclose(s, top, rel_tol=1e-9, abs_tol=1e-12)]
+    return out
+
+
+def metrics_table(
+    results: Mapping[str, Mapping[str, float]],
+    keys: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+    digits: int = 3,
+    mark_best: bool = True,
+) -> str:
+    """A plain-text table: one row per run, one column per metric, the best value of each
+    column marked ``*`` (see :func:`best_runs`). Missing values print as ``-``."""
+    if not results:
+        raise ValueError("metrics_table got no runs")
+    labels = dict(labels or {})
+    best = best_runs(results, keys) if mark_best else {}
+    heads = [labels.get(k, k) for k in keys]
+    rows = []
+    for name, r in results.items():
+        cells = []
+        for k in keys:
+            v = r.get(k)
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                cell = f"{float(v):.{digits}f}" + ("*" if name in best.get(k, []) else " ")
+            else:
+                cell = "- "
+            cells.append(cell)
+        rows.append((name, cells))
+    name_w = max(len("run"), *(len(n) for n in results))
+    widths = [max(len(h), *(len(r[1][j]) for r in rows)) for j, h in enumerate(heads)]
+    lines = ["run".ljust(name_w) + "  " + "  ".join(h.rjust(w) for h, w in zip(heads, widths))]
+    lines.append("-" * len(lines[0]))
+    for name, cells in rows:
+        lines.append(name.ljust(name_w) + "  " + "  ".join(c.rjust(w) for c, w in zip(cells, widths)))
+    if mark_best and best:
+        lines.append("* best in its column (MAE: lowest; AuC, PSNR, SSIM: highest; colorfulness gap: closest to 0)")
+    return "\n".join(lines)
+
+
+def plot_metric_bars(
+    results: Mapping[str, Mapping[str, float]],
+    keys: Sequence[str],
+    labels: Mapping[str, str] | None = None,
+    figsize: tuple[float, float] | None = None,
+    title: str | None = None,
+):
+    """One bar chart per metric, one bar per run (in the order given), the best bar(s)
+    outlined in black (see :func:`best_runs`); returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    if not results or not keys:
+        raise ValueError("plot_metric_bars needs runs and metric keys")
+    labels = dict(labels or {})
+    names = list(results)
+    best = best_runs(results, keys)
+    if figsize is None:
+        figsize = (2.6 * len(keys) + 0.6, 3.4)
+    fig, axes = plt.subplots(1, len(keys), figsize=figsize, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for ax, key in zip(axes.flat, keys):
+        vals = [float(results[n].get(key, float("nan"))) for n in names]
+        bars = ax.bar(range(len(names)), vals, color=[colours[i % len(colours)] for i in range(len(names))])
+        for n, bar in zip(names, bars):
+            if n in best.get(key, []):
+                bar.set_edgecolor("black")
+                bar.set_linewidth(2.0)
+        ax.set_xticks(range(len(names)))
+        ax.set_xticklabels(names, rotation=60, ha="right", fontsize=7)
+        way = {"max": "higher is better", "min": "lower is better", "zero": "closer to 0 is better"}.get(
+            _direction(key) or "", "")
+        ax.set_title(f"{labels.get(key, key)}\n({way})" if way else labels.get(key, key), fontsize=9)
+        ax.grid(True, axis="y", alpha=0.3)
+        finite = [v for v in vals if math.isfinite(v)]
+        if finite and _direction(key) != "zero" and min(finite) > 0:
+            lo, hi = min(finite), max(finite)
+            pad = (hi - lo) * 0.5 or abs(hi) * 0.05 or 1.0
+            ax.set_ylim(max(0.0, lo - pad), hi + pad)   # zoom: the differences are the point
+        if _direction(key) == "zero":
+            ax.axhline(0.0, color="k", linewidth=0.8)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- lesson 01: the GAN game
+def plot_optimal_discriminator(
+    x: Sequence[float] | np.ndarray | torch.Tensor,
+    p_data: Sequence[float] | np.ndarray | torch.Tensor,
+    p_g: Sequence[float] | np.ndarray | torch.Tensor,
+    d_star: Sequence[float] | np.ndarray | torch.Tensor | None = None,
+    title: str | None = None,
+    ax=None,
+    figsize: tuple[float, float] = (6.5, 3.4),
+):
+    """The 1-D picture of Goodfellow et al. (2014), fig. 1: two densities and a discriminator.
+
+    ``p_data`` (blue) and ``p_g`` (orange) are drawn against the left axis; ``d_star`` (the
+    optimal discriminator ``p_data / (p_data + p_g)``, or any D(x) in [0, 1]) as a dashed
+    line against a right axis from 0 to 1, with the level 1/2 that D* takes everywhere at
+    the equilibrium ``p_g = p_data``. Draws into ``ax`` when given; returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    xs = np.asarray(torch.as_tensor(x, dtype=torch.float64)).ravel()
+    pd = np.asarray(torch.as_tensor(p_data, dtype=torch.float64)).ravel()
+    pg = np.asarray(torch.as_tensor(p_g, dtype=torch.float64)).ravel()
+    if not (len(xs) == len(pd) == len(pg)):
+        raise ValueError(f"x, p_data and p_g must have the same length, got {len(xs)}, {len(pd)}, {len(pg)}")
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    ax.fill_between(xs, pd, color="tab:blue", alpha=0.25)
+    ax.plot(xs, pd, color="tab:blue", label="$p_{data}$ (real)")
+    ax.fill_between(xs, pg, color="tab:orange", alpha=0.25)
+    ax.plot(xs, pg, color="tab:orange", label="$p_g$ (generated)")
+    ax.set_xlabel("x")
+    ax.set_ylabel("density")
+    ax.set_xlim(xs.min(), xs.max())
+    ax.set_ylim(bottom=0.0)
+    handles, labels = ax.get_legend_handles_labels()
+    if d_star is not None:
+        ds = np.asarray(torch.as_tensor(d_star, dtype=torch.float64)).ravel()
+        if len(ds) != len(xs):
+            raise ValueError(f"d_star has {len(ds)} values for {len(xs)} points")
+        ax2 = ax.twinx()
+        line = ax2.plot(xs, ds, color="k", linestyle="--", label="$D^*(x)$ (right axis)")[0]
+        ax2.axhline(0.5, color="gray", linestyle=":", linewidth=1)
+        ax2.set_ylim(-0.02, 1.02)
+        ax2.set_ylabel("D(x) = P(x is real)")
+        handles.append(line)
+        labels.append(line.get_label())
+    ax.legend(handles, labels, fontsize=8, loc="upper left")
+    ax.grid(True, alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def _points_np(points: Any, what: str) -> np.ndarray:
+    if isinstance(points, torch.Tensor):
+        points = points.detach().cpu().double().numpy()
+    arr = np.asarray(points, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{what} must be 2-D points of shape (N, 2), got {arr.shape}")
+    return arr
+
+
+def discriminator_surface(discriminator: Any, extent: float = 3.0, resolution: int = 150) -> np.ndarray:
+    """``sigmoid(D(x))`` on a ``resolution`` x ``resolution`` grid over ``[-extent, extent]^2``.
+
+    ``discriminator`` maps (N, 2) points to logits (N, 1) (a toy GAN's D); it runs in eval
+    mode without gradients on the device of its parameters, and is put back in its mode.
+    Row 0 of the result is the TOP of the plane (y = +extent), as an image is drawn.
+    """
+    if resolution < 2:
+        raise ValueError(f"resolution must be >= 2, got {resolution}")
+    ys, xs = torch.meshgrid(torch.linspace(extent, -extent, resolution),
+                            torch.linspace(-extent, extent, resolution), indexing="ij")
+    grid = torch.stack([xs.flatten(), ys.flatten()], dim=1)             # (R*R, 2): (x, y)
+    params = list(discriminator.parameters()) if hasattr(discriminator, "parameters") else []
+    device = params[0].device if params else torch.device("cpu")
+    was_training = getattr(discriminator, "training", None)
+    if was_training is not None:
+        discriminator.eval()
+    try:
+        with torch.no_grad():
+            logits = discriminator(grid.to(device)).float().cpu()
+    finally:
+        if was_training:
+            discriminator.train()
+    if logits.numel() != grid.shape[0]:
+        raise ValueError(f"the discriminator returned {tuple(logits.shape)} for {grid.shape[0]} points; "
+                         "expected one logit per point")
+    return torch.sigmoid(logits).reshape(resolution, resolution).numpy()
+
+
+def plot_toy_gan(
+    real: Any,
+    fake: Any,
+    discriminator: Any = None,
+    extent: float = 3.0,
+    resolution: int = 150,
+    title: str | None = None,
+    ax=None,
+    colorbar: bool = True,
+    figsize: tuple[float, float] = (4.4, 3.8),
+    max_points: int = 1000,
+):
+    """Real (blue) and generated (orange) 2-D points, over D's belief as a heatmap.
+
+    The heatmap is ``D(x) = sigmoid(logit)`` = "probability that x is real" from
+    :func:`discriminator_surface` (purple: D says real, orange: D says fake), with its
+    decision boundary D = 1/2 as a black contour. Without ``discriminator`` only the points
+    are drawn. At most ``max_points`` of each cloud are drawn. Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    r = _points_np(real, "real")[:max_points]
+    f = _points_np(fake, "fake")[:max_points]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=figsize)
+    else:
+        fig = ax.figure
+    if discriminator is not None:
+        surface = discriminator_surface(discriminator, extent, resolution)
+        im = ax.imshow(surface, extent=(-extent, extent, -extent, extent), origin="upper", cmap="PuOr",
+                       vmin=0.0, vmax=1.0, alpha=0.75, interpolation="bilinear")
+        if surface.min() < 0.5 < surface.max():
+            xs = np.linspace(-extent, extent, resolution)
+            ax.contour(xs, xs[::-1], surface, levels=[0.5], colors="k", linewidths=0.8)
+        if colorbar:
+            fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="D(x) = P(real)")
+    ax.scatter(r[:, 0], r[:, 1], s=4, color="tab:blue", label="real", linewidths=0)
+    ax.scatter(f[:, 0], f[:, 1], s=4, color="tab:orange", label="generated", linewidths=0)
+    ax.set_xlim(-extent, extent)
+    ax.set_ylim(-extent, extent)
+    ax.set_aspect("equal")
+    ax.tick_params(labelsize=7)
+    if title:
+        ax.set_title(title, fontsize=9)
+    if discriminator is None or not colorbar:
+        ax.legend(fontsize=7, loc="upper right", markerscale=3)
+    fig.tight_layout()
+    return fig
+
+
+def plot_gan_snapshots(
+    real: Any,
+    snapshots: Mapping[int, Any],
+    extent: float = 3.0,
+    ncols: int | None = None,
+    resolution: int = 100,
+    figsize: tuple[float, float] | None = None,
+    title: str | None = None,
+):
+    """A toy GAN over training: one :func:`plot_toy_gan` panel per snapshot.
+
+    ``snapshots`` maps a step to the generated points (N, 2), or to ``(points, D)`` to draw
+    D's belief under them (e.g. a ``copy.deepcopy`` of the discriminator at that step).
+    The panels share one colour scale (purple: D says real, orange: fake).
+    """
+    import matplotlib.pyplot as plt
+
+    if not snapshots:
+        raise ValueError("plot_gan_snapshots needs at least one snapshot")
+    steps = sorted(snapshots)
+    ncols = ncols or len(steps)
+    nrows = math.ceil(len(steps) / ncols)
+    fig, axes = plt.subplots(nrows, ncols, figsize=figsize or (2.6 * ncols, 2.7 * nrows + 0.3), squeeze=False)
+    for ax, step in zip(axes.flat, steps):
+        snap = snapshots[step]
+        fake, disc = (snap if isinstance(snap, (tuple, list)) else (snap, None))
+        plot_toy_gan(real, fake, disc, extent=extent, resolution=resolution, ax=ax, colorbar=False,
+                     title=f"step {step}")
+        if ax is not axes.flat[0] and ax.get_legend() is not None:
+            ax.get_legend().remove()
+    for ax in list(axes.flat)[len(steps):]:
+        ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=11)
     fig.tight_layout()
     return fig

@@ -49,6 +49,12 @@ def test_train_two_steps_writes_model_and_card(tmp_path, capsys, monkeypatch):
     assert card["train_config"]["batch_size"] == 4
     assert "psnr" in card["metrics"]  # validated at the end on the 4 test images
     assert card["hardware"]["device"] == "cpu"
+    # the exported generator loads back (safetensors + card) and colorizes a gray batch
+    from lessons_lib.checkpoints import load_model
+
+    model, loaded = load_model(out / "model.safetensors", expect_arch="unet")
+    assert loaded["recipe"] == "seed003_gan_bn" and loaded["g_input"] == "gray3"
+    assert model(torch.zeros(2, 3, 32, 32)).shape == (2, 3, 32, 32)
     header = (out / "metrics.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["step", "epoch", "lr_D", "lr_G"] and "G_l1" in header
 

@@ -111,13 +111,16 @@ def test_blockwise_cpu_path_matches_one_pass(monkeypatch):
     ref_lab = color.rgb_to_lab(x)
     ref_rgb = color.lab_to_rgb(ref_lab)
     ref_u8 = color.rgb_uint8_to_lab((x * 255).round().to(torch.uint8))
-    for block in (1000, 50):  # 1000: several images per block; 50: bands of 5 rows
+    for block, threads in ((250, 2), (50, 2), (50, 1)):  # 2 images per block; bands of 5 rows
         monkeypatch.setattr(color, "_BLOCK_PIXELS", block)
+        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)  # pool of 2, or a loop
         torch.testing.assert_close(color.rgb_to_lab(x), ref_lab, rtol=0, atol=1e-12)
         torch.testing.assert_close(color.lab_to_rgb(ref_lab), ref_rgb, rtol=0, atol=1e-12)
         torch.testing.assert_close(
             color.rgb_uint8_to_lab((x * 255).round().to(torch.uint8)), ref_u8, rtol=0, atol=1e-4
         )  # float32: the 3x3 products round differently for other batch shapes
+        with torch.no_grad():  # an input that requires grad, under no_grad: no graph
+            assert color.rgb_to_lab(x.clone().requires_grad_()).grad_fn is None
     # Gradients through the slice assignments: 2 images of 3x4 pixels, blocks of one image
     # (12 pixels) and bands of two rows (8 pixels).
     for block in (12, 8):

@@ -313,6 +313,9 @@ def test_torchvision_offline_says_where_to_put_files(name, tmp_path, no_network)
 
 def test_torchvision_default_root_is_in_the_cache(tmp_path, monkeypatch, no_network):
     monkeypatch.setenv("HOME", str(tmp_path))
+    empty = tmp_path / "no-packs"
+    empty.mkdir()
+    monkeypatch.setenv("LESSONS_DATA", str(empty))  # no cifar10.zip pack to fall back on
     with pytest.raises(LessonsError, match=str(tmp_path / ".cache" / "gan-lessons" / "cifar10")):
         open_source("cifar10")
     with pytest.raises(LessonsError, match="no 'val' split; splits: train, test"):
@@ -659,3 +662,26 @@ def test_save_source_grid(tmp_path):
         save_source_grid("synthetic", tmp_path / "grid.xyz", n=2, size=16)
     with pytest.raises(LessonsError, match="at least 1"):
         save_source_grid("synthetic", tmp_path / "g.png", n=0)
+
+
+def test_torchvision_name_falls_back_to_a_pack_of_the_same_name(tmp_path, monkeypatch, no_network):
+    """Offline, 'cifar10' without torchvision's files uses <data dir>/cifar10.zip when present."""
+    import zipfile as _zip
+
+    from PIL import Image as _Image
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    packs = tmp_path / "packs"
+    packs.mkdir()
+    with _zip.ZipFile(packs / "cifar10.zip", "w") as z:
+        for split, n in (("train", 3), ("test", 2)):
+            for i in range(n):
+                buf = io.BytesIO()
+                _Image.new("RGB", (32, 32), (10 * i, 80, 200)).save(buf, "PNG")
+                z.writestr(f"{split}/cat/{i}.png", buf.getvalue())
+    monkeypatch.setenv("LESSONS_DATA", str(packs))
+    src = open_source("cifar10", "test")
+    assert len(src) == 2 and src[0].size == (32, 32)
+    # asking for a download, or a root of one's own, never silently uses the pack
+    with pytest.raises(LessonsError, match="is missing"):
+        open_source("cifar10", "test", root=tmp_path / "tv")

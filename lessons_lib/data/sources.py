@@ -436,6 +436,15 @@ def _packs() -> list[tuple[str, Path]]:
     return out
 
 
+def _pack_by_stem(stem: str) -> Path | None:
+    """<data dir>/<stem>.zip, even when a named source shares the stem (cifar10)."""
+    for d in data_dirs():
+        p = d / f"{stem}.zip"
+        if p.is_file():
+            return p
+    return None
+
+
 def _find_pack(name: str) -> Path | None:
     for pack_name, p in _packs():
         if pack_name.lower() == name.lower():
@@ -747,7 +756,15 @@ def open_source(source: str | os.PathLike | ImageSource, split: str = "train", *
     if low == "synthetic":
         return _SyntheticSource(split)
     if low in _TORCHVISION:
-        return _open_torchvision(low, split, download, root)
+        try:
+            return _open_torchvision(low, split, download, root)
+        except LessonsError:
+            # Offline with no torchvision files, but a course pack of the same name in the
+            # data folder (../shared/data/cifar10.zip): use the pack rather than fail.
+            pack = None if (download or root is not None) else _pack_by_stem(low)
+            if pack is None:
+                raise
+            return _open_tree(pack, split, name=key)
 
     path = Path(key).expanduser()
     if path.exists():

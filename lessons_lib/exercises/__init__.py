@@ -15,6 +15,10 @@ from __future__ import annotations
 
 from ._core import Case, Mistake, Result, check_function, check_value, compare_tensors
 from .lesson00 import check_gray_keeps_L, check_lab_denormalization, check_lab_normalization
+from .lesson01 import (check_discriminator_loss, check_equilibrium_value, check_generator_loss,
+                       check_optimal_discriminator, game_value, optimal_discriminator)
+from .lesson04 import check_mlpconv_parameters, check_pointwise_linear
+from .lesson05 import check_lsgan_d_loss, check_lsgan_g_loss
 
 __all__ = [
     "Result",
@@ -26,4 +30,14 @@ __all__ = [
     "check_lab_normalization",
     "check_lab_denormalization",
     "check_gray_keeps_L",
+    "optimal_discriminator",
+    "game_value",
+    "check_optimal_discriminator",
+    "check_equilibrium_value",
+    "check_discriminator_loss",
+    "check_generator_loss",
+    "check_pointwise_linear",
+    "check_mlpconv_parameters",
+    "check_lsgan_d_loss",
+    "check_lsgan_g_loss",
 ]

@@ -2,13 +2,13 @@
 
 * :mod:`.adversarial` - GANLoss (vanilla / non-saturating, LSGAN, WGAN, hinge), the WGAN-GP
   gradient penalty and the R1 penalty;
-* :mod:`.reconstruction` - L1 and the CycleGAN identity loss for RGB and Lab colorizers.
-
-(Perceptual and contextual losses live in their own modules and are re-exported here too.)
+* :mod:`.reconstruction` - L1 and the CycleGAN identity loss for RGB and Lab colorizers;
+* :mod:`.contextual` - the contextual loss (Mechrez et al. 2018) of the fusion restorer.
 """
 from __future__ import annotations
 
 from .adversarial import GAN_LOSSES, GANLoss, gan_loss, gradient_penalty, r1_penalty
+from .contextual import ContextualLoss, contextual_loss, contextual_similarity
 from .reconstruction import COLOR_SPACES, chroma_removed, identity_loss, identity_target, l1_loss
 
 __all__ = [
@@ -22,4 +22,7 @@ __all__ = [
     "identity_loss",
     "chroma_removed",
     "identity_target",
+    "contextual_loss",
+    "contextual_similarity",
+    "ContextualLoss",
 ]

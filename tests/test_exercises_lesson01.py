@@ -1,0 +1,256 @@
+"""Lesson 01: the checks of the GAN-game exercises and the lesson's plots."""
+from __future__ import annotations
+
+import math
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+from lessons_lib import viz  # noqa: E402
+from lessons_lib.exercises import (  # noqa: E402
+    check_discriminator_loss,
+    check_equilibrium_value,
+    check_generator_loss,
+    check_optimal_discriminator,
+    game_value,
+    optimal_discriminator,
+)
+from lessons_lib.losses import GANLoss  # noqa: E402
+
+VANILLA = GANLoss("vanilla")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    yield
+    plt.close("all")
+
+
+def _normal(x: torch.Tensor, mu: float, s: float) -> torch.Tensor:
+    return torch.exp(-0.5 * ((x - mu) / s) ** 2) / (s * math.sqrt(2 * math.pi))
+
+
+# --------------------------------------------------------------------------- the references
+def test_optimal_discriminator_by_hand():
+    p_data = torch.tensor([0.3, 0.0, 0.2, 0.0, 1.0])
+    p_g = torch.tensor([0.1, 0.4, 0.2, 0.0, 0.0])
+    d = optimal_discriminator(p_data, p_g)
+    # 0.3 / 0.4; only G's mass -> 0; equal -> 1/2; no mass -> 1/2 by convention; only real -> 1
+    assert torch.allclose(d, torch.tensor([0.75, 0.0, 0.5, 0.5, 1.0]))
+
+
+def test_optimal_discriminator_maximises_the_pointwise_objective():
+    # Prop. 1's argument: y -> a log y + b log(1 - y) peaks at a / (a + b); check on a fine grid.
+    a, b = torch.tensor(0.37), torch.tensor(0.11)
+    y = torch.linspace(1e-4, 1 - 1e-4, 100001)
+    best = y[torch.argmax(a * torch.log(y) + b * torch.log(1 - y))]
+    assert abs(float(best) - float(optimal_discriminator(a, b))) < 2e-4
+
+
+def test_optimal_discriminator_rejects_bad_densities():
+    with pytest.raises(ValueError, match="same shape"):
+        optimal_discriminator(torch.ones(3), torch.ones(4))
+    with pytest.raises(ValueError, match="negative"):
+        optimal_discriminator(torch.tensor([0.5, -0.1]), torch.ones(2))
+
+
+def test_game_value_is_minus_log4_plus_twice_the_jsd():
+    x = torch.linspace(-10, 10, 20001, dtype=torch.float64)
+    dx = float(x[1] - x[0])
+    p = _normal(x, 0.0, 1.0)
+    assert game_value(p, p, dx) == pytest.approx(-math.log(4), abs=1e-6)
+    # disjoint supports: JSD = log 2, so V = -log 4 + 2 log 2 = 0
+    left, right = (x < 0).double() * 0.1, (x > 0).double() * 0.1   # two uniforms of mass 1 each
+    assert game_value(left, right, dx) == pytest.approx(0.0, abs=1e-9)
+    # a partial overlap: the JSD computed independently from its definition
+    q = _normal(x, 1.5, 0.7)
+    m = 0.5 * (p + q)
+    jsd = 0.5 * float((torch.xlogy(p, p) - torch.xlogy(p, m)).sum() * dx) \
+        + 0.5 * float((torch.xlogy(q, q) - torch.xlogy(q, m)).sum() * dx)
+    assert game_value(p, q, dx) == pytest.approx(-math.log(4) + 2 * jsd, abs=1e-9)
+    assert -math.log(4) < game_value(p, q, dx) < 0.0
+
+
+# --------------------------------------------------------------------------- D*
+def test_d_star_check_accepts_the_formula_and_names_the_mistakes():
+    ok = check_optimal_discriminator(lambda pd, pg: pd / (pd + pg))
+    assert ok and "3 cases" in str(ok)
+    fake_prob = check_optimal_discriminator(lambda pd, pg: pg / (pd + pg))
+    assert not fake_prob and "probability that x is FAKE" in str(fake_prob)
+    ratio = check_optimal_discriminator(lambda pd, pg: pd / pg)
+    assert not ratio and "density ratio" in str(ratio)
+    half = check_optimal_discriminator(lambda pd, pg: torch.full_like(pd, 0.5))
+    assert not half and "equilibrium" in str(half)
+    broken = check_optimal_discriminator(lambda pd, pg: pd.reshape(-1))
+    assert not broken and "shape" in str(broken)
+    raises = check_optimal_discriminator(lambda pd, pg: undefined_name)  # noqa: F821
+    assert not raises and "NameError" in str(raises)
+
+
+def test_equilibrium_value_check():
+    assert check_equilibrium_value(-math.log(4))
+    assert check_equilibrium_value(-1.3863)           # within 1e-3
+    assert check_equilibrium_value(2 * math.log(0.5))
+    assert "sign" in str(check_equilibrium_value(math.log(4)))
+    assert "one term" in str(check_equilibrium_value(-math.log(2)))
+    assert "natural logarithm" in str(check_equilibrium_value(-2.0))
+    assert "too small" in str(check_equilibrium_value(-3.0))
+    assert "number" in str(check_equilibrium_value("minus log four"))
+
+
+# --------------------------------------------------------------------------- the losses
+def test_d_loss_check_accepts_the_package_and_bce_with_logits():
+    assert check_discriminator_loss(VANILLA.d_loss)
+
+    def bce(r, f):
+        return (F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
+                + F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)))
+
+    assert check_discriminator_loss(bce)
+    assert check_discriminator_loss(lambda r, f: -F.logsigmoid(r).mean() - F.logsigmoid(-f).mean())
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda r, f: -torch.log(r).mean() - torch.log(1 - f).mean(), "logits (any real number)"),
+        (lambda r, f: torch.log(torch.sigmoid(r)).mean() + torch.log(1 - torch.sigmoid(f)).mean(), "MAXIMISES"),
+        (lambda r, f: F.softplus(r).mean() + F.softplus(-f).mean(), "labels are swapped"),
+        (lambda r, f: F.softplus(-r).sum() + F.softplus(f).sum(), "mean over the batch"),
+        (lambda r, f: F.binary_cross_entropy_with_logits(
+            torch.cat([r, f]), torch.cat([torch.ones_like(r), torch.zeros_like(f)])), "average of the two"),
+        (lambda r, f: torch.zeros(()), "differs from the expected"),
+        (lambda r, f: None, "return"),
+    ],
+)
+def test_d_loss_check_names_each_mistake(wrong, words):
+    result = check_discriminator_loss(wrong)
+    assert not result
+    assert words in str(result), str(result)
+
+
+def test_d_loss_check_catches_log_sigmoid_underflow():
+    naive = lambda r, f: -torch.log(torch.sigmoid(r)).mean() - torch.log(1 - torch.sigmoid(f)).mean()  # noqa: E731
+    # right on ordinary logits ...
+    r, f = torch.randn(8, 1), torch.randn(8, 1)
+    assert torch.allclose(naive(r, f), VANILLA.d_loss(r, f), atol=1e-5)
+    # ... but inf on confident ones, and the check says so
+    result = check_discriminator_loss(naive)
+    assert not result and "very confident" in str(result) and "F.softplus" in str(result)
+
+
+def test_g_loss_check_accepts_the_package_and_logsigmoid():
+    assert check_generator_loss(VANILLA.g_loss)
+    assert check_generator_loss(lambda f: -F.logsigmoid(f).mean())
+    assert check_generator_loss(lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f)))
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda f: torch.log(1 - torch.sigmoid(f)).mean(), "saturating (minimax)"),
+        (lambda f: torch.log(torch.sigmoid(f)).mean(), "the sign"),
+        (lambda f: F.binary_cross_entropy_with_logits(f, torch.zeros_like(f)), "D's loss on the fakes"),
+        (lambda f: -torch.log(f).mean(), "not probabilities"),
+        (lambda f: F.softplus(-f).sum(), "not the sum"),
+        (lambda f: -torch.log(torch.sigmoid(f)).mean(), "very confident"),
+    ],
+)
+def test_g_loss_check_names_each_mistake(wrong, words):
+    result = check_generator_loss(wrong)
+    assert not result
+    assert words in str(result), str(result)
+
+
+def test_the_minimax_g_loss_really_saturates():
+    # The claim behind the hint: at D(G(z)) = sigmoid(-6) the minimax loss has ~1/400 of the
+    # non-saturating one's gradient (sigmoid(t) vs 1 - sigmoid(t) w.r.t. the logit t).
+    t = torch.tensor([[-6.0]], requires_grad=True)
+    (g_mm,) = torch.autograd.grad(torch.log(1 - torch.sigmoid(t)).mean(), t)
+    (g_ns,) = torch.autograd.grad(VANILLA.g_loss(t), t)
+    assert g_mm.abs().item() == pytest.approx(torch.sigmoid(torch.tensor(-6.0)).item(), rel=1e-4)
+    assert g_ns.abs().item() == pytest.approx(1 - torch.sigmoid(torch.tensor(-6.0)).item(), rel=1e-4)
+    assert g_ns.abs().item() / g_mm.abs().item() > 400
+
+
+# --------------------------------------------------------------------------- the plots
+class _HalfPlane(nn.Module):
+    """A fixed 'discriminator' whose logit is 4x: real on the right, fake on the left."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.lin = nn.Linear(2, 1)
+        with torch.no_grad():
+            self.lin.weight.copy_(torch.tensor([[4.0, 0.0]]))
+            self.lin.bias.zero_()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.lin(x)
+
+
+def test_discriminator_surface_values_and_orientation():
+    d = _HalfPlane().train()
+    s = viz.discriminator_surface(d, extent=2.0, resolution=5)
+    xs = np.linspace(-2, 2, 5)
+    assert s.shape == (5, 5)
+    assert np.allclose(s, 1 / (1 + np.exp(-4 * xs))[None, :].repeat(5, 0), atol=1e-6)  # depends on x only
+    assert d.training  # the mode is restored
+
+    class _Up(nn.Module):
+        def forward(self, p):
+            return p[:, 1:] * 4.0  # real at the top
+
+    top_down = viz.discriminator_surface(_Up(), extent=2.0, resolution=5)
+    assert top_down[0, 0] > 0.99 and top_down[-1, 0] < 0.01  # row 0 is y = +extent
+    with pytest.raises(ValueError, match="one logit per point"):
+        viz.discriminator_surface(lambda p: p, extent=1.0, resolution=4)
+
+
+def test_plot_toy_gan_draws_points_heatmap_and_boundary():
+    real, fake = torch.randn(50, 2), torch.randn(30, 2) + 1
+    fig = viz.plot_toy_gan(real, fake, _HalfPlane(), extent=3.0, resolution=40)
+    ax = fig.axes[0]
+    offsets = [c.get_offsets() for c in ax.collections if hasattr(c, "get_offsets") and len(c.get_offsets())]
+    sizes = sorted(len(o) for o in offsets if len(o) in (30, 50))
+    assert sizes == [30, 50]
+    assert len(ax.images) == 1 and ax.images[0].get_array().shape == (40, 40)
+    assert len(fig.axes) == 2  # the colour bar
+    fig2 = viz.plot_toy_gan(real, fake)
+    assert len(fig2.axes[0].images) == 0 and fig2.axes[0].get_legend() is not None
+    with pytest.raises(ValueError, match=r"\(N, 2\)"):
+        viz.plot_toy_gan(torch.randn(5, 3), fake)
+
+
+def test_plot_gan_snapshots_one_panel_per_step():
+    real = torch.randn(40, 2)
+    snaps = {100: torch.randn(20, 2), 1: (torch.randn(20, 2), _HalfPlane()), 50: torch.randn(20, 2)}
+    fig = viz.plot_gan_snapshots(real, snaps, ncols=2, resolution=20)
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles == ["step 1", "step 50", "step 100"]
+    assert len(fig.axes) == 4 and not fig.axes[3].axison  # 2x2 grid, the spare one hidden
+    assert len(fig.axes[0].images) == 1 and len(fig.axes[1].images) == 0
+    with pytest.raises(ValueError, match="at least one"):
+        viz.plot_gan_snapshots(real, {})
+
+
+def test_plot_optimal_discriminator_draws_densities_and_d_star():
+    x = torch.linspace(-4, 4, 101)
+    p_data, p_g = _normal(x, -1, 0.6), _normal(x, 1.5, 1.0)
+    d = optimal_discriminator(p_data, p_g)
+    fig = viz.plot_optimal_discriminator(x, p_data, p_g, d, title="D*")
+    ax, ax2 = fig.axes
+    assert np.allclose(ax.lines[0].get_ydata(), p_data.numpy(), atol=1e-6)
+    assert np.allclose(ax.lines[1].get_ydata(), p_g.numpy(), atol=1e-6)
+    assert np.allclose(ax2.lines[0].get_ydata(), d.numpy(), atol=1e-6)
+    assert ax2.get_ylim() == (-0.02, 1.02)
+    with pytest.raises(ValueError, match="same length"):
+        viz.plot_optimal_discriminator(x, p_data[:-1], p_g)
+    with pytest.raises(ValueError, match="d_star"):
+        viz.plot_optimal_discriminator(x, p_data, p_g, d[:5])
