@@ -203,8 +203,8 @@ def _add_colorize(sub) -> None:
     p.set_defaults(func=_cmd_colorize)
 
 
-def _output_path(out: str, src: str) -> "Path":
-    """OUT_IMAGE checked: a known image extension, and never the input file itself."""
+def _output_path(out: str, src: str):
+    """OUT_IMAGE as a Path, checked: a known image extension, and never the input file itself."""
     from pathlib import Path
 
     from PIL import Image
@@ -252,8 +252,8 @@ def _cmd_colorize(args) -> int:
 
 # --------------------------------------------------------------------------- eval
 def _add_eval(sub) -> None:
-    p = sub.add_parser("eval", help="measure a trained model on a data source (eval colorize)")
-    esub = p.add_subparsers(dest="eval_cmd", required=True, metavar="{colorize}")
+    p = sub.add_parser("eval", help="measure a trained model on a data source (eval colorize, eval restore)")
+    esub = p.add_subparsers(dest="eval_cmd", required=True, metavar="{colorize,restore}")
     pc = esub.add_parser(
         "colorize", help="colorize the gray versions of a source's images and measure them",
         description="Turns every image of --data [--split] into gray, colorizes it at --size (centre "
@@ -270,7 +270,25 @@ def _add_eval(sub) -> None:
     pc.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
     pc.add_argument("--seed", type=int, default=None, help="noise seed of a model with a noise input (default 0)")
     pc.set_defaults(func=_cmd_eval_colorize)
-    # `lessons eval restore` (issue 5) adds its parser to `esub` here.
+    pr = esub.add_parser(
+        "restore", help="blur a source's faces with the bank's kernels, restore them and measure",
+        description="Blurs every face of --data [--split] (centre crop at --size) with a seeded kernel of the "
+                    "restorer's kernel bank (the same kernels every time) and prints PSNR, SSIM and the "
+                    "perceptual distance (the kit's feature network: not LPIPS) of the blurred input, x_R "
+                    "(NAFNet), x_G (inversion) and x_hat (fusion); LPIPS and FID only when their weights "
+                    "are on disk. --json writes them.",
+    )
+    pr.add_argument("--weights", help="a restorer bundle (folder with restorer.json) or a nafnet / inversion / "
+                                      "fusion run folder")
+    pr.add_argument("--data", required=True, help="face source: celeba10k, samples, synthetic, a folder or a .zip")
+    pr.add_argument("--split", default="val", help="train, val or test (default val)")
+    pr.add_argument("--size", type=int, default=None, help="face size in pixels (default: the restorer's size)")
+    pr.add_argument("--limit", type=int, default=None, help="only the first K faces")
+    pr.add_argument("--batch-size", type=int, default=16, dest="batch_size", help="faces per batch (default 16)")
+    pr.add_argument("--seed", type=int, default=None, help="seed of the kernel choice (default: the restorer's)")
+    pr.add_argument("--json", default=None, help="write the results to this JSON file")
+    pr.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
+    pr.set_defaults(func=_cmd_eval_restore)
 
 
 def _cmd_eval_colorize(args) -> int:
@@ -300,6 +318,74 @@ def _cmd_eval_colorize(args) -> int:
     return 0
 
 
+# --------------------------------------------------------------------------- restore
+def _add_restore(sub) -> None:
+    p = sub.add_parser(
+        "restore", help="deblur a face photo with a trained restorer (seed 004)",
+        description="Restore IN_IMAGE and write OUT_IMAGE (same size; the format follows the extension). The "
+                    "face model works on aligned face crops at its training size (64 px for the course run): "
+                    "the image is resized to it, restored, and the change is upsampled and added to the "
+                    "original, so detail finer than the model's resolution is kept as it was.",
+    )
+    p.add_argument("in_image", metavar="IN_IMAGE", help="the blurred photo (an aligned face crop works best)")
+    p.add_argument("out_image", metavar="OUT_IMAGE", help="where to write the result (.png, .jpg, ...)")
+    p.add_argument("--weights", help="a restorer bundle (folder with restorer.json, written by `lessons train "
+                                     "fusion` into OUT/restorer) or a nafnet / inversion / fusion run folder")
+    p.add_argument("--output", choices=("x_hat", "x_G", "x_R"), default=None,
+                   help="x_hat (fusion, default when present), x_G (GAN inversion) or x_R (NAFNet)")
+    p.add_argument("--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
+    p.set_defaults(func=_cmd_restore)
+
+
+def _cmd_restore(args) -> int:
+    from .pipeline import Restorer
+
+    out = _output_path(args.out_image, args.in_image)
+    if not args.weights:
+        raise LessonsError("no restorer given: pass --weights DIR (a restorer bundle written by `lessons train "
+                           "fusion` into OUT/restorer, or a nafnet / inversion / fusion run folder)")
+    restorer = Restorer(args.weights, device=args.device, output=args.output)
+    result = restorer(args.in_image)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        result.save(out)
+    except (OSError, ValueError, KeyError) as e:
+        raise LessonsError(f"cannot write {out}: {e}") from e
+    w, h = result.size
+    print(f"wrote {out} ({w}x{h}): {restorer.output} of the {restorer.model.stage} restorer at {restorer.size} px "
+          f"on {restorer.device}")
+    return 0
+
+
+def _cmd_eval_restore(args) -> int:
+    import json
+    from pathlib import Path
+
+    from .pipeline import Restorer
+    from .train.restoration import evaluate_restorer, format_restoration
+
+    if not args.weights:
+        raise LessonsError("no restorer given: pass --weights DIR (a restorer bundle or a nafnet / inversion / "
+                           "fusion run folder) to `lessons eval restore`")
+    out = None
+    if args.json:
+        out = Path(args.json).expanduser()
+        if out.is_dir():
+            raise LessonsError(f"--json {args.json!r} is a folder; give a file name such as {out / 'eval.json'}")
+    restorer = Restorer(args.weights, device=args.device)
+    result = evaluate_restorer(restorer, args.data, split=args.split, size=args.size, limit=args.limit,
+                               batch_size=args.batch_size, seed=args.seed)
+    print(format_restoration(result))
+    if out is not None:
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(result, indent=2) + "\n")
+        except OSError as e:
+            raise LessonsError(f"cannot write {out}: {e}") from e
+        print(f"wrote {out}")
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -314,7 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each feature adds its sub-commands here (keep the order of `lessons --help`).
-_ADDERS = [_add_data, _add_train, _add_colorize, _add_eval]
+_ADDERS = [_add_data, _add_train, _add_colorize, _add_restore, _add_eval]
 
 
 def main(argv: list[str] | None = None) -> int:

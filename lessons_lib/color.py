@@ -66,27 +66,38 @@ _KAPPA = 7.787       # slope of the linear part of f()
 _F_OFFSET = 16.0 / 116.0
 _F_INV_THRESHOLD = 0.2068966  # f(_EPS_LAB) = 6/29: where the inverse switches branch
 
-_matrix_cache: dict[tuple, tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]] = {}
+_matrix_cache: dict[tuple, dict[str, torch.Tensor]] = {}
 _lut_cache: dict[tuple, torch.Tensor] = {}
 
 
-def _matrices(device: torch.device, dtype: torch.dtype):
-    """(xyz_from_rgb / white, its inverse, lab_from_f, f_from_lab) on a device, cached."""
+def _columns(m: torch.Tensor) -> torch.Tensor:
+    """A 3x3 matrix as its columns shaped (3, 1, 3, 1, 1), ready for :func:`_apply3`."""
+    return m.t().reshape(3, 1, 3, 1, 1)
+
+
+def _matrices(device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """The constants of both directions on a device, prepared once and cached.
+
+    Forward:  t = (M / white) rgb_lin;  [L a b] = A f(t) + [-16 0 0].
+    Backward: f = A^-1 ([L a b] + [16 0 0]) = A^-1 [L a b] + A^-1 [16 0 0];  rgb_lin = (M / white)^-1 f^-1(f).
+    The white point is folded into M, and each offset into the first multiply-add.
+    """
     key = (str(device), dtype)
     if key not in _matrix_cache:
         m = torch.tensor(_XYZ_FROM_RGB, dtype=torch.float64)
         white = torch.tensor(_WHITE_D65, dtype=torch.float64)
-        m_white = m / white[:, None]          # rows divided by the white point: XYZ/Xn directly
-        # [L a b] = lab_from_f @ [fx fy fz] + [-16 0 0]
-        lab_from_f = torch.tensor(
-            ((0.0, 116.0, 0.0), (500.0, -500.0, 0.0), (0.0, 200.0, -200.0)), dtype=torch.float64
-        )
-        _matrix_cache[key] = (
-            m_white.to(device, dtype),
-            torch.linalg.inv(m_white).to(device, dtype),
-            lab_from_f.to(device, dtype),
-            torch.linalg.inv(lab_from_f).to(device, dtype),
-        )
+        m_white = m / white[:, None]  # rows divided by the white point: X/Xn, Y/Yn, Z/Zn directly
+        lab_from_f = torch.tensor(((0.0, 116.0, 0.0), (500.0, -500.0, 0.0), (0.0, 200.0, -200.0)), dtype=torch.float64)
+        f_from_lab = torch.linalg.inv(lab_from_f)
+        consts = {
+            "xyz_from_rgb": _columns(m_white),
+            "lab_from_f": _columns(lab_from_f),
+            "lab_offset": torch.tensor((-16.0, 0.0, 0.0), dtype=torch.float64).view(1, 3, 1, 1),
+            "f_from_lab": _columns(f_from_lab),
+            "f_offset": (f_from_lab @ torch.tensor((16.0, 0.0, 0.0), dtype=torch.float64)).view(1, 3, 1, 1),
+            "rgb_from_xyz": _columns(torch.linalg.inv(m_white)),
+        }
+        _matrix_cache[key] = {k: v.to(device, dtype) for k, v in consts.items()}
     return _matrix_cache[key]
 
 
@@ -106,17 +117,19 @@ def _as_batch(x: torch.Tensor, name: str) -> tuple[torch.Tensor, bool]:
     return (x.unsqueeze(0) if single else x), single
 
 
-def _apply3(m: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-    """Apply a 3x3 matrix to the channel dimension of (B, 3, H, W): out_i = sum_j m_ij x_j.
+def _apply3(cols: torch.Tensor, x: torch.Tensor, offset: torch.Tensor | None = None) -> torch.Tensor:
+    """``out_i = sum_j m_ij x_j (+ offset_i)`` on the channels of (B, 3, H, W).
 
-    Written as three broadcast multiply-adds rather than a matmul: a (3, 3) @ (3, N)
-    product is too small for BLAS, whose thread start-up dominated it (40 ms for 384
-    pixels on a busy 2-core machine against 0.1 ms here), and these fuse nothing less.
+    ``cols`` is the matrix as :func:`_columns` lays it out. Three broadcast multiply-adds
+    rather than a matmul: a (3, 3) @ (3, N) product is too small for BLAS, whose thread
+    start-up dominated it (40 ms for 384 pixels on a busy 2-core machine against 0.1 ms
+    here). The in-place adds are safe for autograd (addcmul does not keep its input).
     """
-    cols = m.t().reshape(3, 1, 3, 1, 1)  # cols[j] = column j of m, shaped (1, 3, 1, 1)
-    out = cols[0] * x[:, 0:1]
-    out = torch.addcmul(out, cols[1], x[:, 1:2])
-    return torch.addcmul(out, cols[2], x[:, 2:3])
+    if offset is None:
+        out = cols[0] * x[:, 0:1]
+    else:
+        out = torch.addcmul(offset, cols[0], x[:, 0:1])
+    return out.addcmul_(cols[1], x[:, 1:2]).addcmul_(cols[2], x[:, 2:3])
 
 
 def _float_dtype(x: torch.Tensor) -> torch.dtype:
@@ -126,14 +139,14 @@ def _float_dtype(x: torch.Tensor) -> torch.dtype:
 # On the CPU the batch is converted in blocks of at most this many pixels, on
 # torch.get_num_threads() Python threads (torch releases the GIL inside each op):
 # - each conversion is ~20 element-wise passes; over a whole batch (64 x 256 x 256 x 3
-#   float32 = 50 MB) every pass streams from main memory, while a block (3 x 32 KiB in
-#   float32) stays in the L1/L2 cache between passes;
-# - 8192 pixels x 3 channels = 24576 elements is under ATen's 32768-element grain, so no op
+#   float32 = 50 MB) every pass streams from main memory, while a block (3 x 40 KiB in
+#   float32) stays in the L2 cache between passes;
+# - 10240 pixels x 3 channels = 30720 elements is under ATen's 32768-element grain, so no op
 #   starts an OpenMP team of its own: the parallelism is one block per thread. On a busy
 #   machine (more runnable processes than cores) an OpenMP barrier per op waits for
 #   descheduled threads: 64 images took 19 s that way against 0.4 s for this scheme.
 # On a GPU the whole batch is one launch per op, which is what a GPU wants: not split.
-_BLOCK_PIXELS = 8192
+_BLOCK_PIXELS = 10240
 
 
 def _blockwise(fn, x: torch.Tensor, out_dtype: torch.dtype) -> torch.Tensor:
@@ -213,12 +226,9 @@ def _f(t: torch.Tensor) -> torch.Tensor:
     # The cube root is taken of max(t, (6/29)^3) so that neither pow() nor its gradient
     # meets 0 or a negative t (torch.where back-propagates into both branches).
     cube = t.clamp_min(_EPS_LAB)
-    if _inplace_ok(t):
-        low = t > _EPS_LAB  # the mask first: t itself becomes the linear branch below
-        cube.pow_(1.0 / 3.0)
-        line = t.mul_(_KAPPA).add_(_F_OFFSET)
-        return torch.where(low, cube, line)
-    return torch.where(t > _EPS_LAB, cube ** (1.0 / 3.0), _KAPPA * t + _F_OFFSET)
+    cube = cube.pow_(1.0 / 3.0) if _inplace_ok(t) else cube ** (1.0 / 3.0)
+    line = torch.add(t.new_tensor(_F_OFFSET), t, alpha=_KAPPA)  # one pass for 16/116 + 7.787 t
+    return torch.where(t > _EPS_LAB, cube, line)
 
 
 def _f_inv(f: torch.Tensor) -> torch.Tensor:
@@ -228,13 +238,8 @@ def _f_inv(f: torch.Tensor) -> torch.Tensor:
 
 def _linear_to_lab(lin: torch.Tensor) -> torch.Tensor:
     """Linear RGB (B, 3, H, W) -> Lab: XYZ/white in one matrix, f(), Lab rows in another."""
-    m_white, _, lab_from_f, _ = _matrices(lin.device, lin.dtype)
-    lab = _apply3(lab_from_f, _f(_apply3(m_white, lin)))
-    # L gets the -16 offset; a and b have none.
-    if _inplace_ok(lab):
-        lab[:, 0].sub_(16.0)
-        return lab
-    return lab - lab.new_tensor((16.0, 0.0, 0.0)).view(1, 3, 1, 1)
+    c = _matrices(lin.device, lin.dtype)
+    return _apply3(c["lab_from_f"], _f(_apply3(c["xyz_from_rgb"], lin)), c["lab_offset"])
 
 
 def rgb_to_lab(rgb: torch.Tensor) -> torch.Tensor:
@@ -273,21 +278,25 @@ def rgb_uint8_to_lab(rgb: torch.Tensor, dtype: torch.dtype = torch.float32) -> t
     if x.dtype != torch.uint8:
         raise TypeError(f"rgb_uint8_to_lab expects a uint8 tensor, got {x.dtype}")
     lut = _srgb_lut(x.device, dtype)
-    # index_select takes int32 indices, half the traffic of the int64 that lut[x] needs.
-    gather = lambda blk: lut.index_select(0, blk.reshape(-1).int()).view(blk.shape)  # noqa: E731
+
+    def gather(blk: torch.Tensor) -> torch.Tensor:
+        # One pass to contiguous int32 (index_select takes it; half the traffic of the
+        # int64 that lut[x] needs), one gather.
+        idx = blk.to(torch.int32, memory_format=torch.contiguous_format)
+        return lut.index_select(0, idx.view(-1)).view(blk.shape)
+
     lab = _blockwise(lambda blk: _linear_to_lab(gather(blk)), x, dtype)
     return lab[0] if single else lab
 
 
 def _lab_to_linear(lab: torch.Tensor) -> torch.Tensor:
     """Lab (B, 3, H, W) -> linear RGB, not clipped (out-of-gamut values stay out)."""
-    _, rgb_from_xyzw, _, f_from_lab = _matrices(lab.device, lab.dtype)
-    shifted = lab + lab.new_tensor((16.0, 0.0, 0.0)).view(1, 3, 1, 1)
-    f = _apply3(f_from_lab, shifted)
+    c = _matrices(lab.device, lab.dtype)
+    f = _apply3(c["f_from_lab"], lab, c["f_offset"])  # (fx, fy, fz) = A^-1 (L + 16, a, b)
     # fz = fy - b/200 goes negative for too much yellow at a given L: it is set to 0, as
     # scikit-image does, and the final clip brings the colour back into the gamut.
     f = torch.cat([f[:, :2], f[:, 2:].clamp_min(0.0)], dim=1)
-    return _apply3(rgb_from_xyzw, _f_inv(f))
+    return _apply3(c["rgb_from_xyz"], _f_inv(f))
 
 
 def lab_to_rgb(lab: torch.Tensor, clip: bool = True) -> torch.Tensor:

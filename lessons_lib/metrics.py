@@ -20,6 +20,8 @@ LPIPS             learned distance of unit-normalised AlexNet/VGG        Zhang e
                   features (needs pretrained weights on disk)           CVPR 2018
 FID               Frechet distance of Inception pool3 features          Heusel et al. 2017
                   (needs pretrained weights on disk)
+perceptual        LPIPS's formula with every channel weighing 1, on     Zhang et al. 2018
+distance          any feature network (the kit's): not LPIPS            (baseline)
 ================  =====================================================  ==================
 
 LPIPS and FID are computed only when their pretrained weights are already on this disk
@@ -54,6 +56,7 @@ __all__ = [
     "fid_available",
     "fid",
     "frechet_distance",
+    "perceptual_distance",
     "colorization_report",
     "restoration_report",
     "format_report",
@@ -391,8 +394,15 @@ class _LPIPS(nn.Module):
         import torchvision
 
         cuts = _LPIPS_NETS[net][1]
-        features = (torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16)(weights=None).features
-        features.load_state_dict({k[len("features."):]: v for k, v in backbone.items() if k.startswith("features.")})
+        # Built on the meta device (no memory, no random init of the unused classifier),
+        # then given real storage that the strict load below fills completely.
+        with torch.device("meta"):
+            full = (torchvision.models.alexnet if net == "alex" else torchvision.models.vgg16)(weights=None)
+        features = full.features.to_empty(device="cpu")
+        try:
+            features.load_state_dict({k[len("features."):]: v for k, v in backbone.items() if k.startswith("features.")})
+        except RuntimeError as e:
+            raise LessonsError(f"the {net} backbone weights do not fit torchvision's network: {str(e)[:300]}") from None
         starts = (0,) + cuts[:-1]
         self.slices = nn.ModuleList(nn.Sequential(*features[a:b]) for a, b in zip(starts, cuts))
         self.lins = nn.ParameterList()
@@ -465,7 +475,9 @@ class _FIDInception(nn.Module):
         super().__init__()
         from torchvision.models.inception import Inception3
 
-        self.net = Inception3(num_classes=1008, aux_logits=False, init_weights=False)
+        with torch.device("meta"):  # no random init: the strict load fills every tensor
+            net = Inception3(num_classes=1008, aux_logits=False, init_weights=False)
+        self.net = net.to_empty(device="cpu")
         try:
             self.net.load_state_dict(state_dict)
         except RuntimeError as e:
@@ -574,6 +586,39 @@ def fid(pred: torch.Tensor, target: torch.Tensor, batch_size: int = 16) -> float
         f = _fid_features(x, batch_size)
         stats += [f.mean(0), torch.cov(f.T)]
     return frechet_distance(*stats)
+
+
+# --------------------------------------------------------------------------- feature distance
+def perceptual_distance(
+    pred: torch.Tensor, target: torch.Tensor, features: nn.Module, reduction: str = "mean"
+) -> torch.Tensor:
+    """A plain perceptual distance on any feature network -- honestly *not* LPIPS.
+
+    ``d(x, y) = sum_l mean_hw sum_c (f_lc(x)/|f_l(x)| - f_lc(y)/|f_l(y)|)^2``: the features of
+    each layer l are normalised to unit length over channels at each pixel, as in LPIPS
+    (Zhang et al., CVPR 2018, eq. 1), but every channel weighs 1 -- the paper's unlearned
+    baseline. LPIPS proper (:func:`lpips_distance`) also learns per-channel weights from
+    human judgements, so the two numbers are not comparable. Lower = more alike; each layer
+    adds at most 4 (opposite unit vectors), identical images score 0.
+
+    Args:
+        pred, target: RGB (B, 3, H, W) in [0, 1] (or uint8), same shape.
+        features: a module mapping RGB in [0, 1] to a dict ``{layer: (B, C, h, w)}`` or a
+            sequence of such maps, e.g. :class:`lessons_lib.models.features.PerceptualFeatures`.
+            Gradients flow to ``pred`` (no ``no_grad`` here: the caller decides).
+    Returns the mean over images (``reduction="mean"``) or one value per image ("none").
+    """
+    p, t = _rgb_pair(pred, target)
+    out = features(torch.cat([p, t]))
+    maps = list(out.values()) if isinstance(out, dict) else list(out) if isinstance(out, (list, tuple)) else None
+    if not maps or not all(isinstance(m, torch.Tensor) and m.dim() == 4 for m in maps):
+        raise TypeError("features must return a dict or a sequence of (B, C, h, w) feature maps")
+    total = p.new_zeros(p.shape[0])
+    for m in maps:
+        m = m / (m.pow(2).sum(dim=1, keepdim=True).sqrt() + 1e-10)  # unit length per pixel
+        fx, fy = m.chunk(2)
+        total = total + (fx - fy).pow(2).sum(dim=1).mean(dim=(1, 2)).to(total.dtype)
+    return _reduce(total, reduction)
 
 
 # --------------------------------------------------------------------------- reports

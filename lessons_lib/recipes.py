@@ -30,6 +30,12 @@ The registry:
 ``seed003_unet_bn``    U-Net with LeakyReLU + BatchNorm, L1 only
 ``seed003_gan``        cGAN with the plain U-Net and a whole-image D
 ``seed003_gan_bn``     cGAN with the LeakyReLU + BatchNorm U-Net
+``colorgan``           ColorGAN (seed 001): noise in latent space, WGAN-GP, perceptual + L1 + L_s
+``feature_net``        the kit's feature network (perceptual losses when no ImageNet VGG16 is on disk)
+``nafnet``             restorer (seed 004) stage 0: NAFNet deblurring faces, L1 (x_R)
+``stylegan2``          restorer prior: a small StyleGAN2 on sharp faces
+``inversion``          restorer stage 1: inversion encoder + G fine-tuning (x_G)
+``fusion``             restorer stage 2: the fusion net with the contextual loss (x_hat)
 =====================  =====================================================================
 """
 from __future__ import annotations
@@ -46,6 +52,8 @@ __all__ = [
     "ColorizationRecipe",
     "ToyGANRecipe",
     "DCGANRecipe",
+    "FeatureNetRecipe",
+    "ColorGANRecipe",
     "get_recipe",
     "apply_overrides",
     "list_recipes",
@@ -79,6 +87,10 @@ class Recipe:
     def smoke(self) -> "Recipe":
         """A tiny variant that trains in seconds on a CPU (lessons in smoke mode, tests)."""
         raise NotImplementedError
+
+    def after_training(self, result: Any) -> None:
+        """Called by :func:`run_recipe` (and so by ``lessons train``) with the finished
+        run's TrainResult; nothing by default (``feature_net`` ships its weights here)."""
 
     def validate(self) -> None:
         """Raise :class:`LessonsError` for a bad value; subclasses check their choices."""
@@ -195,6 +207,64 @@ class ColorizationRecipe(Recipe):
 
 
 @dataclass
+class ColorGANRecipe(ColorizationRecipe):
+    """ColorGAN (Shafiq & Lee, seed 001): the colorization recipe plus a noise branch and
+    two feature losses; see :mod:`lessons_lib.train.colorgan`. G's objective (eq. 1):
+    ``lambda_gan * L_wgan + lambda_perceptual * L_p + lambda_l1 * L_1 + lambda_s * L_s``
+    (seed: 0.1, 100, 10, 1); the critic: WGAN + ``lambda_gp`` gradient penalty."""
+
+    #: z ~ N(0, noise_std^2) (seed sec. 2.2: sigma = 0.1)
+    noise_std: float = 0.1
+    #: channels of z (at the latent's resolution); None = a quarter of the latent's channels
+    noise_channels: int | None = None
+    #: 3x3 convolutions of the noise branch G_f (the seed: "a series of convolution layers")
+    noise_convs: int = 3
+    #: weight of the perceptual loss L_p (seed: 100)
+    lambda_perceptual: float = 100.0
+    #: weight of L_s, the noise map against the true image's features (seed: 1)
+    lambda_s: float = 1.0
+    #: feature layers of L_p (f1..f4 = VGG16 relu1_2..relu4_3, or the kit network's stages)
+    perceptual_layers: tuple = ("f2", "f3")
+    perceptual_weights: tuple = (1.0, 1.0)
+    #: the feature layer L_s compares the noise map with (projected to the latent's shape)
+    s_layer: str = "f4"
+    #: "vgg16" = torchvision's ImageNet VGG16 when on disk, else the kit's network; "kit"
+    features: str = "vgg16"
+    #: the critic's normalisation. WGAN-GP (Gulrajani et al. 2017, sec. 4) drops batch norm
+    #: from the critic: the penalty is per sample and BN couples the samples of a batch;
+    #: instance norm is per sample (the paper suggests layer norm, also per sample).
+    d_norm: str = "instance"
+
+    task: ClassVar[str] = "lessons_lib.train.colorgan:ColorGANTask"
+
+    def validate(self) -> None:
+        super().validate()
+        from .models.features import LAYERS
+
+        _choice("color_space", self.color_space, ("lab",))
+        _choice("features", self.features, ("vgg16", "kit", "auto"))
+        _choice("d_norm", self.d_norm, ("batch", "instance", "none"))
+        _choice("s_layer", self.s_layer, LAYERS)
+        for name in self.perceptual_layers:
+            _choice("perceptual layer", name, LAYERS)
+        if len(self.perceptual_weights) != len(self.perceptual_layers):
+            raise LessonsError(f"perceptual_weights needs one weight per layer of perceptual_layers "
+                               f"{list(self.perceptual_layers)}, got {list(self.perceptual_weights)}")
+        if self.lambda_identity:
+            raise LessonsError("ColorGAN has no identity loss: lambda_identity must be 0")
+        if self.g_plain:
+            raise LessonsError("g_plain belongs to the U-Net recipes; ColorGAN's G uses g_norm")
+        for k in ("lambda_perceptual", "lambda_s", "noise_std"):
+            if getattr(self, k) < 0:
+                raise LessonsError(f"{k} must be >= 0, got {getattr(self, k)}")
+        if self.noise_convs < 1:
+            raise LessonsError(f"noise_convs must be >= 1, got {self.noise_convs}")
+        depth = self.g_depth or 4
+        if self.size % (2 ** depth):
+            raise LessonsError(f"size {self.size} must be a multiple of 2**g_depth = {2 ** depth}")
+
+
+@dataclass
 class ToyGANRecipe(Recipe):
     """An MLP GAN learning a ring of Gaussians in 2-D (lesson 01).
 
@@ -261,6 +331,67 @@ class DCGANRecipe(Recipe):
             train=self.train.replace(steps=2, batch_size=4, log_every=1, sample_every=0, ckpt_every=1000,
                                      n_samples=4, progress=False),
         )
+
+
+@dataclass
+class FeatureNetRecipe(Recipe):
+    """The kit's feature network: a small VGG-style classifier (see
+    :mod:`lessons_lib.train.features`); after training, its weights are written in fp16 to
+    ``ship_to`` (default ``lessons_lib/weights/features_kit``) when ``ship`` is true."""
+
+    #: image sources joined by "+"; every (source, class) pair is one label
+    data: str = "scenes8+flowers5+cifar10"
+    size: int = 64
+    #: at most this many training images per class (balances CIFAR-10's 5,000 per class
+    #: against scenes8's ~190 and flowers5's ~800); None = all
+    per_class_limit: int | None = 400
+    #: at most this many validation images per class (CIFAR-10's test split has 1,000)
+    val_per_class: int | None = 50
+    widths: tuple = (24, 48, 96, 192)
+    #: 3x3 convs in each of the 4 stages; one conv at full resolution keeps the step cheap
+    #: on a CPU (the full-resolution stage costs as much as the other three together)
+    convs_per_stage: tuple = (1, 2, 2, 2)
+    dropout: float = 0.3
+    #: label smoothing of the cross-entropy (Szegedy et al. 2016: 0.1)
+    label_smoothing: float = 0.1
+    #: AdamW (Loshchilov & Hutter 2019)
+    lr: float = 2e-3
+    weight_decay: float = 5e-4
+    #: write the trained weights as the kit's shipped feature network
+    ship: bool = True
+    #: where to ship them ("" = lessons_lib/weights/features_kit)
+    ship_to: str = ""
+
+    task: ClassVar[str] = "lessons_lib.train.features:FeatureNetTask"
+
+    def validate(self) -> None:
+        super().validate()
+        if self.size < 16 or self.size % 8:
+            raise LessonsError(f"size must be a multiple of 8 and >= 16, got {self.size}")
+        for key in ("widths", "convs_per_stage"):
+            v = getattr(self, key)
+            if len(v) != 4 or any(not isinstance(w, int) or isinstance(w, bool) or w < 1 for w in v):
+                raise LessonsError(f"{key} must be 4 positive ints (one per stage), got {list(v)}")
+        if not 0.0 <= self.label_smoothing < 1.0 or not 0.0 <= self.dropout < 1.0:
+            raise LessonsError("label_smoothing and dropout must be in [0, 1)")
+
+    def smoke(self) -> "FeatureNetRecipe":
+        """The bundled sample photos (one class each), 32 px, tiny widths, 2 steps, nothing shipped."""
+        return dataclasses.replace(
+            self, data="samples", size=32, per_class_limit=None, val_per_class=None, widths=(4, 8, 8, 8),
+            convs_per_stage=(1, 1, 1, 1), ship=False,
+            train=self.train.replace(steps=2, batch_size=4, log_every=1, sample_every=-1, ckpt_every=1000,
+                                     eval_every=0, best_metric=None, n_samples=0, progress=False),
+        )
+
+    def after_training(self, result: Any) -> None:
+        """Ship the run's weights (fp16) with a card that says how they were made."""
+        if not self.ship or result.model_path is None:
+            return
+        from .models.features import ship_feature_net
+
+        path = ship_feature_net(result.model_path, self.ship_to or None)
+        print(f"shipped the feature network to {path}")
 
 
 # =========================================================================== registry
@@ -359,7 +490,9 @@ def run_recipe(recipe: Recipe | str, *, command: str | None = None, hooks=(), **
         recipe = get_recipe(recipe, **overrides)
     elif overrides:
         recipe = apply_overrides(recipe, **overrides)
-    return train(build_task(recipe), recipe.train, hooks=hooks, command=command)
+    result = train(build_task(recipe), recipe.train, hooks=hooks, command=command)
+    recipe.after_training(result)
+    return result
 
 
 def for_lesson(name: str, **overrides: Any) -> Recipe:
@@ -513,3 +646,101 @@ def _s003_gan() -> Recipe:
 def _s003_gan_bn() -> Recipe:
     return _seed003("seed003_gan_bn", "seed 003: cGAN, LeakyReLU + BatchNorm U-Net G + whole-image D, CIFAR-10",
                     discriminator="image", g_plain=False)
+
+
+@register_recipe("colorgan")
+def _colorgan() -> Recipe:
+    # Seed 001 (Shafiq & Lee, sec. 3.1): PASCAL VOC, 15,413 training images at 256 px, 300
+    # epochs, batch 16, Adam(0.5, 0.999), lr G 1e-4 / D 2e-4, no schedule stated (constant).
+    # Scaled to the data at hand: scenes8 (1,542 photos, 10x fewer than VOC) at 128 px. 300
+    # epochs of scenes8 would be 28,900 steps; 100 epochs (9,600 steps, 154k images) keep
+    # the seed's batch and learning rates while stopping where a 10x smaller set has long
+    # been seen often enough (pix2pix's recipe here takes 20). The critic takes one step
+    # per G step: the seed's D learning rate, twice G's, plays the role of WGAN's extra
+    # critic steps (the two-time-scale rule, Heusel et al. 2017).
+    # G: encoder of 4 levels (latent map H/16), base 32 channels; no dropout (the noise is
+    # the source of randomness). D: the 70x70 PatchGAN on (L, ab) with instance norm.
+    return ColorGANRecipe(
+        name="colorgan",
+        description="ColorGAN (seed 001): latent noise branch, PatchGAN critic, WGAN-GP + 100 perceptual + 10 L1 + L_s",
+        cite="Shafiq & Lee, 'ColorGAN: Generative Adversarial Network based Image Colorization' (seed 001)",
+        data="scenes8", size=128, color_space="lab", g_base=32, g_depth=4, g_dropout=0.0,
+        discriminator="patchgan", d_layers=3, gan_loss="wgan", lambda_gp=10.0,
+        lambda_gan=0.1, lambda_l1=10.0, lambda_perceptual=100.0, lambda_s=1.0,
+        lr=1e-4, lr_d=2e-4, beta1=0.5, beta2=0.999,
+        train=TrainConfig(epochs=100, batch_size=16, lr_schedule="constant", log_every=10, sample_every=500,
+                          ckpt_every=500),
+    )
+
+
+# --------------------------------------------------------------------------- the restorer (seed 004)
+# Seed 004 trains on FFHQ at 512 px for 40k iterations per stage; the kit's pack is
+# celeba10k (9,000 / 1,000 aligned CelebA faces) at 64 px, and the lengths below are the
+# seed's iteration counts scaled to a small GPU run (a CPU run overrides --steps).
+# The recipe types live with their tasks in lessons_lib.train.restoration.
+_SEED004 = ("Lee, Kang, Lee, Baek & Cho, 'Image restoration with a regression network and a GAN' (seed 004); "
+            "NAFNet: Chen et al. 2022; StyleGAN2: Karras et al. 2020")
+
+
+@register_recipe("nafnet")
+def _nafnet() -> Recipe:
+    from .train.restoration import NAFNetRecipe
+
+    return NAFNetRecipe(
+        name="nafnet", description="restorer stage 0: NAFNet deblurs motion-blurred faces (L1 regression, x_R)",
+        cite=_SEED004,
+        train=TrainConfig(steps=20000, batch_size=16, lr_schedule="cosine", log_every=50, sample_every=1000,
+                          ckpt_every=1000, eval_every=2000, best_metric="psnr"),
+    )
+
+
+@register_recipe("stylegan2")
+def _stylegan2() -> Recipe:
+    from .train.restoration import StyleGAN2Recipe
+
+    return StyleGAN2Recipe(
+        name="stylegan2", description="restorer prior: a small StyleGAN2 on sharp faces (logistic loss, lazy R1, mixing)",
+        cite=_SEED004,
+        train=TrainConfig(steps=30000, batch_size=16, lr_schedule="constant", log_every=50, sample_every=1000,
+                          ckpt_every=1000, eval_every=-1),
+    )
+
+
+@register_recipe("inversion")
+def _inversion() -> Recipe:
+    from .train.restoration import InversionRecipe
+
+    return InversionRecipe(
+        name="inversion", description="restorer stage 1: encoder + G fine-tuning, L1 + 10 perceptual + 0.3 GAN (x_G)",
+        cite=_SEED004 + "; encoder: BDInvert (Kang et al. 2021) + pSp (Richardson et al. 2021)",
+        train=TrainConfig(steps=40000, batch_size=8, lr_schedule="constant", log_every=50, sample_every=1000,
+                          ckpt_every=1000, eval_every=2000),
+    )
+
+
+@register_recipe("fusion")
+def _fusion() -> Recipe:
+    from .train.restoration import FusionRecipe
+
+    return FusionRecipe(
+        name="fusion", description="restorer stage 2: fusion of x_R and x_G, L1 + 10 perceptual + contextual (x_hat)",
+        cite=_SEED004 + "; contextual loss: Mechrez et al. 2018",
+        train=TrainConfig(steps=40000, batch_size=8, lr_schedule="step", lr_milestones=(0.2,), lr_gamma=0.1,
+                          log_every=50, sample_every=1000, ckpt_every=1000, eval_every=2000, best_metric="psnr"),
+    )
+
+
+@register_recipe("feature_net")
+def _feature_net() -> Recipe:
+    # The kit's stand-in for ImageNet VGG16 in the perceptual losses (ColorGAN seed 001,
+    # the restorer seed 004): 23 classes (8 scenes + 5 flowers + 10 CIFAR-10) at 64 px,
+    # 400 training images per class at most (7,542 images). The length fits the course's
+    # shared 2-core CPU (busy: 4-9 images/s): 250 steps of 32 (8,000 images, about 1.1
+    # epochs, ~25 minutes), cosine decay; a longer run (--steps 2000) gives better features.
+    return FeatureNetRecipe(
+        name="feature_net",
+        description="the kit's feature network: VGG-style classifier on scenes8 + flowers5 + cifar10 (perceptual losses)",
+        cite="Simonyan & Zisserman 2015 (VGG); perceptual loss: Johnson et al. 2016; seed 001 eq. 1",
+        train=TrainConfig(steps=250, batch_size=32, lr_schedule="cosine", log_every=10, sample_every=-1,
+                          n_samples=0, ckpt_every=25, eval_every=125, best_metric="accuracy"),
+    )

@@ -43,6 +43,14 @@ __all__ = [
     "best_runs",
     "metrics_table",
     "plot_metric_bars",
+    # lessons 02 and 03
+    "loss_balance_landscape",
+    "plot_loss_balance",
+    "show_accuracy_at",
+    "receptive_field_box",
+    "logit_input_gradient",
+    "show_receptive_field",
+    "plot_patchgan_geometry",
 ]
 
 
@@ -511,7 +519,7 @@ def show_maps(
             im = ax.imshow(a, **kw)
             ax.set_xticks([])
             ax.set_yticks([])
-        if contours > 0 and float(np.nanmax(a)) > float(np.nanmin(a)):
+        if contours > 0 and min(a.shape) >= 2 and float(np.nanmax(a)) > float(np.nanmin(a)):
             h, w = a.shape
             if extent is not None:
                 xs, ys = np.linspace(extent[0], extent[1], w), np.linspace(extent[2], extent[3], h)
@@ -549,7 +557,7 @@ def loss_vs_logit(fn: Any, logits: Sequence[float] | np.ndarray | torch.Tensor) 
         if not isinstance(out, torch.Tensor) or out.numel() != 1:
             raise ValueError("loss_vs_logit: fn must return a scalar tensor (the loss of its input)")
         (g,) = torch.autograd.grad(out.reshape(()), t, allow_unused=True)
-        values[i] = float(out)
+        values[i] = float(out.detach())
         grads[i] = 0.0 if g is None else float(g)
     return values, grads
 
@@ -686,7 +694,8 @@ def plot_metric_bars(
     title: str | None = None,
 ):
     """One bar chart per metric, one bar per run (in the order given), the best bar(s)
-    outlined in black (see :func:`best_runs`); returns the Figure."""
+    outlined in black (see :func:`best_runs`), each bar labelled with its value; returns
+    the Figure. The bars start at 0: small differences stay small (read the labels)."""
     import matplotlib.pyplot as plt
 
     if not results or not keys:
@@ -711,13 +720,13 @@ def plot_metric_bars(
             _direction(key) or "", "")
         ax.set_title(f"{labels.get(key, key)}\n({way})" if way else labels.get(key, key), fontsize=9)
         ax.grid(True, axis="y", alpha=0.3)
-        finite = [v for v in vals if math.isfinite(v)]
-        if finite and _direction(key) != "zero" and min(finite) > 0:
-            lo, hi = min(finite), max(finite)
-            pad = (hi - lo) * 0.5 or abs(hi) * 0.05 or 1.0
-            ax.set_ylim(max(0.0, lo - pad), hi + pad)   # zoom: the differences are the point
-        if _direction(key) == "zero":
-            ax.axhline(0.0, color="k", linewidth=0.8)
+        # Bars start at 0 (no zoom that would blow a difference in the 4th digit up to the
+        # full height); the exact values are written on the bars instead.
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        ax.bar_label(bars, labels=[f"{v:.3g}" if math.isfinite(v) else "-" for v in vals], fontsize=7,
+                     padding=2)
+        ax.margins(y=0.15)
+        ax.axhline(0.0, color="k", linewidth=0.8)
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
@@ -854,7 +863,9 @@ def plot_toy_gan(
             ax.contour(xs, xs[::-1], surface, levels=[0.5], colors="k", linewidths=0.8)
         if colorbar:
             fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="D(x) = P(real)")
-    ax.scatter(r[:, 0], r[:, 1], s=4, color="tab:blue", label="real", linewidths=0)
+    # real points first, larger and dark: where G covers a mode, its orange points sit on
+    # top and a blue rim still shows the mode underneath
+    ax.scatter(r[:, 0], r[:, 1], s=12, color="#08306b", label="real", linewidths=0)
     ax.scatter(f[:, 0], f[:, 1], s=4, color="tab:orange", label="generated", linewidths=0)
     ax.set_xlim(-extent, extent)
     ax.set_ylim(-extent, extent)
@@ -903,4 +914,341 @@ def plot_gan_snapshots(
     if title:
         fig.suptitle(title, fontsize=11)
     fig.tight_layout()
+    return fig
+
+
+# --------------------------------------------------------------------------- lesson 02: L1 vs GAN, accuracy
+def loss_balance_landscape(
+    colours_ab: Any,
+    lambda_l1: float,
+    sigma: float = 12.0,
+    extent: float = 110.0,
+    n: int = 111,
+) -> dict[str, Any]:
+    """The pix2pix objective seen from ONE gray pixel whose true colour could be any of
+    ``colours_ab`` (K plausible colours, equally likely, (K, 2) in Lab units).
+
+    For a constant guess c = (a, b) on an n x n grid over [-extent, extent]^2:
+
+    * ``l1``: E_k |c - y_k|_1 in model units (ab/110, averaged over the two channels, as
+      :func:`lessons_lib.losses.l1_loss`): pix2pix eq. 3 for this pixel. Its minimum is the
+      coordinate-wise median of the colours (``l1_optimum``).
+    * ``realism``: -log of the density of plausible colours, a mixture of isotropic
+      Gaussians of std ``sigma`` around them, up to a constant chosen so that an isolated
+      colour scores 0: ``-log sum_k exp(-|c - y_k|^2 / (2 sigma^2))``. It stands in for the
+      adversarial term: an optimal D is p_data / (p_data + p_g) (Goodfellow et al. 2014,
+      Prop. 1), so a colour that real photos rarely show gets a low D and a high G loss.
+      (A real D learns this from data; the toy only keeps its shape.)
+    * ``total`` = realism + lambda_l1 * l1 (pix2pix eq. 4 with the stand-in), and its
+      minimiser ``optimum``; also the mean colour (``l2_optimum``, the minimiser of L2).
+
+    Returns a dict of numpy arrays (``a``, ``b`` axes of length n; ``l1``, ``realism``,
+    ``total`` of shape (n, n), row i = b[i], column j = a[j]) and (2,) optima.
+    """
+    y = torch.as_tensor(colours_ab, dtype=torch.float64)
+    if y.dim() != 2 or y.shape[1] != 2 or y.shape[0] < 1:
+        raise ValueError(f"colours_ab must be K plausible (a, b) pairs, shape (K, 2), got {tuple(y.shape)}")
+    if lambda_l1 < 0 or sigma <= 0 or n < 3:
+        raise ValueError(f"need lambda_l1 >= 0, sigma > 0 and n >= 3, got {lambda_l1}, {sigma}, {n}")
+    axis = torch.linspace(-extent, extent, n, dtype=torch.float64)
+    bb, aa = torch.meshgrid(axis, axis, indexing="ij")            # (n, n): row = b, column = a
+    c = torch.stack([aa, bb], dim=-1)                             # (n, n, 2)
+    diff = c[:, :, None, :] - y[None, None]                        # (n, n, K, 2)
+    l1 = diff.abs().mean(dim=-1).mean(dim=-1) / color.AB_SCALE    # (n, n): mean over channels and colours
+    sq = diff.pow(2).sum(dim=-1) / (2.0 * sigma ** 2)              # (n, n, K)
+    realism = -torch.logsumexp(-sq, dim=-1)                        # (n, n), 0 on an isolated colour
+    total = realism + lambda_l1 * l1
+    optimum = c.reshape(-1, 2)[int(torch.argmin(total))]
+    # The L1 minimiser is the coordinate-wise median; for an even K every point between the two
+    # middle values is one, and the midpoint is reported.
+    k, srt = y.shape[0], y.sort(dim=0).values
+    median = srt[k // 2] if k % 2 else 0.5 * (srt[k // 2 - 1] + srt[k // 2])
+    return {
+        "a": axis.numpy(), "b": axis.numpy(),
+        "l1": l1.numpy(), "realism": realism.numpy(), "total": total.numpy(),
+        "optimum": optimum.numpy(),
+        "l1_optimum": median.numpy(),
+        "l2_optimum": y.mean(dim=0).numpy(),
+    }
+
+
+def _lab_swatch(L: float, ab: Sequence[float]) -> np.ndarray:
+    lab = torch.tensor([float(L), float(ab[0]), float(ab[1])], dtype=torch.float64).reshape(1, 3, 1, 1)
+    return color.lab_to_rgb(lab)[0, :, 0, 0].numpy()
+
+
+def plot_loss_balance(
+    colours_ab: Any,
+    lambda_l1: float,
+    lightness: float = 60.0,
+    sigma: float = 12.0,
+    figsize: tuple[float, float] = (11.0, 4.0),
+):
+    """Where pix2pix's objective puts one ambiguous pixel, for an L1 weight ``lambda_l1``.
+
+    Left: the total objective of :func:`loss_balance_landscape` over the ab plane, the
+    plausible colours (dots in their colour), the optimum (white star), the L1 optimum
+    (the median, black cross) and the L2 optimum (the mean, black plus). Right: swatches at
+    lightness ``lightness`` of the plausible colours and of the three optima, each titled
+    with its chroma sqrt(a^2 + b^2) (0 = gray). Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+
+    land = loss_balance_landscape(colours_ab, lambda_l1, sigma=sigma)
+    y = np.asarray(torch.as_tensor(colours_ab, dtype=torch.float64))
+    a, b = land["a"], land["b"]
+    fig, (ax, ax_s) = plt.subplots(1, 2, figsize=figsize, gridspec_kw={"width_ratios": [1.0, 1.35]})
+    total = land["total"] - land["total"].min()
+    im = ax.imshow(np.log1p(total), origin="lower", extent=(a[0], a[-1], b[0], b[-1]), cmap="viridis")
+    fig.colorbar(im, ax=ax, fraction=0.046, pad=0.04, label="log(1 + objective - min)")
+    for ab in y:
+        ax.scatter(ab[0], ab[1], s=70, color=_lab_swatch(lightness, ab), edgecolors="white", linewidths=1.2)
+    opt, med, mean = land["optimum"], land["l1_optimum"], land["l2_optimum"]
+    ax.scatter(*med, marker="x", s=80, color="black", linewidths=2, label="L1 optimum (median)")
+    ax.scatter(*mean, marker="+", s=100, color="black", linewidths=2, label="L2 optimum (mean)")
+    ax.scatter(*opt, marker="*", s=220, color="white", edgecolors="black", label=f"optimum at lambda={lambda_l1:g}")
+    ax.set_xlabel("a")
+    ax.set_ylabel("b")
+    ax.set_title(f"realism + {lambda_l1:g} x L1 over the ab plane", fontsize=10)
+    ax.legend(fontsize=7, loc="lower left")
+    names = [f"colour {i + 1}" for i in range(len(y))] + ["optimum", "L1 (median)", "L2 (mean)"]
+    abs_ = list(y) + [opt, med, mean]
+    strip = np.ones((40, 44 * len(abs_), 3))
+    for i, ab in enumerate(abs_):
+        strip[:, 44 * i:44 * i + 40] = _lab_swatch(lightness, ab)
+    ax_s.imshow(strip)
+    for i, (name, ab) in enumerate(zip(names, abs_)):
+        ax_s.text(44 * i + 20, 46, f"{name}\nchroma {math.hypot(ab[0], ab[1]):.0f}", ha="center", va="top", fontsize=7)
+    ax_s.set_xlim(-2, 44 * len(abs_))
+    ax_s.set_ylim(68, -2)
+    ax_s.set_axis_off()
+    ax_s.set_title(f"the same gray (L = {lightness:g}) in each plausible colour, and the guesses", fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def show_accuracy_at(
+    preds: Mapping[str, Any] | Any,
+    truth: Any,
+    threshold: float,
+    index: int = 0,
+    figsize: tuple[float, float] | None = None,
+):
+    """The raw accuracy at one threshold t (Zhang et al. 2016): the curve and the pixels.
+
+    ``preds`` is one batch of colorizations or ``{"name": batch}``, ``truth`` the photos,
+    all (B, 3, H, W) RGB in [0, 1] (or uint8). Left: each model's raw-accuracy curve
+    (:func:`lessons_lib.metrics.raw_accuracy_curve` over the whole batch), a vertical line
+    at ``t`` and the accuracy there in the legend. Then, for image ``index``, one panel
+    per model: the pixels whose ab error is <= t tinted green, the others red, over the
+    gray photo. Returns the Figure; ``fig.accuracy_at`` holds ``{name: acc(t)}``.
+    """
+    import matplotlib.pyplot as plt
+
+    from .metrics import raw_accuracy_curve
+
+    runs = dict(preds) if isinstance(preds, Mapping) else {"model": preds}
+    if not runs:
+        raise ValueError("show_accuracy_at needs at least one batch of predictions")
+    if not 0 <= threshold <= 150:
+        raise ValueError(f"threshold is a distance in Lab units between 0 and 150, got {threshold}")
+    t_img = torch.as_tensor(truth)
+    if t_img.dim() == 3:
+        t_img = t_img.unsqueeze(0)
+    t_img = t_img.float() / 255.0 if t_img.dtype == torch.uint8 else t_img.float()
+    lab_t = color.rgb_to_lab(t_img)
+    if not 0 <= index < t_img.shape[0]:
+        raise ValueError(f"index {index} is outside the batch of {t_img.shape[0]} images")
+    thr = torch.arange(151, dtype=torch.float64)
+    # Everything is computed (and checked) before a figure opens, so bad input leaks none.
+    at: dict[str, float] = {}
+    curves: dict[str, np.ndarray] = {}
+    within: dict[str, np.ndarray] = {}
+    for name, p in runs.items():
+        p_img = torch.as_tensor(p)
+        if p_img.dim() == 3:
+            p_img = p_img.unsqueeze(0)
+        p_img = p_img.float() / 255.0 if p_img.dtype == torch.uint8 else p_img.float()
+        if p_img.shape != t_img.shape:
+            raise ValueError(f"predictions {name!r} have shape {tuple(p_img.shape)}, the photos {tuple(t_img.shape)}")
+        lab_p = color.rgb_to_lab(p_img)
+        curves[name] = raw_accuracy_curve(lab_p, lab_t, thr)[1].numpy()
+        # acc(t) at t itself (t may lie between the integer thresholds of the curve)
+        at[name] = float(raw_accuracy_curve(lab_p, lab_t, [float(threshold), float(threshold) + 1e-9])[1][0])
+        within[name] = ((lab_p[index, 1:] - lab_t[index, 1:]).pow(2).sum(dim=0).sqrt() <= threshold).numpy()  # (H, W)
+    gray = lab_t[index, 0].numpy() / 100.0
+    n = len(runs)
+    if figsize is None:
+        figsize = (4.8 + 2.9 * n, 3.6)
+    fig, axes = plt.subplots(1, n + 1, figsize=figsize, gridspec_kw={"width_ratios": [1.6] + [1.0] * n},
+                             squeeze=False)
+    ax_c = axes[0, 0]
+    for i, name in enumerate(runs):
+        line = ax_c.plot(thr.numpy(), curves[name], label=f"{name}: {100 * at[name]:.1f}% within t")[0]
+        ax_c.scatter([threshold], [at[name]], color=line.get_color(), zorder=3)
+        ok = within[name]
+        overlay = np.stack([gray] * 3, axis=-1) * 0.6
+        overlay[ok] += np.array([0.0, 0.4, 0.0])
+        overlay[~ok] += np.array([0.4, 0.0, 0.0])
+        ax = axes[0, i + 1]
+        ax.imshow(np.clip(overlay, 0, 1), interpolation="nearest")
+        ax.set_title(f"{name}: {100 * ok.mean():.0f}% of this image\nwithin t (green)", fontsize=9)
+        ax.set_axis_off()
+    ax_c.axvline(threshold, color="gray", linestyle=":")
+    ax_c.set_xlabel("threshold t on the ab distance (Lab units)")
+    ax_c.set_ylabel("share of pixels within t")
+    ax_c.set_xlim(0, 150)
+    ax_c.set_ylim(0, 1.02)
+    ax_c.grid(True, alpha=0.3)
+    ax_c.legend(fontsize=8, loc="lower right")
+    ax_c.set_title(f"raw accuracy, t = {threshold:g}", fontsize=10)
+    fig.tight_layout()
+    fig.accuracy_at = at
+    return fig
+
+
+# --------------------------------------------------------------------------- lesson 03: receptive fields
+def receptive_field_box(layers: Any, index: int) -> tuple[int, int]:
+    """The input pixels (first, last, inclusive, along one axis) that output position
+    ``index`` of a conv chain depends on; may reach outside the image (into the padding).
+
+    ``layers`` is a model or a list of :class:`~lessons_lib.models.layers.ConvGeometry`
+    (see :func:`~lessons_lib.models.layers.conv_geometry`). Walking back from the output,
+    a layer with kernel k, stride s, padding p and dilation d maps the interval [u, v] of
+    its output to [s u - p, s v - p + d (k - 1)] of its input. The length of the result
+    is :func:`~lessons_lib.models.layers.receptive_field`.
+    """
+    from .models.layers import ConvGeometry, conv_geometry
+
+    geo = layers if isinstance(layers, list) and all(isinstance(g, ConvGeometry) for g in layers) \
+        else conv_geometry(layers)
+    u = v = int(index)
+    for g in reversed(geo):
+        u, v = g.stride * u - g.padding, g.stride * v - g.padding + g.dilation * (g.kernel - 1)
+    return u, v
+
+
+def logit_input_gradient(discriminator: Any, x: torch.Tensor, row: int, col: int) -> torch.Tensor:
+    """|d D(x)[0, 0, row, col] / d x| summed over the input channels: (H, W) for image 0.
+
+    The pixels where it is non-zero are exactly what that one logit looks at. D runs in
+    eval mode (BatchNorm then uses its running statistics, a per-channel affine map; in
+    training mode the batch mean would link every logit to every pixel) and is put back in
+    its previous mode; its parameters receive no gradient.
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() != 4:
+        raise ValueError(f"x must be a (B, C, H, W) batch, got {getattr(x, 'shape', type(x).__name__)}")
+    was_training = discriminator.training
+    discriminator.eval()
+    try:
+        inp = x.detach()[:1].clone().requires_grad_(True)
+        out = discriminator(inp)
+        if out.dim() != 4:
+            raise ValueError(f"the discriminator returns {tuple(out.shape)}, not a patch map (B, 1, H', W')")
+        if not (0 <= row < out.shape[2] and 0 <= col < out.shape[3]):
+            raise ValueError(f"position ({row}, {col}) is outside the {out.shape[2]}x{out.shape[3]} logit map")
+        (grad,) = torch.autograd.grad(out[0, 0, row, col], inp)
+    finally:
+        discriminator.train(was_training)
+    return grad[0].abs().sum(dim=0)
+
+
+def show_receptive_field(
+    image: Any,
+    gradient: torch.Tensor,
+    box: tuple[tuple[int, int], tuple[int, int]],
+    title: str | None = None,
+    figsize: tuple[float, float] = (8.5, 4.0),
+):
+    """Two panels: the photo with the receptive-field square of one logit, and the size of
+    that logit's input gradient (log scale) with the same square.
+
+    ``box`` is ((row_first, row_last), (col_first, col_last)) from
+    :func:`receptive_field_box`; ``gradient`` an (H, W) map from :func:`logit_input_gradient`.
+    Returns the Figure.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    arr = to_display_array(_as_image_list(image)[0])
+    g = gradient.detach().cpu().double().numpy()
+    if g.shape != arr.shape[:2]:
+        raise ValueError(f"gradient map {g.shape} and image {arr.shape[:2]} differ in size")
+    (r0, r1), (c0, c1) = box
+    fig, axes = plt.subplots(1, 2, figsize=figsize)
+    axes[0].imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
+    nz = g[g > 0]
+    floor = nz.min() if nz.size else 1e-12
+    im = axes[1].imshow(np.log10(np.maximum(g, floor * 0.1)), cmap="magma")
+    fig.colorbar(im, ax=axes[1], fraction=0.046, pad=0.04, label="log10 |gradient|")
+    for ax in axes:
+        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False,
+                               edgecolor="cyan", linewidth=2))
+        ax.set_xlim(-0.5, arr.shape[1] - 0.5)
+        ax.set_ylim(arr.shape[0] - 0.5, -0.5)
+        ax.set_axis_off()
+    axes[0].set_title(f"the {r1 - r0 + 1}x{c1 - c0 + 1} patch one logit judges", fontsize=10)
+    axes[1].set_title("what that logit's gradient reaches", fontsize=10)
+    if title:
+        fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_patchgan_geometry(n_layers: int, size: int = 256, image: Any | None = None,
+                           figsize: tuple[float, float] = (9.0, 4.2)):
+    """A PatchGAN with ``n_layers`` strided layers on a ``size`` x ``size`` input.
+
+    Left: the image (or a blank square) with the receptive fields of the central logit and
+    of its right-hand neighbour (they overlap; their offset is the product of the strides).
+    Right: the logit map, one cell per patch. The numbers come from the built model
+    (:class:`~lessons_lib.models.discriminators.PatchGAN` with width 1: the geometry does
+    not depend on the width). Returns the Figure; ``fig.geometry`` holds
+    ``{"receptive_field", "map_size", "stride"}``.
+    """
+    import matplotlib.pyplot as plt
+    from matplotlib.patches import Rectangle
+
+    from .models.discriminators import PatchGAN
+    from .models.layers import conv_geometry
+
+    D = PatchGAN(in_channels=1, ndf=1, n_layers=int(n_layers))
+    m = D.output_size(size)
+    if m < 1:
+        raise ValueError(f"a {size}x{size} input is too small for a PatchGAN with n_layers={n_layers}: "
+                         f"it needs at least {D.min_input_size} pixels")
+    rf = D.receptive_field
+    stride = math.prod(g.stride for g in conv_geometry(D))   # input pixels between neighbouring logits
+    centre = m // 2
+    arr = np.full((size, size), 0.92)
+    if image is not None:
+        arr = to_display_array(_as_image_list(image)[0])
+        if arr.shape[:2] != (size, size):
+            raise ValueError(f"the image is {arr.shape[0]}x{arr.shape[1]}, expected {size}x{size}")
+    fig, (ax, ax_m) = plt.subplots(1, 2, figsize=figsize)
+    ax.imshow(arr, cmap="gray" if arr.ndim == 2 else None, vmin=0, vmax=1)
+    for col, colour in ((centre, "cyan"), (centre + 1, "yellow")):
+        if col >= m:
+            continue
+        (r0, r1), (c0, c1) = receptive_field_box(D, centre), receptive_field_box(D, col)
+        ax.add_patch(Rectangle((c0 - 0.5, r0 - 0.5), c1 - c0 + 1, r1 - r0 + 1, fill=False,
+                               edgecolor=colour, linewidth=2))
+    ax.set_xlim(-0.5, size - 0.5)
+    ax.set_ylim(size - 0.5, -0.5)
+    ax.set_axis_off()
+    ax.set_title(f"n_layers={n_layers}: each logit sees {rf}x{rf} px\n(neighbours {stride} px apart)", fontsize=10)
+    grid = np.full((m, m, 3), 0.2)                    # one cell per logit, the two drawn ones in colour
+    grid[centre, centre] = (0.0, 1.0, 1.0)           # cyan, as its square on the left
+    if centre + 1 < m:
+        grid[centre, centre + 1] = (1.0, 1.0, 0.0)   # yellow
+    ax_m.imshow(grid, interpolation="nearest")
+    if m <= 64:
+        ax_m.set_xticks(np.arange(-0.5, m, 1), minor=True)
+        ax_m.set_yticks(np.arange(-0.5, m, 1), minor=True)
+        ax_m.grid(which="minor", color="white", linewidth=0.3)
+    ax_m.set_xticks([])
+    ax_m.set_yticks([])
+    ax_m.set_title(f"D's output: a {m}x{m} map = {m * m} patch verdicts", fontsize=10)
+    fig.tight_layout()
+    fig.geometry = {"receptive_field": rf, "map_size": m, "stride": stride}
     return fig

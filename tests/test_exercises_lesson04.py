@@ -72,7 +72,8 @@ def test_the_reference_is_a_1x1_convolution_layer():
         # (K, C) used as (C, K): fails with a shape error on 3 -> 6, and on the square 4 -> 4 case
         # it would compute W^T x; the first failing case is the 3 -> 6 one, where it raises.
         (lambda x, w, b: (x.permute(0, 2, 3, 1) @ w + b).permute(0, 3, 1, 2), "your function raised RuntimeError"),
-        (lambda x, w, b: torch.zeros(x.shape[0], w.shape[0], x.shape[2], x.shape[3]), "differs from the expected"),
+        (lambda x, w, b: torch.zeros(x.shape[0], w.shape[0], x.shape[2], x.shape[3]), "the stub is still in place"),
+        (lambda x, w, b: 2 * _permute_matmul(x, w, b), "2 times the expected one"),
         (lambda x, w, b: x, "expected (2, 6, 4, 5)"),
     ],
 )

@@ -271,12 +271,25 @@ def test_restoration_report_without_weights(no_weights, noisy_pairs):
 
 
 # --------------------------------------------------------------------------- LPIPS / FID maths
+def _alexnet_features() -> torch.nn.Sequential:
+    """torchvision's AlexNet feature layers, uninitialised (the 58M-parameter classifier is
+    never materialised: built on the meta device)."""
+    import torchvision
+
+    with torch.device("meta"):
+        net = torchvision.models.alexnet(weights=None)
+    return net.features.to_empty(device="cpu")
+
+
 def _write_fake_lpips(folder, seed: int = 0) -> tuple[dict, dict]:
     """Random AlexNet features and LPIPS linear layers saved as the real files would be."""
     import torchvision
 
     torch.manual_seed(seed)
-    features = torchvision.models.alexnet(weights=None).features
+    features = _alexnet_features()
+    for m in features:
+        if isinstance(m, torch.nn.Conv2d):
+            m.reset_parameters()
     backbone = {f"features.{k}": v for k, v in features.state_dict().items()}
     linear = {f"lin{i}.model.1.weight": torch.rand(1, c, 1, 1) for i, c in enumerate((64, 192, 384, 256, 256))}
     folder.mkdir(parents=True, exist_ok=True)
@@ -287,9 +300,7 @@ def _write_fake_lpips(folder, seed: int = 0) -> tuple[dict, dict]:
 
 def _lpips_by_hand(x, y, backbone, linear) -> torch.Tensor:
     """LPIPS eq. 1 via forward hooks on torchvision's AlexNet ReLUs 1, 4, 7, 9, 11."""
-    import torchvision
-
-    features = torchvision.models.alexnet(weights=None).features
+    features = _alexnet_features()
     features.load_state_dict({k[9:]: v for k, v in backbone.items()})
     feats = []
     for idx in (1, 4, 7, 9, 11):
@@ -358,13 +369,14 @@ def test_fid_inception_pools_like_tensorflow(no_weights, monkeypatch):
 
     torch.manual_seed(0)
     state = Inception3(num_classes=1008, aux_logits=False, init_weights=False).state_dict()
+    assert not any(k.startswith("AuxLogits") for k in state)
     no_weights.mkdir(parents=True)
     (no_weights / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"placeholder")
     # The 100 MB file is not written: the loader returns the in-memory state dict instead.
     monkeypatch.setattr(metrics, "_load_pth", lambda path: state)
     assert metrics.fid_available()
-    feats = metrics._fid_features(torch.rand(2, 3, 32, 32), batch_size=1)
-    assert feats.shape == (2, 2048) and torch.isfinite(feats).all()
+    feats = metrics._fid_features(torch.rand(1, 3, 32, 32), batch_size=1)
+    assert feats.shape == (1, 2048) and torch.isfinite(feats).all()
     net = next(v for k, v in metrics._nets.items() if k[0] == "fid").net
     mixed, avg, mx = metrics._FIDInception._mixed, metrics._FIDInception._tf_avg_pool, metrics._FIDInception._tf_max_pool
     with torch.no_grad():
@@ -403,3 +415,43 @@ def test_fid_statistics_and_checks(no_weights, monkeypatch):
     rep = metrics.colorization_report(x[:1], x[:1])
     assert rep["fid"] == "unavailable (needs at least 2 images)"
     assert metrics.colorization_report(x[:2], y[:2])["fid"] == pytest.approx(metrics.fid(x[:2], y[:2]))
+
+
+# --------------------------------------------------------------------------- feature distance
+class _TwoLayers(torch.nn.Module):
+    """A fixed two-layer feature network returning named maps, like PerceptualFeatures."""
+
+    def __init__(self):
+        super().__init__()
+        torch.manual_seed(4)
+        self.c1 = torch.nn.Conv2d(3, 5, 3, padding=1)
+        self.c2 = torch.nn.Conv2d(5, 7, 3, stride=2, padding=1)
+
+    def forward(self, x):
+        a = torch.relu(self.c1(x))
+        return {"f1": a, "f2": torch.relu(self.c2(a))}
+
+
+def test_perceptual_distance_matches_numpy():
+    net = _TwoLayers().double()
+    torch.manual_seed(5)
+    x = torch.rand(2, 3, 10, 12, dtype=torch.float64)
+    y = (x + 0.3 * torch.randn_like(x)).clamp(0, 1)
+    d = metrics.perceptual_distance(x, y, net, reduction="none")
+    with torch.no_grad():
+        fx, fy = net(x), net(y)
+    ref = np.zeros(2)
+    for layer in ("f1", "f2"):
+        a, b = fx[layer].numpy(), fy[layer].numpy()
+        a = a / (np.sqrt((a**2).sum(1, keepdims=True)) + 1e-10)
+        b = b / (np.sqrt((b**2).sum(1, keepdims=True)) + 1e-10)
+        ref += ((a - b) ** 2).sum(1).mean(axis=(1, 2))
+    np.testing.assert_allclose(d.detach().numpy(), ref, rtol=1e-10)
+    assert float(metrics.perceptual_distance(x, x, net).detach()) == 0.0
+    assert 0 < float(d.detach().mean()) <= 8  # two layers, at most 4 each
+    # A list of maps works too, and gradients reach the prediction.
+    xg = x.clone().requires_grad_()
+    metrics.perceptual_distance(xg, y, lambda z: list(net(z).values())).backward()
+    assert torch.isfinite(xg.grad).all() and xg.grad.abs().sum() > 0
+    with pytest.raises(TypeError, match="feature maps"):
+        metrics.perceptual_distance(x, y, lambda z: z.mean())

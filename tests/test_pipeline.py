@@ -14,14 +14,20 @@ import shutil
 import numpy as np
 import pytest
 import torch
-import torch.nn as nn
 import torch.nn.functional as F
 from PIL import Image
 from skimage import color as skcolor
+from torch import nn
 
 from lessons_lib import LessonsError
-from lessons_lib.color import lab_to_rgb, normalize_lab, rgb_to_lab, rgb_uint8_to_lab
-from lessons_lib.data import image_to_tensor, lab_batch, make_loader, synthetic_image, tensor_to_image
+from lessons_lib.color import lab_to_rgb, normalize_lab, rgb_uint8_to_lab
+from lessons_lib.data import (
+    image_to_tensor,
+    lab_batch,
+    make_loader,
+    synthetic_image,
+    tensor_to_image,
+)
 from lessons_lib.metrics import UNAVAILABLE, colorfulness
 from lessons_lib.models import register
 from lessons_lib.pipeline import (
@@ -345,3 +351,21 @@ def test_evaluation_does_not_depend_on_the_batch_size(runs):
     assert a["model"]["mae_ab"]["mean"] == pytest.approx(b["model"]["mae_ab"]["mean"], rel=1e-5)
     if isinstance(a["model"]["lpips"], str):
         assert a["model"]["lpips"] == UNAVAILABLE
+
+
+def test_fid_is_computed_once_on_the_whole_set(runs, monkeypatch):
+    """FID is not a mean over batches: with its weights present (faked here), the evaluation
+    computes it on all images together, not per batch."""
+    from lessons_lib import metrics
+
+    calls = []
+
+    def fake_fid(pred, target, batch_size=16):
+        calls.append((pred.shape[0], target.shape[0]))
+        return float(pred.shape[0])  # a value that tells the set size
+
+    monkeypatch.setattr(metrics, "fid_available", lambda: True)
+    monkeypatch.setattr(metrics, "fid", fake_fid)
+    res = evaluate_colorizer(Colorizer(runs["lab"], device="cpu"), "synthetic", size=32, limit=5, batch_size=2)
+    assert res["model"]["fid"] == 5.0 and res["gray_baseline"]["fid"] == 5.0
+    assert calls.count((5, 5)) == 2  # model and gray input, each on the 5 images

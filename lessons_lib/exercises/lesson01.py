@@ -68,9 +68,14 @@ def game_value(p_data: torch.Tensor, p_g: torch.Tensor, dx: float) -> float:
     so it is smallest, ``-log 4 = -1.386``, exactly when ``p_g = p_data`` (the Jensen-Shannon
     divergence is 0 only there). Terms with zero density contribute 0 (``0 log 0 = 0``).
     """
-    d = optimal_discriminator(p_data, p_g).double()
+    if p_data.shape != p_g.shape:
+        raise ValueError(f"p_data {tuple(p_data.shape)} and p_g {tuple(p_g.shape)} must have the same shape")
     pd, pg = p_data.double(), p_g.double()
-    return float((torch.xlogy(pd, d).sum() + torch.xlogy(pg, 1.0 - d).sum()) * dx)
+    # log D* = log p_data - log(p_data + p_g) and log(1 - D*) = log p_g - log(p_data + p_g):
+    # summed this way, a point where p_g is 1e-300 of p_data (D* rounds to 1) still adds
+    # its tiny share instead of 0 * log(0) = -inf.
+    total = pd + pg
+    return float((torch.xlogy(pd, pd) + torch.xlogy(pg, pg) - torch.xlogy(total, total)).sum() * dx)
 
 
 # --------------------------------------------------------------------------- exercise: D*

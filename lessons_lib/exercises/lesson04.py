@@ -34,6 +34,9 @@ def _pointwise_cases() -> list[Case]:
 
 
 _POINTWISE_MISTAKES = [
+    Mistake("your function returns zeros: the stub is still in place. Apply the weight and add the bias "
+            "at every pixel.",
+            lambda x, w, b: torch.zeros(x.shape[0], w.shape[0], x.shape[2], x.shape[3])),
     Mistake("the bias is missing: a linear layer computes W f + b at every pixel.",
             lambda x, w, b: F.conv2d(x, w[:, :, None, None])),
     Mistake("you used the transposed weight: nn.Linear's weight is (out, in) = (K, C), so the output "

@@ -3,12 +3,14 @@
 * :mod:`.adversarial` - GANLoss (vanilla / non-saturating, LSGAN, WGAN, hinge), the WGAN-GP
   gradient penalty and the R1 penalty;
 * :mod:`.reconstruction` - L1 and the CycleGAN identity loss for RGB and Lab colorizers;
-* :mod:`.contextual` - the contextual loss (Mechrez et al. 2018) of the fusion restorer.
+* :mod:`.contextual` - the contextual loss (Mechrez et al. 2018) of the fusion restorer;
+* :mod:`.perceptual` - the perceptual (feature L1) loss of ColorGAN and the restorer.
 """
 from __future__ import annotations
 
 from .adversarial import GAN_LOSSES, GANLoss, gan_loss, gradient_penalty, r1_penalty
 from .contextual import ContextualLoss, contextual_loss, contextual_similarity
+from .perceptual import PerceptualLoss
 from .reconstruction import COLOR_SPACES, chroma_removed, identity_loss, identity_target, l1_loss
 
 __all__ = [
@@ -25,4 +27,5 @@ __all__ = [
     "contextual_loss",
     "contextual_similarity",
     "ContextualLoss",
+    "PerceptualLoss",
 ]

@@ -54,6 +54,8 @@ class ColorizationTask(Task):
     """
 
     name = "colorization"
+    #: the registered generator architecture (ColorGAN's task swaps it, see train/colorgan.py)
+    generator_arch = "unet"
 
     def __init__(self, recipe: "ColorizationRecipe") -> None:
         super().__init__()
@@ -105,17 +107,18 @@ class ColorizationTask(Task):
     def setup(self, device: torch.device) -> None:
         from ..losses import gan_loss
         from ..models import build_model
+        from .engine import adam
 
         r = self.recipe
-        self.nets = {"G": build_model("unet", **self.generator_config()).to(device)}
+        self.nets = {"G": build_model(self.generator_arch, **self.generator_config()).to(device)}
         # Adam with beta1 = 0.5 instead of 0.9 (Radford et al. 2016, sec. 4; pix2pix): with a
         # moving target (D changes every step) a long momentum memory makes G and D
         # oscillate; 0.5 halves the memory and keeps GAN training stable.
         betas = (r.beta1, r.beta2)
-        self.opts = {"G": torch.optim.Adam(self.nets["G"].parameters(), lr=r.lr, betas=betas)}
+        self.opts = {"G": adam(self.nets["G"].parameters(), lr=r.lr, betas=betas)}
         if r.discriminator is not None:
             self.nets["D"] = build_model(DISCRIMINATORS[r.discriminator], **self.discriminator_config()).to(device)
-            self.opts["D"] = torch.optim.Adam(self.nets["D"].parameters(), lr=r.lr_d or r.lr, betas=betas)
+            self.opts["D"] = adam(self.nets["D"].parameters(), lr=r.lr_d or r.lr, betas=betas)
             kw = {}
             if r.gan_loss == "lsgan":
                 kw = dict(a=r.lsgan_a, b=r.lsgan_b, c=r.lsgan_c)

@@ -72,6 +72,7 @@ __all__ = [
     "load_checkpoint",
     "CHECKPOINT_NAME",
     "check_field_types",
+    "adam",
     "config_fields",
 ]
 
@@ -342,6 +343,29 @@ def lr_factor(
     if schedule == "cosine":
         return 0.5 * (1.0 + math.cos(math.pi * min(step, total) / total))
     raise LessonsError(f"unknown lr_schedule {schedule!r}; choose one of {', '.join(_SCHEDULES)}")
+
+
+def adam(params: Any, lr: float, betas: tuple[float, float] = (0.9, 0.999), **kw: Any) -> torch.optim.Adam:
+    """``torch.optim.Adam`` (Kingma & Ba 2015), with PyTorch's fused kernel where it exists.
+
+    The default Adam on CPU tensors runs one small op after another per parameter tensor
+    (``_single_tensor_adam``); the fused kernel does the whole update - moments, bias
+    correction, step - in one vectorised pass. Same algorithm, same hyperparameters, results
+    equal up to float rounding. Measured on the 2-core course CPU for the 29 M parameters of
+    the 64-px pix2pix U-Net: 2.1-2.6 s per step unfused against 0.51-0.56 s fused - at batch
+    8 that was a fifth of the whole training step (benchmarks/bench_train_speed.py). Used on
+    CPU and CUDA parameters; elsewhere (MPS) or on a PyTorch without it: the plain Adam.
+    """
+    params = list(params)
+    devices: set[str] = set()
+    for item in params:  # tensors, or parameter groups {"params": [...], ...}
+        devices |= {t.device.type for t in item["params"]} if isinstance(item, dict) else {item.device.type}
+    if devices and devices <= {"cpu", "cuda"} and "fused" not in kw and "foreach" not in kw:
+        try:
+            return torch.optim.Adam(params, lr=lr, betas=betas, fused=True, **kw)
+        except (RuntimeError, TypeError, ValueError):  # an old PyTorch, or an unsupported dtype
+            pass
+    return torch.optim.Adam(params, lr=lr, betas=betas, **kw)
 
 
 def seed_everything(seed: int) -> None:

@@ -1,0 +1,122 @@
+"""Lesson 02's exercise: the pix2pix generator objective (GAN term + lambda * L1)."""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+
+from ..losses import gan_loss, l1_loss
+from ._core import Case, Mistake, Result, check_function
+
+__all__ = ["check_generator_objective", "pix2pix_generator_objective"]
+
+
+def pix2pix_generator_objective(
+    d_fake_logits: torch.Tensor, fake_ab: torch.Tensor, real_ab: torch.Tensor, lambda_l1: float
+) -> torch.Tensor:
+    """The pix2pix generator loss (Isola et al. 2017, eq. 4, G's side), the reference answer.
+
+        L_G = E[-log sigma(D(x, G(x)))] + lambda_L1 * E[|y - G(x)|]
+
+    The first term is the non-saturating form of E[log(1 - D(x, G(x)))] (Goodfellow et al.
+    2014, sec. 3), averaged over every patch logit of the map; the second is the mean
+    absolute error over every ab value (pix2pix eq. 3). Both come from the package:
+    ``gan_loss("vanilla").g_loss`` and :func:`lessons_lib.losses.l1_loss`, the same calls
+    as :class:`lessons_lib.train.colorization.ColorizationTask` makes.
+    """
+    return gan_loss("vanilla").g_loss(d_fake_logits) + lambda_l1 * l1_loss(fake_ab, real_ab)
+
+
+def _cases() -> list[Case]:
+    """Fixed inputs: a 70x70 PatchGAN-like logit map and ab planes in [-1, 1] (model space)."""
+    g = torch.Generator().manual_seed(2)
+    cases = []
+    for name, (b, hw, map_hw, lam) in {
+        "a patch map, lambda 100": (2, 16, 6, 100.0),
+        "one logit per image, lambda 10": (3, 8, 1, 10.0),
+        "a confident D, lambda 1": (2, 8, 4, 1.0),
+    }.items():
+        logits = torch.randn(b, 1, map_hw, map_hw, generator=g) * 2.0
+        if name.startswith("a confident"):
+            logits = logits - 6.0  # D is sure the fakes are fake: where the minimax loss saturates
+        fake = torch.tanh(torch.randn(b, 2, hw, hw, generator=g))
+        real = torch.tanh(torch.randn(b, 2, hw, hw, generator=g))
+        cases.append(Case(name, (logits, fake, real, lam)))
+    return cases
+
+
+_MISTAKES = [
+    Mistake(
+        "this is the minimax (saturating) form log(1 - sigma(D)): when D confidently rejects the fakes "
+        "its gradient vanishes. pix2pix, like Goodfellow et al. sec. 3, trains G to maximise log D "
+        "instead: use -log(sigma(D)) = softplus(-D).",
+        lambda d, f, r, lam: torch.log1p(-torch.sigmoid(d)).mean() + lam * (f - r).abs().mean(),
+    ),
+    Mistake(
+        "the L1 term is missing its weight: multiply the mean absolute error by lambda_l1.",
+        lambda d, f, r, lam: F.softplus(-d).mean() + (f - r).abs().mean(),
+    ),
+    Mistake(
+        "lambda multiplies the GAN term here; in pix2pix it weighs the L1 term (GAN + lambda * L1).",
+        lambda d, f, r, lam: lam * F.softplus(-d).mean() + (f - r).abs().mean(),
+    ),
+    Mistake(
+        "that is the squared error (L2). pix2pix uses L1, |y - G(x)|, which blurs less (sec. 3.1).",
+        lambda d, f, r, lam: F.softplus(-d).mean() + lam * ((f - r) ** 2).mean(),
+    ),
+    Mistake(
+        "the GAN term should be the loss of G, -log sigma(D(x, G(x))): you used log sigma(D) (the sign is flipped).",
+        lambda d, f, r, lam: -F.softplus(-d).mean() + lam * (f - r).abs().mean(),
+    ),
+    Mistake(
+        "you labelled the fakes 0 in G's loss, which is D's target for them; G wants D to say 1 (real): "
+        "BCE against ones, i.e. softplus(-D).",
+        lambda d, f, r, lam: F.softplus(d).mean() + lam * (f - r).abs().mean(),
+    ),
+    Mistake(
+        "the D output are logits, not probabilities: apply the sigmoid (or use softplus(-D) = -log sigma(D)).",
+        lambda d, f, r, lam: -torch.log(d.clamp_min(1e-12)).mean() + lam * (f - r).abs().mean(),
+    ),
+    Mistake(
+        "the L1 term is summed over the pixels instead of averaged: use .mean(), as pix2pix's nn.L1Loss does.",
+        lambda d, f, r, lam: F.softplus(-d).mean() + lam * (f - r).abs().sum(),
+    ),
+    Mistake(
+        "the GAN term is summed over the patch logits; pix2pix averages the patch map (.mean()).",
+        lambda d, f, r, lam: F.softplus(-d).sum() + lam * (f - r).abs().mean(),
+    ),
+    Mistake(
+        "only the L1 term is there: add the adversarial term -log sigma(D(x, G(x))) = softplus(-D).",
+        lambda d, f, r, lam: lam * (f - r).abs().mean(),
+    ),
+    Mistake(
+        "only the GAN term is there: add lambda_l1 times the mean absolute error |y - G(x)|.",
+        lambda d, f, r, lam: F.softplus(-d).mean(),
+    ),
+]
+
+
+def check_generator_objective(
+    fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor],
+) -> Result:
+    """Lesson 02: ``fn(d_fake_logits, fake_ab, real_ab, lambda_l1) -> loss``, G's pix2pix loss.
+
+    ``d_fake_logits`` is D's logit map for (L, G(L)), shape (B, 1, H', W') (or (B, 1, 1, 1));
+    ``fake_ab`` and ``real_ab`` are (B, 2, H, W) in model space. The answer must be a scalar
+    tensor equal to :func:`pix2pix_generator_objective`: the non-saturating GAN term averaged
+    over the logits plus ``lambda_l1`` times the mean absolute error. Checked on a patch map,
+    on a whole-image logit and on a D that confidently rejects the fakes (where the minimax
+    form saturates); the common mistakes are named.
+    """
+    return check_function(
+        "the pix2pix generator objective",
+        fn,
+        pix2pix_generator_objective,
+        _cases(),
+        mistakes=_MISTAKES,
+        output_names=("the loss",),
+        atol=1e-4,
+        rtol=1e-4,
+        reference_name="gan_loss('vanilla').g_loss(D) + lambda_l1 * l1_loss(fake, real)",
+    )

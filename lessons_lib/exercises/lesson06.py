@@ -1,0 +1,135 @@
+"""Lesson 06's exercise: the WGAN-GP gradient penalty of ColorGAN's critic
+(Gulrajani et al. 2017, algorithm 1, eq. 3), checked against
+:func:`lessons_lib.losses.gradient_penalty`.
+
+    x_hat = eps * x + (1 - eps) * x_fake,    eps ~ U[0, 1], one per sample
+    GP    = lambda * E[(||grad_{x_hat} D(x_hat)||_2 - 1)^2]
+
+The student's function has the package's signature, ``fn(critic, real, fake, lambda_gp,
+generator)``, and must draw eps as ``torch.rand((B, 1, 1, 1), generator=generator)`` (one
+number per sample, broadcast over C, H, W): the check hands both functions a generator
+seeded the same way, so the same eps comes out.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from ..losses import gradient_penalty
+from ._core import Case, Mistake, Result, check_function
+
+__all__ = ["check_gradient_penalty"]
+
+
+def _critics() -> tuple[nn.Module, nn.Module]:
+    """Two small fixed critics: a patch critic (B, 1, h, w) and a one-logit-per-image one."""
+    g = torch.Generator().manual_seed(6)
+
+    def init(m: nn.Module) -> nn.Module:
+        with torch.no_grad():
+            for p in m.parameters():
+                p.copy_(0.3 * torch.randn(p.shape, generator=g))
+        return m
+
+    patch = init(nn.Sequential(nn.Conv2d(3, 4, 3), nn.LeakyReLU(0.2), nn.Conv2d(4, 1, 3)))       # (B, 1, H-4, W-4)
+    image = init(nn.Sequential(nn.Conv2d(2, 3, 3, 2, 1), nn.Tanh(), nn.Flatten(), nn.Linear(27, 1)))  # (B, 1)
+    return patch, image
+
+
+def _cases() -> list[Case]:
+    g = torch.Generator().manual_seed(7)
+    patch, image = _critics()
+    r1, f1 = torch.rand(4, 3, 8, 8, generator=g), torch.rand(4, 3, 8, 8, generator=g)
+    r2, f2 = torch.randn(3, 2, 6, 6, generator=g), torch.randn(3, 2, 6, 6, generator=g)
+    return [
+        # (critic, real, fake, lambda_gp, seed of eps) - the seed becomes a generator below
+        Case("a patch critic, lambda 10 (the paper's value)", (patch, r1, f1, 10.0, 0)),
+        Case("a one-logit critic on 2-channel maps, lambda 10", (image, r2, f2, 10.0, 1)),
+        Case("the patch critic with lambda 1", (patch, r1, f1, 1.0, 2)),
+    ]
+
+
+def _gen(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(int(seed))
+
+
+def _eps(real: torch.Tensor, seed: int, per_pixel: bool = False) -> torch.Tensor:
+    shape = real.shape if per_pixel else (real.shape[0],) + (1,) * (real.dim() - 1)
+    return torch.rand(shape, generator=_gen(seed))
+
+
+def _grad_norm(critic, real, fake, seed, *, at: str = "mix", per_pixel: bool = False, whole_batch: bool = False):
+    eps = _eps(real, seed, per_pixel)
+    x = {"mix": eps * real + (1 - eps) * fake, "real": real.clone(), "wrong_way": eps * fake + (1 - eps) * real}[at]
+    x = x.detach().requires_grad_(True)
+    (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+    if whole_batch:
+        return grad.flatten().norm(2)
+    return grad.flatten(1).norm(2, dim=1)
+
+
+_MISTAKES = [
+    Mistake("your function returns zero: the stub is still in place. Mix real and fake with eps, ask autograd "
+            "for the critic's gradient there, and penalise (||grad|| - 1)^2.",
+            lambda c, r, f, lam, s: torch.zeros(())),
+    Mistake("the penalty squares the distance to 1: (||grad|| - 1)^2, not |(||grad|| - 1)|.",
+            lambda c, r, f, lam, s: lam * (_grad_norm(c, r, f, s) - 1).abs().mean()),
+    Mistake("the target norm is 1: penalise (||grad|| - 1)^2, not ||grad||^2 (that would push the critic "
+            "towards a constant).",
+            lambda c, r, f, lam, s: lam * (_grad_norm(c, r, f, s) ** 2).mean()),
+    Mistake("the lambda factor is missing (lambda_gp = 10 in the paper).",
+            lambda c, r, f, lam, s: ((_grad_norm(c, r, f, s) - 1) ** 2).mean()),
+    Mistake("eps is ONE number per sample, shape (B, 1, 1, 1), broadcast over channels and pixels: each "
+            "x_hat lies on the straight line between one real and one fake sample.",
+            lambda c, r, f, lam, s: lam * ((_grad_norm(c, r, f, s, per_pixel=True) - 1) ** 2).mean()),
+    Mistake("the gradient is taken at the interpolates x_hat = eps * real + (1 - eps) * fake, not at the "
+            "real samples (that would be closer to R1).",
+            lambda c, r, f, lam, s: lam * ((_grad_norm(c, r, f, s, at="real") - 1) ** 2).mean()),
+    Mistake("eps multiplies the REAL samples: x_hat = eps * real + (1 - eps) * fake (the package's order; "
+            "with your order the same eps gives another point).",
+            lambda c, r, f, lam, s: lam * ((_grad_norm(c, r, f, s, at="wrong_way") - 1) ** 2).mean()),
+    Mistake("the norm is per sample: flatten each sample's gradient (grad.flatten(1)) and take its norm, "
+            "then the mean over the batch - not one norm of the whole batch's gradient.",
+            lambda c, r, f, lam, s: lam * ((_grad_norm(c, r, f, s, whole_batch=True) - 1) ** 2)),
+    Mistake("E[...] is a mean over the samples, not a sum.",
+            lambda c, r, f, lam, s: lam * ((_grad_norm(c, r, f, s) - 1) ** 2).sum()),
+    Mistake("this is the one-sided penalty max(0, ||grad|| - 1)^2 (discussed in the WGAN-GP paper, app. "
+            "E); the kit, like the paper's experiments, penalises both sides: (||grad|| - 1)^2.",
+            lambda c, r, f, lam, s: lam * (F.relu(_grad_norm(c, r, f, s) - 1) ** 2).mean()),
+]
+
+
+def _reference(critic, real, fake, lambda_gp, seed):
+    return gradient_penalty(critic, real, fake, lambda_gp=lambda_gp, generator=_gen(seed))
+
+
+def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> Result:
+    """Lesson 06: ``fn(critic, real, fake, lambda_gp=10.0, generator=None) -> penalty``.
+
+        x_hat = eps * real + (1 - eps) * fake,  eps = torch.rand((B, 1, 1, 1), generator=generator)
+        GP    = lambda_gp * mean_over_samples (||grad_{x_hat} critic(x_hat).sum()||_2 - 1)^2
+
+    (Gulrajani et al. 2017, eq. 3), a scalar that can be back-propagated (build the gradient
+    with ``create_graph=True``). Checked against :func:`lessons_lib.losses.gradient_penalty`
+    on a patch critic and a one-logit critic, with lambda 10 and 1; common mistakes (no
+    square, ||grad||^2, eps per pixel, the gradient at the real samples, one norm for the
+    whole batch, a sum, the one-sided variant) are named.
+    """
+
+    def student(critic, real, fake, lambda_gp, seed):
+        return fn(critic, real, fake, lambda_gp, _gen(seed))
+
+    return check_function(
+        "the WGAN-GP gradient penalty",
+        student,
+        _reference,
+        _cases(),
+        mistakes=_MISTAKES,
+        output_names=("the penalty",),
+        atol=1e-5,
+        rtol=1e-4,
+        reference_name="lessons_lib.losses.gradient_penalty",
+    )

@@ -1,0 +1,156 @@
+"""ColorGAN (seed 001) on the one engine: the colorization task with noise, WGAN-GP and feature losses.
+
+Shafiq & Lee, "ColorGAN: Generative Adversarial Network based Image Colorization", eq. 1:
+
+    L_G = lambda_g L_g + lambda_p L_p + lambda_L1 L_1 + lambda_s L_s,
+          {lambda_g, lambda_p, lambda_L1, lambda_s} = {0.1, 100, 10, 1}
+
+* L_g  - the WGAN generator loss -E[D(L, G(L, z))] (Arjovsky et al. 2017); the critic
+  minimises E[D(L, G(L, z))] - E[D(L, ab)] + 10 E[(||grad D(x_hat)|| - 1)^2] (WGAN-GP,
+  Gulrajani et al. 2017, eq. 3; :func:`lessons_lib.losses.gradient_penalty`);
+* L_p  - the perceptual loss, L1 between feature maps of the colorized and the true RGB
+  image (:class:`lessons_lib.losses.PerceptualLoss`);
+* L_1  - E|ab_pred - ab_true| on ab / 110;
+* L_s  - eq. 2, E|| G_f(N(0, 0.1^2)) - VGG(y) ||_1: the conv-processed noise map against
+  the features of the true colour image y. The two differ in shape - G_f(z) is
+  (B, C_lat, H/16, W/16), the feature map (B, C_f, H_f, W_f) - so the features are
+  *projected* without weights (:func:`lessons_lib.models.features.project_features`):
+  box-averaged over space to H/16 x W/16 and over groups of channels to C_lat (channels
+  repeated when C_f < C_lat). A learned projection could shrink both sides to zero.
+
+Everything else - the data, (L, ab) on the device, the PatchGAN critic on the pair
+(L, ab), the L1 and WGAN terms, the gradient penalty, the metrics - is
+:class:`~lessons_lib.train.colorization.ColorizationTask`'s; this class adds the noise,
+the two feature terms and a card that says which feature network the run used.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import torch
+
+from .. import LessonsError
+from .colorization import ColorizationTask
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..recipes import ColorGANRecipe
+
+__all__ = ["ColorGANTask"]
+
+
+class ColorGANTask(ColorizationTask):
+    """ColorGAN as a :class:`~lessons_lib.train.task.Task`; built from a ``ColorGANRecipe``."""
+
+    name = "colorgan"
+    generator_arch = "colorgan_g"
+
+    def __init__(self, recipe: "ColorGANRecipe") -> None:
+        if recipe.color_space != "lab":
+            raise LessonsError("ColorGAN works in Lab (G: L -> ab); set color_space='lab'")
+        if recipe.lambda_identity > 0:
+            raise LessonsError("ColorGAN has no identity loss (its G takes L alone); set lambda_identity=0")
+        super().__init__(recipe)
+        self.recipe: "ColorGANRecipe" = recipe
+        self.features = None
+        self.perceptual = None
+
+    # ------------------------------------------------------------------ building
+    def generator_config(self) -> dict[str, Any]:
+        r = self.recipe
+        cfg: dict[str, Any] = dict(in_channels=1, out_channels=2, base=r.g_base, depth=r.g_depth or 4,
+                                   noise_std=r.noise_std, noise_convs=r.noise_convs, norm=r.g_norm,
+                                   dropout=r.g_dropout)
+        if r.noise_channels is not None:
+            cfg["noise_channels"] = r.noise_channels
+        return cfg
+
+    def discriminator_config(self) -> dict[str, Any]:
+        cfg = super().discriminator_config()
+        cfg["norm"] = self.recipe.d_norm
+        return cfg
+
+    def load_features(self, device: torch.device | str = "cpu"):
+        """The frozen feature network of L_p and L_s (printed: which one)."""
+        from ..losses import PerceptualLoss
+        from ..models.features import load_feature_net
+
+        r = self.recipe
+        if self.features is None:
+            self.features = load_feature_net(r.features, device=device, verbose=True)
+            self.perceptual = PerceptualLoss(self.features, r.perceptual_layers, r.perceptual_weights)
+        return self.features
+
+    def setup(self, device: torch.device) -> None:
+        super().setup(device)  # G = colorgan_g, D = the critic, Adam(lr, lr_d, betas), the GAN loss
+        # the feature network is needed only when its terms count (a lesson may switch them off)
+        if self.recipe.lambda_perceptual > 0 or self.recipe.lambda_s > 0:
+            self.load_features(device)
+            self.features.to(device)
+
+    # ------------------------------------------------------------------ one step
+    def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        G = self.nets["G"]
+        # the module behind a torch.compile wrapper: compile covers forward() only, and this
+        # step needs the method that also returns G_f(z)
+        g = getattr(G, "_orig_mod", G)
+        noise = g.sample_noise(data["cond"])               # fresh z ~ N(0, 0.1^2) each step (global RNG)
+        fake, noise_features = g.forward_with_noise_features(data["cond"], noise=noise)
+        return {**data, "fake": fake, "noise_features": noise_features}
+
+    def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        # D: the critic's WGAN loss + gradient penalty; G: 0.1 L_g + 10 L_1 - all the parent's
+        out = super().loss(phase, state, step)
+        if phase != "G":
+            return out
+        from ..color import lab_normalized_to_rgb
+        from ..losses import l1_loss
+        from ..models.features import project_features
+
+        r = self.recipe
+        total = out["loss"]
+        parts: dict[str, torch.Tensor] = {}
+        if self.features is not None and (r.lambda_perceptual > 0 or r.lambda_s > 0):
+            cond, target, fake = state["cond"], state["target"], state["fake"]
+            with torch.no_grad():
+                true_rgb = lab_normalized_to_rgb(cond.float(), target.float())      # (B, 3, H, W)
+                true_feats = self.perceptual.features(true_rgb, extra=(r.s_layer,))
+            if r.lambda_perceptual > 0:
+                pred_rgb = lab_normalized_to_rgb(cond.float(), fake.float())        # differentiable in ab
+                lp = self.perceptual.distance(self.perceptual.features(pred_rgb), true_feats)
+                total = total + r.lambda_perceptual * lp
+                parts["perceptual"] = lp.detach()
+            if r.lambda_s > 0:
+                n = state["noise_features"]                                         # (B, C_lat, h, w)
+                target_s = project_features(true_feats[r.s_layer], n.shape[1], tuple(n.shape[-2:]))
+                ls = l1_loss(n, target_s)
+                total = total + r.lambda_s * ls
+                parts["s"] = ls.detach()
+        return {**out, "loss": total, **parts}
+
+    # ------------------------------------------------------------------ outputs
+    def sample(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
+        """Rows: the gray input, the colourings of seeds 0, 1 and 2, the ground truth:
+        (5, N, 3, H, W) - one look shows both quality and diversity."""
+        cond, target = data["cond"], data["target"]
+        G = self.nets["G"]
+        rows = [self.to_rgb(cond, torch.zeros_like(target))]
+        rows += [self.to_rgb(cond, G(cond, seed=s)) for s in (0, 1, 2)]
+        rows.append(self.to_rgb(cond, target))
+        return torch.stack(rows)
+
+    def describe(self) -> dict[str, Any]:
+        info = super().describe()
+        r = self.recipe
+        info.update(
+            task="colorization",
+            model="colorgan",
+            # the pipeline calls G(x, generator=g): one seed, one colouring (pipeline.Colorizer)
+            g_noise=True,
+            noise={"std": r.noise_std, "channels": getattr(self.nets.get("G"), "noise_channels", r.noise_channels)},
+            losses={"lambda_gan (WGAN)": r.lambda_gan, "lambda_perceptual": r.lambda_perceptual,
+                    "lambda_l1": r.lambda_l1, "lambda_s": r.lambda_s, "lambda_gp": r.lambda_gp},
+            perceptual_features=(self.features.description if self.features is not None
+                                 else "none (lambda_perceptual = lambda_s = 0)"),
+        )
+        return info
+

@@ -1,0 +1,300 @@
+"""ColorGAN (seed 001): the generator with its noise branch, L_s, the loss weights, the task,
+the recipe and `lessons colorize --seed` on a tiny trained run."""
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import lessons_lib.models.features as features_mod
+from lessons_lib import LessonsError
+from lessons_lib.checkpoints import save_model
+from lessons_lib.cli import main
+from lessons_lib.data import synthetic_image, synthetic_images, tensor_to_image
+from lessons_lib.losses import gradient_penalty, l1_loss
+from lessons_lib.models import build_model
+from lessons_lib.models.discriminators import pair
+from lessons_lib.models.features import project_features
+from lessons_lib.recipes import ColorGANRecipe, apply_overrides, build_task, get_recipe
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets on a shared 2-core machine
+    yield
+    torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    """A tiny kit feature network in a temporary folder, used as the shipped one (plumbing
+    tests only: what the features are worth is checked in test_features.py)."""
+    torch.manual_seed(0)
+    net = build_model("feature_net", widths=[4, 8, 8, 16], convs_per_stage=[1, 1, 1, 1], n_classes=3)
+    path = Path(save_model(net, tmp_path_factory.mktemp("kit") / "features_kit",
+                           {"data": "test fixture", "n_classes": 3}))
+    saved = features_mod.KIT_WEIGHTS
+    features_mod.KIT_WEIGHTS = path
+    yield path
+    features_mod.KIT_WEIGHTS = saved
+
+
+def small_g(**kw):
+    torch.manual_seed(0)
+    return build_model("colorgan_g", base=8, depth=3, **kw).eval()
+
+
+def L_batch(n=2, size=32):
+    rgb = synthetic_images(n, size, seed=1).float() / 255.0
+    from lessons_lib.color import rgb_to_lab_normalized
+
+    return rgb_to_lab_normalized(rgb)
+
+
+# --------------------------------------------------------------------------- the generator
+def test_generator_shapes_and_noise_branch():
+    G = small_g()
+    L, _ = L_batch()
+    ab, n = G.forward_with_noise_features(L)
+    assert ab.shape == (2, 2, 32, 32)
+    assert float(ab.detach().abs().max()) <= 1.0                           # tanh: ab / 110 in [-1, 1]
+    # latent map: 3 levels of base 8 -> 32 channels at 32 / 2^3 = 4
+    assert G.latent_channels == 32 and n.shape == (2, 32, 4, 4)
+    assert G.noise_shape(32, 32) == (8, 4, 4)                       # a quarter of the latent's channels
+    z = G.sample_noise(L, seed=0)
+    assert z.shape == (2, 8, 4, 4)
+    big = G.sample_noise(torch.zeros(64, 1, 128, 128), seed=1)
+    assert abs(float(big.std()) - 0.1) < 0.005 and abs(float(big.mean())) < 0.005  # N(0, 0.1^2)
+    assert torch.equal(G.noise_features(z), n)                      # n = G_f(z) for seed 0's z
+
+
+def test_noise_is_added_to_the_latent_map():
+    """Zeroing the noise branch's last conv must make the output independent of z."""
+    G = small_g()
+    L, _ = L_batch()
+    with torch.no_grad():
+        G.noise_branch[-1].weight.zero_()
+        G.noise_branch[-1].bias.fill_(0.3)
+    a, b = G(L, seed=1), G(L, seed=2)
+    assert torch.equal(a, b)
+    with torch.no_grad():  # and adding a constant 0.3 to the latent = a bias on the map
+        G.noise_branch[-1].bias.zero_()
+    assert not torch.allclose(G(L, seed=1), a)
+
+
+def test_seeds_are_deterministic_and_different_seeds_differ():
+    G = small_g()
+    L, _ = L_batch()
+    default = G(L)
+    assert torch.equal(default, G(L, seed=0))                        # no seed = seed 0
+    assert torch.equal(G(L, seed=7), G(L, seed=7))
+    assert torch.equal(G(L, seed=7), G(L, generator=torch.Generator().manual_seed(7)))
+    z = G.sample_noise(L, seed=7)
+    assert torch.equal(G(L, noise=z), G(L, seed=7))
+    outs = [G(L, seed=s) for s in range(8)]
+    dists = [float((a - b).abs().mean()) for a, b in itertools.combinations(outs, 2)]
+    assert min(dists) > 0.0                                          # every pair differs
+
+
+def test_generator_rejects_bad_input():
+    G = small_g()
+    with pytest.raises(ValueError, match="1 channel"):
+        G(torch.zeros(1, 3, 32, 32))
+    with pytest.raises(ValueError, match="multiples of 8"):
+        G(torch.zeros(1, 1, 36, 36))
+    with pytest.raises(ValueError, match=r"noise must have shape \(1, 8, 4, 4\)"):
+        G(torch.zeros(1, 1, 32, 32), noise=torch.zeros(1, 8, 2, 2))
+    with pytest.raises(ValueError, match="depth"):
+        build_model("colorgan_g", depth=1)
+
+
+# --------------------------------------------------------------------------- L_s projection
+def test_project_features_is_a_box_average():
+    f = torch.arange(2 * 8 * 8 * 8, dtype=torch.float32).view(2, 8, 8, 8)
+    p = project_features(f, 4, (2, 2))
+    by_hand = f.view(2, 4, 2, 2, 4, 2, 4).mean(dim=(2, 4, 6))        # pairs of channels, 4x4 cells
+    assert torch.allclose(p, by_hand)
+    up = project_features(f, 16, (8, 8))                              # more channels: repeated
+    assert torch.equal(up[:, 0], f[:, 0]) and torch.equal(up[:, 1], f[:, 0]) and torch.equal(up[:, 15], f[:, 7])
+    odd = project_features(torch.rand(1, 96, 16, 16), 256, (4, 4))    # any ratio works
+    assert odd.shape == (1, 256, 4, 4)
+    assert project_features(f, 8, (8, 8)) is f
+
+
+# --------------------------------------------------------------------------- task and losses
+def tiny_recipe(**kw) -> ColorGANRecipe:
+    base = dict(features="kit", g_base=8, g_depth=3, d_base=8, d_layers=2, perceptual_layers=("f1", "f2"),
+                perceptual_weights=(1.0, 0.5), s_layer="f3")
+    base.update(kw)
+    return apply_overrides(get_recipe("colorgan").smoke(), **base)
+
+
+@pytest.fixture()
+def task_and_state(kit):
+    task = build_task(tiny_recipe())
+    torch.manual_seed(0)
+    task.setup(torch.device("cpu"))
+    data = task.prepare(synthetic_images(4, 32, seed=2), torch.device("cpu"))
+    return task, data
+
+
+def test_generator_loss_is_the_weighted_sum_of_its_parts(task_and_state):
+    task, data = task_and_state
+    r = task.recipe
+    assert (r.lambda_gan, r.lambda_perceptual, r.lambda_l1, r.lambda_s) == (0.1, 100.0, 10.0, 1.0)  # seed eq. 1
+    state = task.forward(data)
+    out = task.loss("G", state, 0)
+    parts = {k: float(out[k]) for k in ("gan", "perceptual", "l1", "s")}
+    expected = 0.1 * parts["gan"] + 100 * parts["perceptual"] + 10 * parts["l1"] + 1 * parts["s"]
+    assert float(out["loss"]) == pytest.approx(expected, rel=1e-5)
+    # the parts by hand
+    from lessons_lib.color import lab_normalized_to_rgb
+
+    cond, target, fake = state["cond"], state["target"], state["fake"]
+    assert parts["l1"] == pytest.approx(float((fake - target).abs().mean()), rel=1e-5)
+    assert parts["gan"] == pytest.approx(float(-task.nets["D"](pair(cond, fake)).mean()), rel=1e-5)
+    feats = task.features
+    true_rgb, pred_rgb = lab_normalized_to_rgb(cond, target), lab_normalized_to_rgb(cond, fake)
+    ft, fp = feats(true_rgb, ("f1", "f2", "f3")), feats(pred_rgb, ("f1", "f2"))
+    lp = (fp["f1"] - ft["f1"]).abs().mean() + 0.5 * (fp["f2"] - ft["f2"]).abs().mean()
+    assert parts["perceptual"] == pytest.approx(float(lp), rel=1e-5)
+    n = state["noise_features"]                                        # (4, 32, 4, 4)
+    assert n.shape == (4, 32, 4, 4)
+    target_s = project_features(ft["f3"], 32, (4, 4))                  # kit f3: 8 ch at 8x8 -> 32 ch at 4x4
+    assert parts["s"] == pytest.approx(float((n - target_s).abs().mean()), rel=1e-5)
+
+
+def test_loss_weights_are_honoured(kit):
+    torch.manual_seed(0)
+    w = dict(lambda_gan=0.7, lambda_perceptual=3.0, lambda_l1=2.0, lambda_s=5.0)
+    task = build_task(tiny_recipe(**w))
+    task.setup(torch.device("cpu"))
+    state = task.forward(task.prepare(synthetic_images(4, 32, seed=2), torch.device("cpu")))
+    out = task.loss("G", state, 0)
+    total = 0.7 * out["gan"] + 3.0 * out["perceptual"] + 2.0 * out["l1"] + 5.0 * out["s"]
+    assert float(out["loss"]) == pytest.approx(float(total), rel=1e-5)
+    off = build_task(tiny_recipe(lambda_perceptual=0.0, lambda_s=0.0))
+    off.setup(torch.device("cpu"))
+    assert off.features is None                                        # no feature network needed
+    parts = off.loss("G", off.forward(off.prepare(synthetic_images(4, 32, seed=2), torch.device("cpu"))), 0)
+    assert "perceptual" not in parts and "s" not in parts
+
+
+def test_critic_loss_is_wgan_with_gradient_penalty(task_and_state):
+    task, data = task_and_state
+    state = task.forward(data)
+    torch.manual_seed(5)
+    out = task.loss("D", state, 0)
+    D, cond = task.nets["D"], state["cond"]
+    real, fake = pair(cond, state["target"]), pair(cond, state["fake"].detach())
+    torch.manual_seed(5)
+    gp = gradient_penalty(D, real, fake, lambda_gp=10.0)
+    expected = D(fake).mean() - D(real).mean() + gp
+    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-4)
+    assert float(out["gp"]) == pytest.approx(float(gp), rel=1e-4)
+    # the critic has instance norm, not batch norm (WGAN-GP sec. 4)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
+    assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in D.modules())
+
+
+def test_training_noise_is_fresh_each_step(task_and_state):
+    task, data = task_and_state
+    torch.manual_seed(3)
+    a = task.forward(data)["fake"]
+    b = task.forward(data)["fake"]
+    assert not torch.equal(a, b)
+
+
+# --------------------------------------------------------------------------- recipe
+def test_recipe_carries_the_seed_settings():
+    r = get_recipe("colorgan")
+    assert isinstance(r, ColorGANRecipe)
+    assert (r.lr, r.lr_d, r.beta1, r.beta2, r.train.batch_size) == (1e-4, 2e-4, 0.5, 0.999, 16)
+    assert (r.gan_loss, r.lambda_gp, r.noise_std, r.color_space, r.discriminator) == ("wgan", 10.0, 0.1, "lab",
+                                                                                    "patchgan")
+    assert r.data == "scenes8" and r.size in (64, 128)
+    assert type(build_task(r)).__name__ == "ColorGANTask"
+
+
+@pytest.mark.parametrize("bad, message", [
+    (dict(color_space="rgb"), "color_space"),
+    (dict(lambda_identity=5.0), "identity"),
+    (dict(perceptual_weights=(1.0,)), "one weight per layer"),
+    (dict(s_layer="relu3_3"), "s_layer"),
+    (dict(features="alexnet"), "features"),
+    (dict(size=72), "multiple of"),
+    (dict(lambda_s=-1.0), "lambda_s"),
+])
+def test_recipe_rejects_bad_options(bad, message):
+    with pytest.raises(LessonsError, match=message):
+        get_recipe("colorgan", **bad)
+
+
+def test_task_needs_a_feature_network(tmp_path):
+    saved = features_mod.KIT_WEIGHTS
+    features_mod.KIT_WEIGHTS = tmp_path / "absent.safetensors"
+    try:
+        task = build_task(tiny_recipe())
+        with pytest.raises(LessonsError, match="lessons train feature_net"):
+            task.setup(torch.device("cpu"))
+    finally:
+        features_mod.KIT_WEIGHTS = saved
+
+
+# --------------------------------------------------------------------------- a tiny run, the CLI
+TINY = ["--data", "synthetic", "--size", "32", "--batch-size", "4", "--steps", "2", "--device", "cpu",
+        "--set", "g_base=8", "--set", "g_depth=3", "--set", "d_base=8", "--set", "d_layers=2",
+        "--set", "limit=8", "--set", "val_limit=4", "--set", "sample_every=-1", "--set", "eval_every=-1",
+        "--set", "progress=false", "--set", "features=kit", "--set", "perceptual_layers=[\"f1\",\"f2\"]",
+        "--set", "perceptual_weights=[1,1]", "--set", "s_layer=f3"]
+
+
+@pytest.fixture(scope="module")
+def run(kit, tmp_path_factory) -> Path:
+    torch.set_num_threads(1)
+    out = tmp_path_factory.mktemp("run") / "colorgan"
+    assert main(["train", "colorgan", *TINY, "--out", str(out)]) == 0
+    return out
+
+
+def test_run_card_says_noise_and_features(run, capsys):
+    import json
+
+    card = json.loads((run / "model.json").read_text())
+    assert card["arch"] == "colorgan_g" and card["g_noise"] is True and card["g_input"] == "L"
+    assert card["perceptual_features"].startswith("kit features_kit (trained on test fixture")
+    assert card["recipe"] == "colorgan" and card["steps"] == 2
+
+
+def test_colorize_cli_with_seeds(run, tmp_path, capsys):
+    photo = tmp_path / "photo.png"
+    tensor_to_image(synthetic_image(0, 64, seed=3)).resize((40, 30)).save(photo)
+
+    def colorize(name, *extra):
+        out = tmp_path / name
+        assert main(["colorize", str(photo), str(out), "--weights", str(run), "--device", "cpu", *extra]) == 0
+        with Image.open(out) as img:
+            assert img.size == (40, 30)
+            return np.asarray(img.convert("RGB")).astype(int)
+
+    default, seed0, seed0b = colorize("a.png"), colorize("b.png", "--seed", "0"), colorize("c.png", "--seed", "0")
+    assert np.array_equal(default, seed0) and np.array_equal(seed0, seed0b)   # reproducible, default = seed 0
+    others = [colorize(f"s{s}.png", "--seed", str(s)) for s in (1, 2, 3)]
+    assert any(not np.array_equal(seed0, o) for o in others)                  # the seed changes the colouring
+
+
+def test_pipeline_diversity_on_one_image(run):
+    from lessons_lib.pipeline import Colorizer
+
+    col = Colorizer(run, device="cpu")
+    assert col.has_noise
+    L, _ = L_batch(1, 32)
+    abs_ = [col.predict_ab(L, seed=s) for s in range(8)]
+    pairwise = [float((a - b).abs().mean()) for a, b in itertools.combinations(abs_, 2)]
+    assert np.mean(pairwise) > 0.0
+    assert torch.equal(col.predict_ab(L, seed=4), abs_[4])
