@@ -11,8 +11,8 @@ Every stage trains through the engine with its recipe (``run_recipe``, what ``le
 train`` runs) into ``--runs/STAGE`` (default ``runs/restore``), later stages referring to the
 earlier runs by path, exactly as a user would chain them::
 
-    lessons train nafnet    --out runs/restore/nafnet    --steps 1200 --batch-size 8
-    lessons train stylegan2 --out runs/restore/stylegan2 --steps 1500 --batch-size 8 --set channel_max=64 ...
+    lessons train nafnet    --out runs/restore/nafnet    --steps 800 --batch-size 8
+    lessons train stylegan2 --out runs/restore/stylegan2 --steps 1000 --batch-size 8 --set channel_max=64 ...
     lessons train inversion --out runs/restore/inversion --set nafnet_weights=runs/restore/nafnet \\
                             --set stylegan2_weights=runs/restore/stylegan2 ...
     lessons train fusion    --out runs/restore/fusion    --set nafnet_weights=... --set inversion_weights=...
@@ -47,13 +47,13 @@ STAGES = ("nafnet", "stylegan2", "inversion", "fusion")
 
 #: the CPU budget: steps and options per stage (batch 8, 64 px, celeba10k)
 BUDGET: dict[str, dict[str, Any]] = {
-    "nafnet": dict(steps=1200, batch_size=8, width=16, eval_every=400, val_limit=200),
+    "nafnet": dict(steps=800, batch_size=8, width=16, eval_every=200, val_limit=200),
     # a small StyleGAN2 (0.38 M parameters in G): channels 64 down to 16 at 64 px; R1 gamma by
     # StyleGAN2-ADA's rule 0.0002 * 64^2 / 8 = 0.1; EMA half-life 10 kimg * 8 / 32 = 2.5 kimg
-    "stylegan2": dict(steps=1500, batch_size=8, channel_base=1024, channel_max=64, r1_gamma=0.1, ema_kimg=2.5,
+    "stylegan2": dict(steps=1000, batch_size=8, channel_base=1024, channel_max=64, r1_gamma=0.1, ema_kimg=2.5,
                       eval_every=-1),
-    "inversion": dict(steps=600, batch_size=8, eval_every=200, val_limit=200),
-    "fusion": dict(steps=600, batch_size=8, eval_every=150, val_limit=200),
+    "inversion": dict(steps=400, batch_size=8, eval_every=200, val_limit=200),
+    "fusion": dict(steps=400, batch_size=8, eval_every=100, val_limit=200),
 }
 QUICK: dict[str, dict[str, Any]] = {
     "nafnet": dict(steps=4, batch_size=4, width=4, enc_blocks=[1, 1], dec_blocks=[1, 1], eval_every=-1,
@@ -63,16 +63,6 @@ QUICK: dict[str, dict[str, Any]] = {
     "inversion": dict(steps=4, batch_size=4, encoder_width=8, encoder_max_channels=16, eval_every=-1, val_limit=8),
     "fusion": dict(steps=4, batch_size=4, width=8, n_blocks=2, eval_every=2, val_limit=8),
 }
-
-# Seed 004, Table 1 (FFHQ 512 px training, 3,000 CelebA-HQ test faces, 71x71 kernels)
-SEED_TABLE = [
-    ("HINet", 29.63, 0.81, 0.31, 40.97),
-    ("NAFNet", 29.53, 0.81, 0.31, 42.18),
-    ("GFP-GAN", 23.09, 0.63, 0.34, 10.73),
-    ("GPEN", 20.60, 0.56, 0.43, 15.48),
-    ("Ours (fusion)", 28.52, 0.76, 0.30, 9.59),
-]
-
 
 def _refs(stage: str, runs: Path) -> dict[str, Any]:
     if stage == "inversion":
@@ -127,7 +117,7 @@ def train_stage(stage: str, runs: Path, data: str, size: int, quick: bool, steps
 
 def evaluate(runs: Path, data: str, size: int, limit: int | None, batch_size: int, quick: bool = False) -> dict[str, Any]:
     from lessons_lib.pipeline import Restorer
-    from lessons_lib.train.restoration import evaluate_restorer, format_restoration
+    from lessons_lib.train.restoration import evaluate_restorer, format_restoration, seed_comparison_table
 
     bundle = runs / "fusion" / "restorer"
     weights = bundle if bundle.is_dir() else runs / "fusion"
@@ -142,28 +132,8 @@ def evaluate(runs: Path, data: str, size: int, limit: int | None, batch_size: in
     print(format_restoration(result))
     write_json(result, OUT_DIR / f"restore_compare{tag}.json")
     print()
-    print(markdown_table(result))
+    print(seed_comparison_table(result))
     return result
-
-
-def markdown_table(result: dict[str, Any]) -> str:
-    """Ours next to the seed's Table 1 (PSNR / SSIM / LPIPS / FID; ours: perceptual distance)."""
-    def f(v: Any, fmt: str) -> str:
-        return fmt.format(v) if isinstance(v, (int, float)) else "n/a"
-
-    lines = ["| method | PSNR (dB) | SSIM | LPIPS | FID | ours: perceptual dist. (not LPIPS) | sharpness "
-             "(Laplacian energy / sharp) |", "|---|---|---|---|---|---|---|"]
-    for name, p, s, l, fid in SEED_TABLE:
-        lines.append(f"| seed 004: {name} | {p:.2f} | {s:.2f} | {l:.2f} | {fid:.2f} | | |")
-    names = {"blurred": "ours: blurred input", "x_R": "ours: NAFNet (x_R)", "x_G": "ours: inversion (x_G)",
-             "x_hat": "ours: fusion (x_hat)"}
-    for k in ("blurred", "x_R", "x_G", "x_hat"):
-        if k in result:
-            r = result[k]
-            lines.append(f"| {names[k]} | {f(r.get('psnr'), '{:.2f}')} | {f(r.get('ssim'), '{:.3f}')} | "
-                         f"{f(r.get('lpips'), '{:.3f}')} | {f(r.get('fid'), '{:.2f}')} | "
-                         f"{f(r.get('perceptual'), '{:.4f}')} | {f(r.get('sharpness'), '{:.2f}')} |")
-    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:

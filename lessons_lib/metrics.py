@@ -50,6 +50,7 @@ __all__ = [
     "ssim",
     "colorfulness",
     "colorfulness_gap",
+    "mean_pairwise_distance",
     "weights_dir",
     "lpips_available",
     "lpips_distance",
@@ -307,6 +308,31 @@ def colorfulness_gap(pred: torch.Tensor, target: torch.Tensor) -> float:
     """
     p, t = _rgb_pair(pred, target)
     return float(colorfulness(p) - colorfulness(t))
+
+
+def mean_pairwise_distance(samples: Sequence[torch.Tensor], reduction: str = "mean") -> torch.Tensor:
+    """Diversity of several outputs for the same inputs (ColorGAN, seed 001: one gray photo,
+    a colouring per noise seed): the per-pixel Euclidean distance over channels between two
+    outputs, averaged over pixels and over all pairs.
+
+        div(x_1..x_K) = 2 / (K (K - 1)) sum_{i<j} mean_hw || x_i[:, h, w] - x_j[:, h, w] ||_2
+
+    Args:
+        samples: K >= 2 tensors of one shape (B, C, H, W) - e.g. ab planes in Lab units.
+    Returns one value per image (``reduction="none"``) or their mean. 0 when all outputs are equal.
+    """
+    xs = [_batch(x, f"samples[{i}]").float() for i, x in enumerate(samples)]
+    if len(xs) < 2:
+        raise ValueError(f"mean_pairwise_distance needs at least 2 outputs, got {len(xs)}")
+    if any(x.shape != xs[0].shape for x in xs):
+        raise ValueError(f"every output must have the same shape, got {[tuple(x.shape) for x in xs]}")
+    total = xs[0].new_zeros(xs[0].shape[0])
+    pairs = 0
+    for i in range(len(xs)):
+        for j in range(i + 1, len(xs)):
+            total = total + (xs[i] - xs[j]).norm(dim=1).mean(dim=(1, 2))
+            pairs += 1
+    return _reduce(total / pairs, reduction)
 
 
 # --------------------------------------------------------------------------- pretrained nets

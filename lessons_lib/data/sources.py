@@ -695,19 +695,29 @@ def list_sources() -> list[SourceInfo]:
     for name, spec in _TORCHVISION.items():
         root = _default_root(name)
         present = {s: n for s, n in spec.sizes.items() if all(p.exists() for p in spec.required(root, s))}
+        pack = None if present else _pack_by_stem(name)
+        if pack is not None:  # open_source(name) falls back to the course pack of that name
+            infos.append(_pack_info(name, pack, note=f"torchvision's files absent: uses the pack {_short_path(pack)}"))
+            continue
         infos.append(SourceInfo(
             name, "torchvision", spec.description, bool(present), present,
             f"in {root}" if present else
             f"no files in {root}: `lessons data show {name} --out x.png` says which, or use download=True",
         ))
     for name, path in _packs():
-        try:
-            index, _, description = _zip_index(path)
-            splits = {s: len(index[s]) for s in SPLITS if s in index}
-            infos.append(SourceInfo(name, "pack", description or "image pack", bool(splits), splits, str(path)))
-        except LessonsError as e:
-            infos.append(SourceInfo(name, "pack", "unreadable archive", False, {}, str(e)))
+        if path.stem.lower() in _TORCHVISION and _pack_by_stem(path.stem.lower()) == path:
+            continue  # listed above under the torchvision name it stands in for
+        infos.append(_pack_info(name, path))
     return infos
+
+
+def _pack_info(name: str, path: Path, note: str | None = None) -> SourceInfo:
+    try:
+        index, _, description = _zip_index(path)
+    except LessonsError as e:
+        return SourceInfo(name, "pack", "unreadable archive", False, {}, str(e))
+    splits = {s: len(index[s]) for s in SPLITS if s in index}
+    return SourceInfo(name, "pack", description or "image pack", bool(splits), splits, note or str(path))
 
 
 def format_source_table(infos: Sequence[SourceInfo]) -> str:

@@ -22,6 +22,9 @@ from .lesson03 import check_patchgan_receptive_field, check_receptive_field
 from .lesson04 import check_mlpconv_parameters, check_pointwise_linear
 from .lesson05 import check_lsgan_d_loss, check_lsgan_g_loss
 from .lesson06 import check_gradient_penalty
+from .lesson07 import check_motion_blur
+from .lesson08 import check_demodulation
+from .lesson09 import check_contextual_loss
 
 __all__ = [
     "Result",
@@ -47,4 +50,7 @@ __all__ = [
     "check_lsgan_d_loss",
     "check_lsgan_g_loss",
     "check_gradient_penalty",
+    "check_motion_blur",
+    "check_demodulation",
+    "check_contextual_loss",
 ]
