@@ -101,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     from skimage import __version__ as skimage_version
     from skimage.color import rgb2lab
 
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     crops = make_crops(args.n, args.size, args.seed)
     batch_u8 = torch.from_numpy(crops).permute(0, 3, 1, 2).contiguous()  # (B, 3, H, W) uint8
     batch_f32 = batch_u8.float() / 255.0
@@ -163,6 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             "scikit_image": skimage_version,
             "python": platform.python_version(),
             "gpu": gpu,
+            # 1-minute load average before and after: above the core count, other jobs
+            # were competing for the CPU and the wall-clock figures are pessimistic.
+            "load_average": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None],
         },
         "rows": rows,
     }
@@ -173,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     m = result["machine"]
     print(f"Lab conversion, {args.n} images of {args.size}x{args.size} (median of {args.repeats})")
     print(f"CPU {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({threads} threads), skimage {m['scikit_image']}, GPU {gpu or 'none'}")
+    if load_before is not None:
+        print(f"load average before/after: {m['load_average'][0]:.1f} / {m['load_average'][1]:.1f}")
     print()
     print("| method | images/s | speed-up | images per CPU-second | max abs diff vs skimage (Lab) |")
     print("|---|---:|---:|---:|---:|")

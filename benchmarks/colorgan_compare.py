@@ -142,8 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     for name in ("colorgan", "pix2pix"):
         if name in runs:
             d = runs[name]["diversity"]
-            print(f"diversity {name}: mean pairwise ab distance {d['mean_pairwise_ab']:.3f} Lab units over "
-                  f"{d['n_images']} images x {d['seeds']} seeds (first image {d['first_image']['mean_pairwise_ab']:.3f}); "
+            print(f"diversity {name}: mean pairwise ab distance {d['mean_pairwise_ab']:.4g} Lab units over "
+                  f"{d['n_images']} images x {d['seeds']} seeds (first image {d['first_image']['mean_pairwise_ab']:.4g}); "
                   f"largest PSNR deviation from an image's mean {d['max_psnr_dev_db']:.3f} dB; "
                   f"{d['images_within_1db']}/{d['n_images']} images with every seed within 1 dB; for scale: chroma "
                   f"{d['ab_chroma_seed0']:.2f}, ab error to the photo {d['ab_error_seed0']:.2f}")

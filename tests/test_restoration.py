@@ -124,10 +124,18 @@ def test_nafnet_stage_trains_and_exports_a_restoration_model(chain):
 
 
 def test_nafnet_resume_is_bit_exact(tmp_path):
+    from lessons_lib.train import TrainingInterrupted
+
     r2 = tiny("nafnet", tmp_path / "a", steps=2)
     train(build_task(r2), r2.train)
-    r1 = tiny("nafnet", tmp_path / "b", steps=1)
-    train(build_task(r1), r1.train)
+
+    def stop_after_first(step, logs):
+        if step == 1:
+            raise KeyboardInterrupt  # what Ctrl-C does: the engine saves, then stops
+
+    rb = tiny("nafnet", tmp_path / "b", steps=2)
+    with pytest.raises(TrainingInterrupted, match="--resume"):
+        train(build_task(rb), rb.train, hooks=[stop_after_first])
     rr = tiny("nafnet", tmp_path / "b", steps=2, resume=True)
     res = train(build_task(rr), rr.train)
     assert res.steps == 2
@@ -184,11 +192,11 @@ def test_inversion_stage_loss_is_the_seeds_eq2(chain, tmp_path):
     assert state["x_G"].shape == (4, 3, 32, 32) and state["x_R"].shape == (4, 3, 32, 32)
     out = task.loss("G", state, 0)
     expected = out["l1"] + 10 * out["perceptual"] + 0.3 * out["adv"]
-    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-5)
+    assert float(out["loss"].detach()) == pytest.approx(float(expected), rel=1e-5)
     from lessons_lib.metrics import perceptual_distance
 
     per = perceptual_distance(state["x_G"], state["sharp"], features=task.features)
-    assert float(out["perceptual"]) == pytest.approx(float(per), rel=1e-5)
+    assert float(out["perceptual"]) == pytest.approx(float(per.detach()), rel=1e-5)
     d = task.loss("D", state, 0)
     assert set(d) == {"loss", "real", "fake"} and math.isfinite(float(d["loss"]))
     # the run's export holds E and G in one network, with the card naming its sources
@@ -212,7 +220,7 @@ def test_fusion_stage_loss_is_the_seeds_eq3_and_keeps_the_best_psnr(chain):
     state = task.forward(task.prepare(batch, task.device))
     out = task.loss("G", state, 0)
     expected = out["l1"] + 10 * out["perceptual"] + 1.0 * (0.01 * out["cx_r"] + 0.05 * out["cx_g"])
-    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-5)
+    assert float(out["loss"].detach()) == pytest.approx(float(expected), rel=1e-5)
     from lessons_lib.losses import contextual_loss
 
     f = task.features
