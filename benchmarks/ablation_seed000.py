@@ -13,7 +13,7 @@ Every rung gets the same budget - the same steps, size, batch, widths and seed(s
 in the output with the CPU-minutes each took (rungs with the identity loss run G twice per
 step, so they cost more CPU for the same steps). The seed's 100 epochs at 128 px with
 64-channel nets are far beyond a shared 2-core CPU; the defaults here are 64 px,
-16-channel G and D, batch 8, 150 steps (1.2 epochs of the 1,000 images).
+16-channel G and D, batch 8, 60 steps (0.48 epoch of the 1,000 images).
 
     python benchmarks/ablation_seed000.py                     # the ladder, seed 0
     python benchmarks/ablation_seed000.py --seeds 0 1         # two seeds: mean and both values
@@ -29,7 +29,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT_DIR, format_table, machine_info, machine_line, train_and_evaluate, write_json  # noqa: E402
+from _common import OUT_DIR, format_table, machine_info, machine_line, train_and_evaluate, write_json
 
 LADDER = ("seed000_pix2pix", "seed000_lsgan", "seed000_identity", "seed000_patchgan", "seed000_full")
 
@@ -39,14 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quick", action="store_true", help="32 px, 3 steps, 8-channel nets, 8 val images")
     p.add_argument("--data", default="scenes8")
     p.add_argument("--size", type=int, default=64)
-    p.add_argument("--steps", type=int, default=150)
+    p.add_argument("--steps", type=int, default=60)
     p.add_argument("--batch-size", type=int, default=8, dest="batch_size")
     p.add_argument("--width", type=int, default=16, help="g_base and d_base (the seed: 64)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0])
     p.add_argument("--val-limit", type=int, default=100, dest="val_limit", help="val images (the seed: 100)")
     p.add_argument("--recipes", nargs="+", default=list(LADDER), choices=LADDER)
-    p.add_argument("--out", default=str(OUT_DIR / "ablation_seed000.json"))
+    p.add_argument("--out", default=None, help="JSON file (default benchmarks/out/ablation_seed000.json; "
+                   "ablation_seed000_quick.json with --quick)")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = str(OUT_DIR / ("ablation_seed000_quick.json" if args.quick else "ablation_seed000.json"))
     if args.quick:
         args.size, args.steps, args.batch_size, args.width, args.val_limit = 32, 3, 4, 8, 8
 
@@ -56,10 +59,11 @@ def main(argv: list[str] | None = None) -> int:
               "batch_size": args.batch_size, "g_base": args.width, "d_base": args.width, "seeds": args.seeds,
               "val_images": args.val_limit, "lr_schedule": "constant (the recipes')"}
     print("budget: " + ", ".join(f"{k} {v}" for k, v in budget.items()))
+    runs_dir = OUT_DIR / "runs" / ("quick" if args.quick else "")  # quick runs never overwrite real ones
     runs = []
     for seed in args.seeds:
         for name in args.recipes:
-            r = train_and_evaluate(name, OUT_DIR / "runs" / f"{name}_s{seed}", args.data, "val", args.size,
+            r = train_and_evaluate(name, runs_dir / f"{name}_s{seed}", args.data, "val", args.size,
                                    eval_limit=args.val_limit, steps=args.steps, batch_size=args.batch_size,
                                    g_base=args.width, d_base=args.width, seed=seed, val_limit=args.val_limit)
             r["seed"] = seed

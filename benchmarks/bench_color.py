@@ -25,10 +25,7 @@ machine shared with other jobs the wall time also counts time spent waiting for 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 import os
-import platform
 import statistics
 import sys
 import time
@@ -37,19 +34,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run from a clone without installing
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# _common also puts the repository root on sys.path: runs from a clone without installing.
+from _common import OUT_DIR, machine_info, machine_line, write_json  # noqa: E402
 
 from lessons_lib import color  # noqa: E402
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def make_crops(n: int, size: int, seed: int) -> np.ndarray:
@@ -91,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--size", type=int, default=256, help="crop size in pixels (default 256)")
     ap.add_argument("--repeats", type=int, default=3, help="timed runs per row (median; default 3)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--json", "--out", dest="json", default=str(Path(__file__).parent / "out" / "bench_color.json"),
+    ap.add_argument("--json", "--out", dest="json", default=str(OUT_DIR / "bench_color.json"),
                     help="where to write the results (default benchmarks/out/bench_color.json)")
     ap.add_argument("--quick", action="store_true", help="16 images, 1 repeat: checks that the script works")
     args = ap.parse_args(argv)
@@ -101,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     from skimage import __version__ as skimage_version
     from skimage.color import rgb2lab
 
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    machine = machine_info()  # CPU, cores, torch and its threads, load average at start
     crops = make_crops(args.n, args.size, args.seed)
     batch_u8 = torch.from_numpy(crops).permute(0, 3, 1, 2).contiguous()  # (B, 3, H, W) uint8
     batch_f32 = batch_u8.float() / 255.0
@@ -120,16 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     def add(name: str, times: tuple[float, float], max_diff: float | None, note: str) -> None:
         wall, cpu = times
         rows.append({"method": name, "seconds": wall, "cpu_seconds": cpu, "images_per_s": args.n / wall,
-                     "images_per_cpu_s": args.n / cpu if cpu > 0 else None, "max_abs_diff_lab": max_diff, "note": note})
+                     "images_per_cpu_s": args.n / cpu if cpu > 0 else None, "max_abs_diff_lab": max_diff,
+                     "note": note})
 
-    add("skimage.color.rgb2lab per image", timeit(lambda: [rgb2lab(c) for c in crops], args.repeats), 0.0, "float64 numpy, 1 core")
-    add(f"rgb_uint8_to_lab batch ({threads} threads)", timeit(lambda: color.rgb_uint8_to_lab(batch_u8), args.repeats), diff_u8, "uint8 LUT path, float32")
-    add(f"rgb_to_lab float32 batch ({threads} threads)", timeit(lambda: color.rgb_to_lab(batch_f32), args.repeats), diff_f32, "float path, differentiable")
+    def per_image() -> None:
+        for c in crops:
+            rgb2lab(c)
+
+    def u8() -> None:
+        color.rgb_uint8_to_lab(batch_u8)
+
+    def f32() -> None:
+        color.rgb_to_lab(batch_f32)
+
+    add("skimage.color.rgb2lab per image", timeit(per_image, args.repeats), 0.0, "float64 numpy, 1 core")
+    add(f"rgb_uint8_to_lab batch ({threads} threads)", timeit(u8, args.repeats), diff_u8, "uint8 LUT path, float32")
+    add(f"rgb_to_lab float32 batch ({threads} threads)", timeit(f32, args.repeats), diff_f32, "float path, differentiable")
     if threads > 1:
         torch.set_num_threads(1)
         try:
-            add("rgb_uint8_to_lab batch (1 thread)", timeit(lambda: color.rgb_uint8_to_lab(batch_u8), args.repeats), diff_u8, "core for core")
-            add("rgb_to_lab float32 batch (1 thread)", timeit(lambda: color.rgb_to_lab(batch_f32), args.repeats), diff_f32, "core for core")
+            add("rgb_uint8_to_lab batch (1 thread)", timeit(u8, args.repeats), diff_u8, "core for core")
+            add("rgb_to_lab float32 batch (1 thread)", timeit(f32, args.repeats), diff_f32, "core for core")
         finally:
             torch.set_num_threads(threads)
 
@@ -142,43 +142,30 @@ def main(argv: list[str] | None = None) -> int:
         ref = np.stack([rgb2lab(c) for c in crops])
         diff_gpu = float(np.abs(lab_gpu - ref).max())
         del lab_gpu, ref
-        add("rgb_uint8_to_lab batch (cuda)", timeit(lambda: color.rgb_uint8_to_lab(dev_u8), args.repeats, sync), diff_gpu, gpu)
-        add("rgb_uint8_to_lab batch (cuda, incl. copy)", timeit(lambda: color.rgb_uint8_to_lab(batch_u8.cuda()), args.repeats, sync), diff_gpu, "host-to-device copy included")
+        add("rgb_uint8_to_lab batch (cuda)", timeit(lambda: color.rgb_uint8_to_lab(dev_u8), args.repeats, sync),
+            diff_gpu, gpu)
+        add("rgb_uint8_to_lab batch (cuda, incl. copy)",
+            timeit(lambda: color.rgb_uint8_to_lab(batch_u8.cuda()), args.repeats, sync), diff_gpu,
+            "host-to-device copy included")
 
     base = rows[0]["images_per_s"]
     for r in rows:
         r["speedup"] = r["images_per_s"] / base
 
-    result = {
-        "benchmark": "lab_conversion",
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "images": args.n,
-        "size": args.size,
-        "repeats": args.repeats,
-        "machine": {
-            "cpu": cpu_model(),
-            "cores": os.cpu_count(),
-            "torch": torch.__version__,
-            "torch_threads": threads,
-            "numpy": np.__version__,
-            "scikit_image": skimage_version,
-            "python": platform.python_version(),
-            "gpu": gpu,
-            # 1-minute load average before and after: above the core count, other jobs
-            # were competing for the CPU and the wall-clock figures are pessimistic.
-            "load_average": [load_before, os.getloadavg()[0] if hasattr(os, "getloadavg") else None],
-        },
-        "rows": rows,
-    }
-    out = Path(args.json)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(result, indent=2) + "\n")
+    machine.update(
+        numpy=np.__version__,
+        scikit_image=skimage_version,
+        gpu=gpu,
+        # Above the core count, other jobs competed for the CPU during the run: the
+        # wall-clock figures are then pessimistic (images per CPU-second much less so).
+        load_avg_1min_at_end=round(os.getloadavg()[0], 2) if hasattr(os, "getloadavg") else None,
+    )
+    result = {"benchmark": "lab_conversion", "images": args.n, "size": args.size, "repeats": args.repeats,
+              "machine": machine, "rows": rows}
 
-    m = result["machine"]
     print(f"Lab conversion, {args.n} images of {args.size}x{args.size} (median of {args.repeats})")
-    print(f"CPU {m['cpu']}, {m['cores']} cores, torch {m['torch']} ({threads} threads), skimage {m['scikit_image']}, GPU {gpu or 'none'}")
-    if load_before is not None:
-        print(f"load average before/after: {m['load_average'][0]:.1f} / {m['load_average'][1]:.1f}")
+    print(machine_line(machine) + f"; load average {machine['load_avg_1min_at_end']} at the end")
+    print(f"numpy {machine['numpy']}, scikit-image {machine['scikit_image']}, GPU {gpu or 'none'}")
     print()
     print("| method | images/s | speed-up | images per CPU-second | max abs diff vs skimage (Lab) |")
     print("|---|---:|---:|---:|---:|")
@@ -186,7 +173,8 @@ def main(argv: list[str] | None = None) -> int:
         d = "reference" if r is rows[0] else f"{r['max_abs_diff_lab']:.1e}"
         per_cpu = f"{r['images_per_cpu_s']:.0f}" if r["images_per_cpu_s"] else "-"
         print(f"| {r['method']} | {r['images_per_s']:.0f} | {r['speedup']:.1f}x | {per_cpu} | {d} |")
-    print(f"\nwrote {out}")
+    print()
+    write_json(result, args.json)
     return 0
 
 

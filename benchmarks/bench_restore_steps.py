@@ -18,7 +18,9 @@ What is measured:
   optimiser update of the step; not the checkpoints, which are switched off);
 * memory: the process's peak resident set size (``ru_maxrss``), and how much of it the
   training added over the process just before ``train()`` started (nets, optimiser
-  states, activations and gradients of the largest step, the kernel bank).
+  states, activations and gradients of the largest step, the kernel bank, the feature
+  network and the data loader; torch's compiler module, which the first optimiser of a
+  process imports, is loaded before the baseline).
 
 On the course machine (2 cores shared with other jobs) the wall time depends on the load:
 the table states the load average at the start. Results: a table on stdout and
@@ -88,6 +90,9 @@ def _child(stage: str, size: int, batch: int, steps: int, warmup: int, data: str
                         device="cpu", progress=False, sample_every=-1, eval_every=-1, ckpt_every=10**6,
                         n_samples=0, limit=max(64, batch * steps), **refs.get(stage, {}), **opts)
     task = build_task(recipe)
+    # the first optimiser of a process imports torch._dynamo (~150 MB): do it before the
+    # baseline, so that "added by training" is the training's own memory
+    torch.optim.Adam([torch.zeros(1, requires_grad=True)])
     rss0 = _rss()
     marks: list[float] = []
     t0 = time.perf_counter()

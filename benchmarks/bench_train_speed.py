@@ -43,17 +43,17 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn as nn
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, Subset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT_DIR, machine_info, machine_line, write_json  # noqa: E402
+from _common import OUT_DIR, machine_info, machine_line, write_json
 
-from lessons_lib import LessonsError  # noqa: E402
-from lessons_lib.data import ColorizationDataset, open_source  # noqa: E402
-from lessons_lib.models import build_model  # noqa: E402
-from lessons_lib.recipes import build_task, get_recipe  # noqa: E402
-from lessons_lib.train.engine import Trainer  # noqa: E402
+from lessons_lib import LessonsError
+from lessons_lib.data import ColorizationDataset, open_source
+from lessons_lib.models import build_model
+from lessons_lib.recipes import build_task, get_recipe
+from lessons_lib.train.engine import Trainer
 
 
 # =========================================================================== ours
@@ -164,7 +164,7 @@ def run_ref(data: str, size: int, batch: int, n_images: int, warmup: int, timed:
         if k >= warmup:
             step_s.append(t2 - t0)
             wait_s.append(t1 - t0)
-    del it, loader  # stop the workers now
+    del it  # the workers stop with the loader when this function returns
     return {"step_s": step_s, "wait_s": wait_s}
 
 
@@ -218,8 +218,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--ref-workers", type=int, default=2, help="DataLoader workers of the reference")
     p.add_argument("--workers", type=int, default=None, help="our loader workers (default: the engine's, 0 on CPU)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(OUT_DIR / "bench_train_speed.json"))
+    p.add_argument("--out", default=None, help="JSON file (default benchmarks/out/bench_train_speed.json; "
+                   "bench_train_speed_quick.json with --quick)")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = str(OUT_DIR / ("bench_train_speed_quick.json" if args.quick else "bench_train_speed.json"))
     if args.quick:
         args.sizes, args.rounds, args.warmup, args.timed, args.batch_size = [32], 1, 1, 2, 2
     data = args.data

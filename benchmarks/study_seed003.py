@@ -10,7 +10,7 @@ on a class-balanced subset of the test split (every 10th image: 100 per class by
 next to the gray input (ab = 0).
 
 15 epochs (11,700 steps of 64) are out of reach on a shared 2-core CPU: the default budget
-is 200 steps of batch 32 (6,400 images, 0.13 epoch) with 16-channel nets (the recipes: 64),
+is 50 steps of batch 32 (1,600 images, 0.032 epoch) with 16-channel nets (the recipes: 64),
 the same for all four, one seed; the output states it with the CPU-minutes each took.
 
     python benchmarks/study_seed003.py
@@ -26,8 +26,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import (OUT_DIR, format_table, machine_info, machine_line, strided_source,  # noqa: E402
-                     train_and_evaluate, write_json)
+from _common import OUT_DIR, format_table, machine_info, machine_line, strided_source, train_and_evaluate, write_json
 
 VARIANTS = ("seed003_unet", "seed003_unet_bn", "seed003_gan", "seed003_gan_bn")
 
@@ -36,15 +35,18 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--quick", action="store_true", help="3 steps of batch 8, 8-channel nets, 50 test images")
     p.add_argument("--data", default="cifar10")
-    p.add_argument("--steps", type=int, default=200)
+    p.add_argument("--steps", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=32, dest="batch_size")
     p.add_argument("--width", type=int, default=16, help="g_base and d_base (the recipes: 64)")
     p.add_argument("--test-stride", type=int, default=10, dest="test_stride",
                    help="evaluate every N-th test image (10: 1,000 images, 100 per class)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--recipes", nargs="+", default=list(VARIANTS), choices=VARIANTS)
-    p.add_argument("--out", default=str(OUT_DIR / "study_seed003.json"))
+    p.add_argument("--out", default=None, help="JSON file (default benchmarks/out/study_seed003.json; "
+                   "study_seed003_quick.json with --quick)")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = str(OUT_DIR / ("study_seed003_quick.json" if args.quick else "study_seed003.json"))
     if args.quick:
         args.steps, args.batch_size, args.width, args.test_stride = 3, 8, 8, 200
 
@@ -56,9 +58,10 @@ def main(argv: list[str] | None = None) -> int:
               "g_base": args.width, "d_base": args.width, "seed": args.seed, "test_images": len(test),
               "test_subset": f"every {args.test_stride}th test image"}
     print("budget: " + ", ".join(f"{k} {v}" for k, v in budget.items()))
+    runs_dir = OUT_DIR / "runs" / ("quick" if args.quick else "")  # quick runs never overwrite real ones
     runs = []
     for name in args.recipes:
-        r = train_and_evaluate(name, OUT_DIR / "runs" / name, test, "test", 32, steps=args.steps,
+        r = train_and_evaluate(name, runs_dir / name, test, "test", 32, steps=args.steps,
                                batch_size=args.batch_size, g_base=args.width, d_base=args.width, seed=args.seed,
                                data=args.data, val_limit=64)
         runs.append(r)

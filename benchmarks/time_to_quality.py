@@ -16,7 +16,7 @@ stops the run after ``--cpu-minutes`` of training CPU time. Validation time is n
 counted. At the end the gray baseline is measured on the same crops by
 :func:`lessons_lib.pipeline.evaluate_colorizer` (with the exported final model).
 
-    python benchmarks/time_to_quality.py                   # 64 px, 20 CPU-minutes
+    python benchmarks/time_to_quality.py                   # 64 px, 10 CPU-minutes
     python benchmarks/time_to_quality.py --quick           # smoke check: 32 px, 6 steps, 16 val images
 
 Writes ``benchmarks/out/time_to_quality.json`` and ``benchmarks/time_to_quality.png``.
@@ -26,7 +26,6 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +33,10 @@ import torch
 from torch.utils.data import DataLoader
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import OUT_DIR, ROOT, TrainClock, evaluate_run, headline, machine_info, machine_line, write_json  # noqa: E402
+from _common import OUT_DIR, ROOT, TrainClock, evaluate_run, headline, machine_info, machine_line, write_json
 
-from lessons_lib.recipes import build_task, get_recipe  # noqa: E402
-from lessons_lib.train import TrainingInterrupted, train  # noqa: E402
+from lessons_lib.recipes import build_task, get_recipe
+from lessons_lib.train import TrainingInterrupted, train
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,15 +45,29 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="scenes8")
     p.add_argument("--size", type=int, default=64)
     p.add_argument("--batch-size", type=int, default=8, dest="batch_size")
-    p.add_argument("--cpu-minutes", type=float, default=20.0, dest="cpu_minutes",
+    p.add_argument("--cpu-minutes", type=float, default=10.0, dest="cpu_minutes",
                    help="stop after this much training CPU time (process time, both threads)")
     p.add_argument("--max-steps", type=int, default=5000, dest="max_steps")
-    p.add_argument("--eval-every", type=int, default=10, dest="eval_every")
+    p.add_argument("--eval-every", type=int, default=15, dest="eval_every")
     p.add_argument("--val-limit", type=int, default=None, dest="val_limit", help="validation images (default all)")
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--out", default=str(OUT_DIR / "time_to_quality.json"))
+    p.add_argument("--out", default=None, help="JSON file (default benchmarks/out/time_to_quality.json; "
+                   "time_to_quality_quick.json with --quick)")
     p.add_argument("--plot", default=str(ROOT / "benchmarks" / "time_to_quality.png"))
+    p.add_argument("--replot", metavar="JSON", help="no training: print the table and redraw the plot of a "
+                   "JSON this script wrote")
     args = p.parse_args(argv)
+    if args.out is None:
+        args.out = str(OUT_DIR / ("time_to_quality_quick.json" if args.quick else "time_to_quality.json"))
+    if args.replot:
+        import json
+
+        results = json.loads(Path(args.replot).read_text())
+        results["summary"] = summarize(results)
+        report(results)
+        write_json(results, args.out)
+        plot(results, args.plot)
+        return 0
     if args.quick:
         args.size, args.cpu_minutes, args.max_steps, args.eval_every, args.val_limit = 32, 0.5, 6, 3, 16
         args.batch_size = 4
@@ -117,37 +130,52 @@ def main(argv: list[str] | None = None) -> int:
     gray = headline(ev["gray_baseline"])
     final_pipeline = headline(ev["model"])
 
-    beats = next((r for r in curve if r["psnr"] > gray["psnr"]), None)
-    beats_for_good = None
-    for i, r in enumerate(curve):
-        if all(q["psnr"] > gray["psnr"] for q in curve[i:]):
-            beats_for_good = r
-            break
-    print(f"\npix2pix on {args.data} at {args.size} px, batch {args.batch_size}, constant lr 2e-4; "
-          f"validation: {ev['n_images']} val images")
+    results = {"machine": info, "recipe": "pix2pix", "data": args.data, "size": args.size,
+               "batch_size": args.batch_size, "lr_schedule": "constant", "cpu_minutes_budget": args.cpu_minutes,
+               "val_images": ev["n_images"], "curve": curve, "gray_baseline": gray,
+               "gray_baseline_colorfulness_gt": ev["gray_baseline"]["colorfulness_gt"],
+               "final_model_pipeline": final_pipeline}
+    results["summary"] = summarize(results)
+    report(results)
+    write_json(results, args.out)
+    plot(results, args.plot)
+    return 0
+
+
+def summarize(results: dict[str, Any]) -> dict[str, Any]:
+    """When and by how much the model beats the gray input's PSNR."""
+    curve, g = results["curve"], results["gray_baseline"]["psnr"]
+    above = [r for r in curve if r["psnr"] > g]
+    peak = max(curve, key=lambda r: r["psnr"])
+    for_good = next((r for i, r in enumerate(curve) if all(q["psnr"] > g for q in curve[i:])), None)
+    return {
+        "gray_psnr": g,
+        "validations": len(curve),
+        "validations_above_gray": len(above),
+        "peak": {k: peak[k] for k in ("step", "train_cpu_min", "train_wall_min", "psnr", "colorfulness_gap")},
+        "peak_margin_db": peak["psnr"] - g,
+        "above_gray_from": for_good and {k: for_good[k] for k in ("step", "train_cpu_min")},
+        "final": {k: curve[-1][k] for k in ("step", "train_cpu_min", "psnr", "colorfulness", "colorfulness_gap")},
+    }
+
+
+def report(results: dict[str, Any]) -> None:
+    curve, gray, sm = results["curve"], results["gray_baseline"], results["summary"]
+    print(f"\npix2pix on {results['data']} at {results['size']} px, batch {results['batch_size']}, constant lr 2e-4; "
+          f"validation: {results['val_images']} val images")
     print(f"{'step':>6} {'CPU min':>8} {'wall min':>8} {'PSNR':>7} {'SSIM':>6} {'AuC':>6} {'colorf.':>7} {'gap':>7}")
     for r in curve:
         print(f"{r['step']:6d} {r['train_cpu_min']:8.2f} {r['train_wall_min']:8.2f} {r['psnr']:7.2f} {r['ssim']:6.3f} "
               f"{r['auc']:6.3f} {r['colorfulness']:7.2f} {r['colorfulness_gap']:+7.2f}")
     print(f"gray input (ab = 0): PSNR {gray['psnr']:.2f}, SSIM {gray['ssim']:.3f}, AuC {gray['auc']:.3f}, "
-          f"colorfulness {gray['colorfulness']:.2f} (ground truth {ev['gray_baseline']['colorfulness_gt']:.2f})")
-    print(f"final model through lessons eval colorize: PSNR {final_pipeline['psnr']:.2f}")
-    if beats is None:
-        print("the model did not beat its gray input within the budget")
-    else:
-        print(f"first above the gray PSNR at step {beats['step']} ({beats['train_cpu_min']:.1f} CPU-min); "
-              + (f"above it from step {beats_for_good['step']} on ({beats_for_good['train_cpu_min']:.1f} CPU-min)"
-                 if beats_for_good else "not above it at every later validation"))
-
-    results = {"machine": info, "recipe": "pix2pix", "data": args.data, "size": args.size,
-               "batch_size": args.batch_size, "lr_schedule": "constant", "cpu_minutes_budget": args.cpu_minutes,
-               "val_images": ev["n_images"], "curve": curve, "gray_baseline": gray,
-               "gray_baseline_colorfulness_gt": ev["gray_baseline"]["colorfulness_gt"],
-               "final_model_pipeline": final_pipeline,
-               "first_beats_gray": beats, "beats_gray_from": beats_for_good}
-    write_json(results, args.out)
-    plot(results, args.plot)
-    return 0
+          f"colorfulness {gray['colorfulness']:.2f} (ground truth {results['gray_baseline_colorfulness_gt']:.2f})")
+    print(f"final model through lessons eval colorize: PSNR {results['final_model_pipeline']['psnr']:.2f}")
+    pk = sm["peak"]
+    print(f"above the gray PSNR at {sm['validations_above_gray']} of {sm['validations']} validations; best "
+          f"{pk['psnr']:.2f} dB ({sm['peak_margin_db']:+.2f} dB) at step {pk['step']} ({pk['train_cpu_min']:.1f} CPU-min); "
+          + (f"above it at every validation from step {sm['above_gray_from']['step']} "
+             f"({sm['above_gray_from']['train_cpu_min']:.1f} CPU-min)" if sm["above_gray_from"]
+             else "not above it at every validation from any point on"))
 
 
 def plot(results: dict[str, Any], path: str) -> None:

@@ -31,15 +31,14 @@ never produces a number: the reports then say exactly :data:`UNAVAILABLE`.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from . import LessonsError
-from . import color
+from . import LessonsError, color
 
 __all__ = [
     "UNAVAILABLE",
@@ -256,7 +255,7 @@ def ssim(
     Images must be at least 11 x 11 pixels.
     """
     p, t = _pair(pred, target)
-    b, c, h, w = p.shape
+    c, h, w = p.shape[1:]
     win = _gaussian_window(sigma, 3.5, p.device, p.dtype)  # truncate 3.5: skimage's 11 taps
     n = win.numel()
     if h < n or w < n:
@@ -715,9 +714,7 @@ _LABELS = {
 
 
 def _fmt(v) -> str:
-    if isinstance(v, bool) or isinstance(v, str):
-        return str(v)
-    if isinstance(v, int):
+    if isinstance(v, (bool, str, int)):
         return str(v)
     if isinstance(v, float):
         if math.isinf(v) or math.isnan(v):

@@ -9,6 +9,10 @@ the lessons, the benchmarks and the demo share::
     photo = colorize("grandparents.jpg")             # path, bytes, PIL image or numpy array
     photo.save("grandparents_colour.png")            # RGB, the same size as the input
 
+The face restorer of seed 004 (``lessons restore``, ``lessons eval restore``) has the same
+shape, ``Restorer("runs/fusion/restorer")("face.jpg")``; how it treats sizes is in
+:class:`Restorer`, the bundle it loads in :mod:`lessons_lib.train.restoration`.
+
 What :class:`Colorizer` does with an image of any size ``W x H``
 --------------------------------------------------------------------
 1. :func:`lessons_lib.data.load_image` opens it (EXIF orientation, 16-bit, CMYK, RGBA,

@@ -113,7 +113,7 @@ def test_blockwise_cpu_path_matches_one_pass(monkeypatch):
     ref_u8 = color.rgb_uint8_to_lab((x * 255).round().to(torch.uint8))
     for block, threads in ((250, 2), (50, 2), (50, 1)):  # 2 images per block; bands of 5 rows
         monkeypatch.setattr(color, "_BLOCK_PIXELS", block)
-        monkeypatch.setattr(torch, "get_num_threads", lambda: threads)  # pool of 2, or a loop
+        monkeypatch.setattr(torch, "get_num_threads", lambda n=threads: n)  # pool of 2, or a loop
         torch.testing.assert_close(color.rgb_to_lab(x), ref_lab, rtol=0, atol=1e-12)
         torch.testing.assert_close(color.lab_to_rgb(ref_lab), ref_rgb, rtol=0, atol=1e-12)
         torch.testing.assert_close(

@@ -188,7 +188,7 @@ def test_auc_extremes_and_custom_thresholds():
     assert metrics.auc(metrics.raw_accuracy_curve(t, t)) == pytest.approx(1.0)
     far = torch.full((1, 2, 4, 4), 200.0)
     assert metrics.auc(metrics.raw_accuracy_curve(far, t)) == pytest.approx(0.0)
-    thr, acc = metrics.raw_accuracy_curve(far, t, thresholds=[0, 100, 300])
+    _, acc = metrics.raw_accuracy_curve(far, t, thresholds=[0, 100, 300])
     assert acc.tolist() == [0.0, 0.0, 1.0]  # distance 200 sqrt(2) = 282.8
     with pytest.raises(ValueError, match="equal length"):
         metrics.auc((torch.arange(3), torch.ones(2)))
@@ -283,8 +283,6 @@ def _alexnet_features() -> torch.nn.Sequential:
 
 def _write_fake_lpips(folder, seed: int = 0) -> tuple[dict, dict]:
     """Random AlexNet features and LPIPS linear layers saved as the real files would be."""
-    import torchvision
-
     torch.manual_seed(seed)
     features = _alexnet_features()
     for m in features:

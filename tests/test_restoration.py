@@ -198,7 +198,7 @@ def test_inversion_stage_loss_is_the_seeds_eq2(chain, tmp_path):
     per = perceptual_distance(state["x_G"], state["sharp"], features=task.features)
     assert float(out["perceptual"]) == pytest.approx(float(per.detach()), rel=1e-5)
     d = task.loss("D", state, 0)
-    assert set(d) == {"loss", "real", "fake"} and math.isfinite(float(d["loss"]))
+    assert set(d) == {"loss", "real", "fake"} and math.isfinite(float(d["loss"].detach()))
     # the run's export holds E and G in one network, with the card naming its sources
     pair, card = load_model(chain["inversion"])
     assert isinstance(pair, InversionPair) and card["stage"] == "inversion"

@@ -35,6 +35,14 @@ def _shift_kernel() -> torch.Tensor:
     return k
 
 
+@functools.lru_cache(maxsize=4)
+def _kernel(size: int, seed: int) -> torch.Tensor:
+    """A camera-shake kernel (drawn once per session: the walk of 2,000 points takes a moment)."""
+    from ..data.blur import motion_blur_kernel
+
+    return motion_blur_kernel(size, seed=seed)
+
+
 def _no_flip(images: torch.Tensor, kernel: torch.Tensor) -> torch.Tensor:
     B, C, H, W = images.shape
     n = kernel.shape[-1]
@@ -59,15 +67,15 @@ def check_motion_blur(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     kernel that shifts the image (which tells convolution from correlation), on a real
     motion-blur kernel and a photo, and on a batch of several images.
     """
-    from ..data.blur import blur, motion_blur_kernel
+    from ..data.blur import blur
 
     g = torch.Generator().manual_seed(0)
     cases = [
         Case("a kernel that moves the image 1 down and 2 right", (torch.rand(1, 3, 12, 14, generator=g),
                                                                     _shift_kernel())),
-        Case("a camera-shake kernel on a photo", (_photo(), motion_blur_kernel(7, seed=3))),
+        Case("a camera-shake kernel on a photo", (_photo(), _kernel(7, 3).clone())),
         Case("a batch of 2 images with 1 channel", (torch.rand(2, 1, 16, 16, generator=g),
-                                                    motion_blur_kernel(5, seed=4))),
+                                                    _kernel(5, 4).clone())),
     ]
     mistakes = [
         Mistake("F.conv2d computes a correlation: flip the kernel (kernel.flip(-1, -2)) to get a convolution - "

@@ -39,7 +39,6 @@ human judgements; this is a plain feature distance).
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 from typing import Sequence
@@ -207,6 +206,9 @@ class PerceptualFeatures(nn.Module):
         self.channels = dict(zip(LAYERS, (int(c) for c in channels)))
         self.stride = {n: 2 ** i for i, n in enumerate(LAYERS)}
         self.path = str(path) if path is not None else None
+        # ImageNet statistics for the VGG path (the kit network normalises inside itself)
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.requires_grad_(False)
         super().train(False)
 
@@ -222,7 +224,7 @@ class PerceptualFeatures(nn.Module):
         if self.source == "kit":
             return self.net.features(rgb, want)
         check_image_batch(rgb, 3, "feature network input (RGB in [0, 1])")
-        h = _normalise(rgb, self.mean_std[0], self.mean_std[1])
+        h = _normalise(rgb, self.mean, self.std)
         out: dict[str, torch.Tensor] = {}
         last = max(LAYERS.index(n) for n in want)
         start = 0
@@ -232,12 +234,6 @@ class PerceptualFeatures(nn.Module):
             if LAYERS[i] in want:
                 out[LAYERS[i]] = h
         return out
-
-    @property
-    def mean_std(self) -> tuple[torch.Tensor, torch.Tensor]:
-        dev = next(self.net.parameters()).device
-        return (torch.tensor(IMAGENET_MEAN, device=dev).view(1, 3, 1, 1),
-                torch.tensor(IMAGENET_STD, device=dev).view(1, 3, 1, 1))
 
 
 def project_features(feat: torch.Tensor, channels: int, size: tuple[int, int]) -> torch.Tensor:
@@ -390,13 +386,6 @@ def load_feature_net(prefer: str = "vgg16", *, device: str | torch.device | None
     if verbose:
         print(f"perceptual features: {net.description}")
     return net
-
-
-def read_kit_card(kit_path: str | os.PathLike | None = None) -> dict:
-    """The model card of the kit's feature network (``features_kit.json``) as a dict."""
-    kit = Path(kit_path) if kit_path is not None else KIT_WEIGHTS
-    with open(kit.with_suffix(".json")) as f:
-        return json.load(f)
 
 
 def ship_feature_net(model_path: str | os.PathLike, ship_to: str | os.PathLike | None = None) -> Path:

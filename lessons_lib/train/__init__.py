@@ -10,7 +10,9 @@
   resume, the divergence guard;
 * :mod:`.task` - :class:`Task`, the interface a model family implements;
 * :mod:`.colorization` - :class:`ColorizationTask` (pix2pix, seeds 000 and 003);
-* :mod:`.toy` - :class:`ToyGANTask` and :class:`DCGANTask` (lesson 01).
+* :mod:`.toy` - :class:`ToyGANTask` and :class:`DCGANTask` (lesson 01);
+* :mod:`.colorgan` - :class:`ColorGANTask` (seed 001, lesson 06);
+* :mod:`.features` - :class:`FeatureNetTask`, the kit's feature network (perceptual losses).
 
 The task modules import models, losses and data lazily (on first attribute access here).
 """
@@ -43,12 +45,16 @@ __all__ = [
     "ColorizationTask",
     "ToyGANTask",
     "DCGANTask",
+    "ColorGANTask",
+    "FeatureNetTask",
 ]
 
 _LAZY = {
     "ColorizationTask": ".colorization",
     "ToyGANTask": ".toy",
     "DCGANTask": ".toy",
+    "ColorGANTask": ".colorgan",
+    "FeatureNetTask": ".features",
 }
 
 

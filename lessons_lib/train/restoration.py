@@ -563,8 +563,8 @@ def load_stage(weights: str | os.PathLike, arch: str, what: str, *, device: torc
     st, _ = _stage_paths(weights)
     if not st.is_file():
         if fallback is not None:
-            warnings.warn(f"no {what} at {weights}: using an UNTRAINED {arch} instead (smoke run only; "
-                          f"train it first for real results{': ' + hint if hint else ''})", stacklevel=3)
+            warnings.warn(f"no {what} at {weights}: using an UNTRAINED {arch} instead (smoke run only; for real "
+                          f"results {hint or 'train that stage first'})", stacklevel=3)
             model = build_model(arch, **fallback).to(device)
             return model.eval().requires_grad_(False), {"untrained": True, "arch": arch, "config": fallback}
         raise LessonsError(f"no {what} at {weights} (looked for {st}); {hint or 'train that stage first'}")
@@ -881,7 +881,6 @@ class InversionTask(_RestorationTask):
         pair = build_model("inversion_pair", generator=dict(G.config), encoder=dict(E.config)).to(device)
         pair.generator.load_state_dict(G.state_dict())
         pair.encoder.load_state_dict(E.state_dict())
-        pair.generator.requires_grad_(True)
         self.nets = {"EG": pair, "D": D}
         groups = [{"params": list(pair.encoder.parameters()), "betas": (0.9, 0.999)}]
         if r.finetune_generator:
@@ -1222,7 +1221,9 @@ def export_bundle(out: str | os.PathLike, *, fusion: str | os.PathLike, nafnet: 
     n_card = read_card(n_st)
     for name, st in (("nafnet", n_st), ("fusion", f_st)):
         shutil.copyfile(st, out / f"{name}.safetensors")
-        shutil.copyfile(st.with_suffix(".json"), out / f"{name}.json")
+        comp_card = read_card(st)
+        comp_card.update(weights=f"{name}.safetensors", component=name)  # the sha256 stays valid: same bytes
+        (out / f"{name}.json").write_text(json.dumps(comp_card, indent=2) + "\n", encoding="utf-8")
     for name in ("encoder", "generator"):
         save_model(getattr(pair, name), out / name, {**i_card, "component": name})
     card = {
