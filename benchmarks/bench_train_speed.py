@@ -34,6 +34,7 @@ Writes ``benchmarks/out/bench_train_speed.json``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import statistics
 import sys
 import tempfile
@@ -85,7 +86,7 @@ def run_ours(data: str, size: int, batch: int, n_images: int, warmup: int, timed
                                 hooks=[lambda step, logs: stamps.append(time.perf_counter())])
         trainer.run()
     # step k (1-based) ends at stamps[k-1]; the first step has no start stamp: warm-up anyway
-    steps = [b - a for a, b in zip(stamps[:-1], stamps[1:])]      # steps 2..N
+    steps = [b - a for a, b in itertools.pairwise(stamps)]  # steps 2..N
     waits = trainer.waits[1:]
     return {"step_s": steps[warmup - 1:], "wait_s": waits[warmup - 1:]}
 

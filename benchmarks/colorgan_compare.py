@@ -24,12 +24,15 @@ images, 1.6 epochs) - minutes per model, stated in the output with the CPU time.
 
     python benchmarks/colorgan_compare.py             # the comparison (needs the scenes8 and cbsd68 packs)
     python benchmarks/colorgan_compare.py --quick     # smoke check: 32 px, 3 steps, 8-channel nets
+    python benchmarks/colorgan_compare.py --models --variants noise_std=1.0 lambda_s=0 \
+        --out benchmarks/out/colorgan_variants.json  # what drives the diversity: two ColorGAN variants
 
 Writes ``benchmarks/out/colorgan_compare.json``.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 from pathlib import Path
@@ -95,7 +98,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-limit", type=int, default=None, dest="eval_limit", help="images per evaluation set")
     p.add_argument("--div-images", type=int, default=16, dest="div_images")
-    p.add_argument("--models", nargs="+", default=list(MODELS), choices=MODELS)
+    p.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
+    p.add_argument("--variants", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="extra colorgan runs, one per KEY=VALUE override (e.g. noise_std=1.0 lambda_s=0)")
     p.add_argument("--out", default=str(OUT_DIR / "colorgan_compare.json"))
     args = p.parse_args(argv)
     if args.quick:
@@ -112,19 +117,25 @@ def main(argv: list[str] | None = None) -> int:
     features = load_feature_net("vgg16").description
     print(f"ColorGAN's perceptual features: {features}")
     runs: dict[str, dict[str, Any]] = {}
-    for name in args.models:
+    jobs = [(name, name, {}) for name in args.models]
+    for item in args.variants:
+        key, _, value = item.partition("=")
+        jobs.append((f"colorgan {key}={value}", "colorgan", {key: json.loads(value)}))
+    for label, name, override in jobs:
         extra: dict[str, Any] = dict(steps=args.steps, batch_size=args.batch_size, g_base=args.width,
                                      d_base=args.width, seed=args.seed, limit=None, val_limit=args.eval_limit)
-        r = train_and_evaluate(name, OUT_DIR / "runs" / f"cgcmp_{name}", args.data, "val", args.size,
+        extra.update(override)                             # a variant may change any of them (steps=1500)
+        folder = label.replace(" ", "_").replace("=", "-")
+        r = train_and_evaluate(name, OUT_DIR / "runs" / f"cgcmp_{folder}", args.data, "val", args.size,
                                eval_limit=args.eval_limit, **extra)
         ev = evaluate_run(r["model_path"], args.test, "test", args.size, limit=args.eval_limit)
         r["test_model"], r["test_gray"], r["n_test_images"] = headline(ev["model"]), headline(ev["gray_baseline"]), \
             ev["n_images"]
         if name in ("colorgan", "pix2pix"):
             r["diversity"] = diversity(r["model_path"], args.data, args.size, args.div_images)
-        runs[name] = r
+        runs[label] = r
         m, t = r["model"], r["test_model"]
-        print(f"  {name:13s} {args.data} PSNR {m['psnr']:6.2f} SSIM {m['ssim']:.4f} | {args.test} PSNR {t['psnr']:6.2f} "
+        print(f"  {label:13s} {args.data} PSNR {m['psnr']:6.2f} SSIM {m['ssim']:.4f} | {args.test} PSNR {t['psnr']:6.2f} "
               f"SSIM {t['ssim']:.4f} | {r['train_cpu_min']:5.2f} CPU-min {r['train_wall_min']:5.2f} wall-min",
               flush=True)
 
@@ -139,8 +150,8 @@ def main(argv: list[str] | None = None) -> int:
         print(tables[label])
     print("\nseed 001, Table 1 (PASCAL VOC, 256 px, 300 epochs): "
           + "; ".join(f"{k} {v[0]:.3f} / {v[1]:.3f}" for k, v in SEED_TABLE.items()))
-    for name in ("colorgan", "pix2pix"):
-        if name in runs:
+    for name in runs:
+        if "diversity" in runs[name]:
             d = runs[name]["diversity"]
             print(f"diversity {name}: mean pairwise ab distance {d['mean_pairwise_ab']:.4g} Lab units over "
                   f"{d['n_images']} images x {d['seeds']} seeds (first image {d['first_image']['mean_pairwise_ab']:.4g}); "

@@ -5,6 +5,7 @@ on celeba10k val, next to the seed's Table 1.
     python benchmarks/restore_compare.py train nafnet         # one stage (resumes its run if there is one)
     python benchmarks/restore_compare.py train stylegan2 --steps 3000
     python benchmarks/restore_compare.py eval --limit 500     # evaluate the bundle of the fusion run
+    python benchmarks/restore_compare.py ablate               # x_hat with x_G replaced by x_R / gray
     python benchmarks/restore_compare.py --quick all          # a tiny run on synthetic images (checks the script)
 
 Every stage trains through the engine with its recipe (``run_recipe``, what ``lessons
@@ -136,9 +137,44 @@ def evaluate(runs: Path, data: str, size: int, limit: int | None, batch_size: in
     return result
 
 
+def xg_dependence(runs: Path, data: str, size: int, limit: int | None, batch_size: int,
+                  quick: bool = False) -> dict[str, Any]:
+    """How much of x_hat comes from x_G: the trained fusion net fed (x_R, x_G) - the real
+    thing - then (x_R, x_R) and (x_R, flat gray 0.5) in place of x_G, on the same faces and
+    kernels as the evaluation. If the scores barely move, the fusion net ignores x_G."""
+    from lessons_lib.pipeline import Restorer
+    from lessons_lib.train.restoration import FaceCrops, _mean_scores, _features, blur_batch
+
+    bundle = runs / "fusion" / "restorer"
+    rest = Restorer(bundle if bundle.is_dir() else runs / "fusion", device="cpu")
+    parts = rest.model
+    bank = dict(parts.card["kernel_bank"])
+    ds = FaceCrops(data, size, "val", train=False, n_kernels=bank["n"], eval_seed=bank.get("eval_seed", 0),
+                   limit=limit)
+    loader = torch.utils.data.DataLoader(ds, batch_size=batch_size, shuffle=False)
+
+    def scored():
+        for batch in loader:
+            blurred, sharp = blur_batch(batch["image"], batch["kernel"], bank, torch.device("cpu"))
+            outs = parts.run(blurred)
+            with torch.no_grad():
+                outs["x_hat_with_x_R_as_x_G"] = parts.fusion(outs["x_R"], outs["x_R"]).clamp(0, 1)
+                outs["x_hat_with_gray_as_x_G"] = parts.fusion(outs["x_R"], torch.full_like(outs["x_R"], 0.5)).clamp(0, 1)
+            yield {k: v for k, v in outs.items() if k.startswith(("x_hat", "x_R"))}, sharp
+
+    scores = _mean_scores(scored(), _features("vgg16", torch.device("cpu")))
+    print("\nx_hat's dependence on x_G (fusion net fed other second inputs):")
+    for name in ("x_R", "x_hat", "x_hat_with_x_R_as_x_G", "x_hat_with_gray_as_x_G"):
+        print(f"  {name:24s} PSNR {scores[name + '_psnr']:6.2f}  SSIM {scores[name + '_ssim']:.3f}  "
+              f"perceptual {scores[name + '_perceptual']:.4f}  sharpness {scores[name + '_sharpness']:.2f}")
+    write_json(scores, OUT_DIR / f"restore_xg_dependence{'_quick' if quick else ''}.json")
+    return scores
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=("all", "train", "eval"))
+    p.add_argument("what", choices=("all", "train", "eval", "ablate"),
+                   help="all: train the four stages and evaluate; ablate: x_hat with x_G replaced")
     p.add_argument("stage", nargs="?", choices=STAGES, help="with `train`: the stage")
     p.add_argument("--runs", default=str(ROOT / "runs" / "restore"), help="where the four runs go")
     p.add_argument("--data", default="celeba10k")
@@ -164,6 +200,8 @@ def main(argv: list[str] | None = None) -> int:
             train_stage(s, runs, data, size, args.quick, None)
     if args.what in ("all", "eval"):
         evaluate(runs, data, size, 16 if args.quick else args.limit, args.batch_size, args.quick)
+    if args.what in ("all", "ablate"):
+        xg_dependence(runs, data, size, 16 if args.quick else args.limit, args.batch_size, args.quick)
     return 0
 
 

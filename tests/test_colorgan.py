@@ -152,22 +152,23 @@ def test_generator_loss_is_the_weighted_sum_of_its_parts(task_and_state):
     out = task.loss("G", state, 0)
     parts = {k: float(out[k]) for k in ("gan", "perceptual", "l1", "s")}
     expected = 0.1 * parts["gan"] + 100 * parts["perceptual"] + 10 * parts["l1"] + 1 * parts["s"]
-    assert float(out["loss"]) == pytest.approx(expected, rel=1e-5)
+    assert float(out["loss"].detach()) == pytest.approx(expected, rel=1e-5)
     # the parts by hand
-    from lessons_lib.color import lab_normalized_to_rgb
+    with torch.no_grad():
+        from lessons_lib.color import lab_normalized_to_rgb
 
-    cond, target, fake = state["cond"], state["target"], state["fake"]
-    assert parts["l1"] == pytest.approx(float((fake - target).abs().mean()), rel=1e-5)
-    assert parts["gan"] == pytest.approx(float(-task.nets["D"](pair(cond, fake)).mean()), rel=1e-5)
-    feats = task.features
-    true_rgb, pred_rgb = lab_normalized_to_rgb(cond, target), lab_normalized_to_rgb(cond, fake)
-    ft, fp = feats(true_rgb, ("f1", "f2", "f3")), feats(pred_rgb, ("f1", "f2"))
-    lp = (fp["f1"] - ft["f1"]).abs().mean() + 0.5 * (fp["f2"] - ft["f2"]).abs().mean()
-    assert parts["perceptual"] == pytest.approx(float(lp), rel=1e-5)
-    n = state["noise_features"]                                        # (4, 32, 4, 4)
-    assert n.shape == (4, 32, 4, 4)
-    target_s = project_features(ft["f3"], 32, (4, 4))                  # kit f3: 8 ch at 8x8 -> 32 ch at 4x4
-    assert parts["s"] == pytest.approx(float((n - target_s).abs().mean()), rel=1e-5)
+        cond, target, fake = state["cond"], state["target"], state["fake"]
+        assert parts["l1"] == pytest.approx(float((fake - target).abs().mean()), rel=1e-5)
+        assert parts["gan"] == pytest.approx(float(-task.nets["D"](pair(cond, fake)).mean()), rel=1e-5)
+        feats = task.features
+        true_rgb, pred_rgb = lab_normalized_to_rgb(cond, target), lab_normalized_to_rgb(cond, fake)
+        ft, fp = feats(true_rgb, ("f1", "f2", "f3")), feats(pred_rgb, ("f1", "f2"))
+        lp = (fp["f1"] - ft["f1"]).abs().mean() + 0.5 * (fp["f2"] - ft["f2"]).abs().mean()
+        assert parts["perceptual"] == pytest.approx(float(lp), rel=1e-5)
+        n = state["noise_features"]                                        # (4, 32, 4, 4)
+        assert n.shape == (4, 32, 4, 4)
+        target_s = project_features(ft["f3"], 32, (4, 4))                  # kit f3: 8 ch at 8x8 -> 32 ch at 4x4
+        assert parts["s"] == pytest.approx(float((n - target_s).abs().mean()), rel=1e-5)
 
 
 def test_loss_weights_are_honoured(kit):
@@ -178,7 +179,7 @@ def test_loss_weights_are_honoured(kit):
     state = task.forward(task.prepare(synthetic_images(4, 32, seed=2), torch.device("cpu")))
     out = task.loss("G", state, 0)
     total = 0.7 * out["gan"] + 3.0 * out["perceptual"] + 2.0 * out["l1"] + 5.0 * out["s"]
-    assert float(out["loss"]) == pytest.approx(float(total), rel=1e-5)
+    assert float(out["loss"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
     off = build_task(tiny_recipe(lambda_perceptual=0.0, lambda_s=0.0))
     off.setup(torch.device("cpu"))
     assert off.features is None                                        # no feature network needed
@@ -196,8 +197,8 @@ def test_critic_loss_is_wgan_with_gradient_penalty(task_and_state):
     torch.manual_seed(5)
     gp = gradient_penalty(D, real, fake, lambda_gp=10.0)
     expected = D(fake).mean() - D(real).mean() + gp
-    assert float(out["loss"]) == pytest.approx(float(expected), rel=1e-4)
-    assert float(out["gp"]) == pytest.approx(float(gp), rel=1e-4)
+    assert float(out["loss"].detach()) == pytest.approx(float(expected.detach()), rel=1e-4)
+    assert float(out["gp"]) == pytest.approx(float(gp.detach()), rel=1e-4)
     # the critic has instance norm, not batch norm (WGAN-GP sec. 4)
     assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in D.modules())
     assert any(isinstance(m, torch.nn.InstanceNorm2d) for m in D.modules())
