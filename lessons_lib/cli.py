@@ -2,6 +2,12 @@
 
     lessons data list                      the image sources and their sizes
     lessons data show SOURCE --out grid.png
+    lessons train RECIPE [--steps N ...]   train a recipe (lessons train --list)
+    lessons models [train NAME]            the shipped models; retrain and re-ship one
+    lessons colorize IN OUT [--model M]    colorize a photo (default: the best shipped model)
+    lessons restore IN OUT                 deblur a face photo with the shipped restorer
+    lessons eval colorize|restore ...      measure a model on a data source
+    lessons demo                           the Gradio web demo
 
 Each sub-command is one ``_cmd_*`` function that imports what it needs lazily (``lessons
 --help`` stays instant) and calls the same package functions the notebooks use. A
@@ -195,8 +201,10 @@ def _add_colorize(sub) -> None:
     )
     p.add_argument("in_image", metavar="IN_IMAGE", help="the photo (any size and mode; a colour photo is read as gray)")
     p.add_argument("out_image", metavar="OUT_IMAGE", help="where to write the result (.png, .jpg, ...)")
-    p.add_argument("--weights", help="a run folder of `lessons train` (model.safetensors + model.json), "
-                                     "a .safetensors file or its .json card")
+    p.add_argument("--model", help="a shipped model: pix2pix, seed000_full, colorgan (default: the best shipped "
+                                   "one; `lessons models` lists them)")
+    p.add_argument("--weights", help="your own model instead: a run folder of `lessons train` (model.safetensors + "
+                                     "model.json), a .safetensors file or its .json card")
     p.add_argument("--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--seed", type=int, default=None,
                    help="colouring of a model with a noise input (ColorGAN); default 0, ignored by others")
@@ -226,18 +234,13 @@ def _output_path(out: str, src: str):
     return path
 
 
-def _no_weights(command: str) -> LessonsError:
-    return LessonsError(f"no model given: pass --weights DIR_OR_FILE (a run folder of `lessons train pix2pix --out DIR`, "
-                        f"its model.safetensors or model.json) to `lessons {command}`")
-
-
 def _cmd_colorize(args) -> int:
     from .pipeline import Colorizer
 
+    from .zoo import resolve_model
+
     out = _output_path(args.out_image, args.in_image)
-    if not args.weights:
-        raise _no_weights("colorize")
-    colorizer = Colorizer(args.weights, device=args.device)
+    colorizer = Colorizer(resolve_model("colorization", args.model, args.weights), device=args.device)
     result = colorizer(args.in_image, seed=args.seed)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -245,7 +248,7 @@ def _cmd_colorize(args) -> int:
     except (OSError, ValueError, KeyError) as e:
         raise LessonsError(f"cannot write {out}: {e}") from e
     w, h = result.size
-    print(f"wrote {out} ({w}x{h}) colorized by {colorizer.card.get('recipe') or colorizer.weights} "
+    print(f"wrote {out} ({w}x{h}) colorized by {colorizer.card.get('name') or colorizer.card.get('recipe') or colorizer.weights} "
           f"at {colorizer.size} px on {colorizer.device}")
     return 0
 
@@ -261,6 +264,8 @@ def _add_eval(sub) -> None:
                     "for the model and for the gray input itself; --json writes them.",
     )
     pc.add_argument("--weights", help="a run folder, a .safetensors file or its .json card")
+    pc.add_argument("--model", help="a shipped model instead (pix2pix, seed000_full, colorgan); default: the "
+                                    "default shipped colorizer when --weights is not given")
     pc.add_argument("--data", required=True, help="image source: scenes8, samples, synthetic, a folder or a .zip")
     pc.add_argument("--split", default="val", help="train, val or test (default val)")
     pc.add_argument("--size", type=int, default=None, help="evaluation size in pixels (default: the model's size)")
@@ -280,6 +285,7 @@ def _add_eval(sub) -> None:
     )
     pr.add_argument("--weights", help="a restorer bundle (folder with restorer.json) or a nafnet / inversion / "
                                       "fusion run folder")
+    pr.add_argument("--model", help="a shipped restorer instead (default: restorer, when --weights is not given)")
     pr.add_argument("--data", required=True, help="face source: celeba10k, samples, synthetic, a folder or a .zip")
     pr.add_argument("--split", default="val", help="train, val or test (default val)")
     pr.add_argument("--size", type=int, default=None, help="face size in pixels (default: the restorer's size)")
@@ -297,14 +303,14 @@ def _cmd_eval_colorize(args) -> int:
 
     from .pipeline import Colorizer, evaluate_colorizer, format_evaluation
 
-    if not args.weights:
-        raise _no_weights("eval colorize")
     out = None
     if args.json:
         out = Path(args.json).expanduser()
         if out.is_dir():
             raise LessonsError(f"--json {args.json!r} is a folder; give a file name such as {out / 'eval.json'}")
-    colorizer = Colorizer(args.weights, device=args.device)
+    from .zoo import resolve_model
+
+    colorizer = Colorizer(resolve_model("colorization", args.model, args.weights), device=args.device)
     result = evaluate_colorizer(colorizer, args.data, split=args.split, size=args.size, limit=args.limit,
                                 batch_size=args.batch_size, seed=args.seed)
     print(format_evaluation(result))
@@ -329,8 +335,9 @@ def _add_restore(sub) -> None:
     )
     p.add_argument("in_image", metavar="IN_IMAGE", help="the blurred photo (an aligned face crop works best)")
     p.add_argument("out_image", metavar="OUT_IMAGE", help="where to write the result (.png, .jpg, ...)")
-    p.add_argument("--weights", help="a restorer bundle (folder with restorer.json, written by `lessons train "
-                                     "fusion` into OUT/restorer) or a nafnet / inversion / fusion run folder")
+    p.add_argument("--model", help="a shipped restorer (default: restorer; `lessons models` lists them)")
+    p.add_argument("--weights", help="your own restorer instead: a bundle (folder with restorer.json, written by "
+                                     "`lessons train fusion` into OUT/restorer) or a nafnet / inversion / fusion run folder")
     p.add_argument("--output", choices=("x_hat", "x_G", "x_R"), default=None,
                    help="x_hat (fusion, default when present), x_G (GAN inversion) or x_R (NAFNet)")
     p.add_argument("--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
@@ -340,11 +347,11 @@ def _add_restore(sub) -> None:
 def _cmd_restore(args) -> int:
     from .pipeline import Restorer
 
+    from .zoo import resolve_model
+
     out = _output_path(args.out_image, args.in_image)
-    if not args.weights:
-        raise LessonsError("no restorer given: pass --weights DIR (a restorer bundle written by `lessons train "
-                           "fusion` into OUT/restorer, or a nafnet / inversion / fusion run folder)")
-    restorer = Restorer(args.weights, device=args.device, output=args.output)
+    restorer = Restorer(resolve_model("restoration", args.model, args.weights), device=args.device,
+                        output=args.output)
     result = restorer(args.in_image)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
@@ -364,15 +371,14 @@ def _cmd_eval_restore(args) -> int:
     from .pipeline import Restorer
     from .train.restoration import evaluate_restorer, format_restoration
 
-    if not args.weights:
-        raise LessonsError("no restorer given: pass --weights DIR (a restorer bundle or a nafnet / inversion / "
-                           "fusion run folder) to `lessons eval restore`")
     out = None
     if args.json:
         out = Path(args.json).expanduser()
         if out.is_dir():
             raise LessonsError(f"--json {args.json!r} is a folder; give a file name such as {out / 'eval.json'}")
-    restorer = Restorer(args.weights, device=args.device)
+    from .zoo import resolve_model
+
+    restorer = Restorer(resolve_model("restoration", args.model, args.weights), device=args.device)
     result = evaluate_restorer(restorer, args.data, split=args.split, size=args.size, limit=args.limit,
                                batch_size=args.batch_size, seed=args.seed)
     print(format_restoration(result))
@@ -384,6 +390,68 @@ def _cmd_eval_restore(args) -> int:
             raise LessonsError(f"cannot write {out}: {e}") from e
         print(f"wrote {out}")
     return 0
+
+
+# --------------------------------------------------------------------------- models
+def _add_models(sub) -> None:
+    p = sub.add_parser(
+        "models", help="list the shipped models with their metrics; retrain one (models train NAME)",
+        description="Without a sub-command: the shipped models, their size, steps and held-out metrics. "
+                    "`lessons models train NAME` retrains one with its recorded recipe (resuming "
+                    "runs/shipped/NAME) and ships it into the package's weights folder.",
+    )
+    msub = p.add_subparsers(dest="models_cmd", metavar="{list,train,ship}")
+    msub.add_parser("list", help="the shipped models (the default)")
+    for what in ("train", "ship"):
+        q = msub.add_parser(what, help="retrain and ship a model" if what == "train"
+                            else "ship a model from its finished runs (score it and write its card)")
+        q.add_argument("name", help="pix2pix, seed000_full, colorgan or restorer")
+        q.add_argument("--runs", help="its run folder (default runs/shipped/NAME)")
+        q.add_argument("--limit", type=int, help="score at most this many held-out images per source")
+        if what == "train":
+            q.add_argument("--steps", type=int, help="train longer (a GPU): steps of the first stage, the "
+                                                     "others scaled alike")
+            q.add_argument("--device", default="auto", help="auto, cpu, cuda, ...")
+            q.add_argument("--no-ship", action="store_true", dest="no_ship", help="train only")
+    p.set_defaults(func=_cmd_models)
+
+
+def _cmd_models(args) -> int:
+    from . import zoo
+
+    cmd = getattr(args, "models_cmd", None)
+    if cmd in (None, "list"):
+        print(zoo.format_models())
+        return 0
+    if args.name not in zoo.SPECS:
+        raise LessonsError(f"unknown shipped model {args.name!r}; choose one of: {', '.join(zoo.SPECS)}")
+    if cmd == "train":
+        zoo.train_shipped(args.name, args.runs, steps=args.steps, device=args.device)
+        if args.no_ship:
+            return 0
+    path = zoo.ship(args.name, args.runs, limit=args.limit)
+    print(f"shipped {args.name} to {path}")
+    print(zoo.format_models())
+    return 0
+
+
+# --------------------------------------------------------------------------- demo
+def _add_demo(sub) -> None:
+    p = sub.add_parser("demo", help="start the Gradio demo in the browser (colorize and restore)",
+                       description="Start the web demo (demo/app.py) on localhost.")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to share on a network)")
+    p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
+    p.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs the internet)")
+    p.set_defaults(func=_cmd_demo)
+
+
+def _cmd_demo(args) -> int:
+    try:
+        from demo.app import main as demo_main
+    except ImportError as e:
+        raise LessonsError(f"cannot start the demo ({e}): run `lessons demo` from the repository's root "
+                           "(where the demo/ folder is) after `pip install -e .`") from e
+    return int(demo_main(["--host", args.host, "--port", str(args.port)] + ["--share"] * args.share) or 0)
 
 
 # --------------------------------------------------------------------------- main
@@ -400,7 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each feature adds its sub-commands here (keep the order of `lessons --help`).
-_ADDERS = [_add_data, _add_train, _add_colorize, _add_restore, _add_eval]
+_ADDERS = [_add_data, _add_train, _add_models, _add_colorize, _add_restore, _add_eval, _add_demo]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -112,8 +112,12 @@ def test_bad_weights_are_clear_errors(runs, photo, tmp_path, capsys):
     assert "Traceback" not in err
     assert main(["restore", str(photo), str(tmp_path / "o.png"), "--weights", str(tmp_path / "none")]) == 2
     assert "no restorer at" in capsys.readouterr().err
-    assert main(["restore", str(photo), str(tmp_path / "o.png")]) == 2
-    assert "no restorer given: pass --weights" in capsys.readouterr().err
+    assert main(["restore", str(photo), str(tmp_path / "o.png"), "--model", "nope"]) == 2
+    assert "unknown restoration model 'nope'; the shipped ones are: restorer" in capsys.readouterr().err
+    assert main(["restore", str(photo), str(tmp_path / "o.png"), "--model", "pix2pix"]) == 2
+    assert "unknown restoration model 'pix2pix'" in capsys.readouterr().err
+    assert main(["restore", str(photo), str(tmp_path / "o.png"), "--model", "restorer", "--weights", "x"]) == 2
+    assert "either --weights (your own run) or --model" in capsys.readouterr().err
     assert main(["restore", str(photo), str(tmp_path / "o.png"), "--weights", str(runs / "stylegan2")]) == 2
     assert "holds a stylegan2 model, not a restorer" in capsys.readouterr().err
     assert main(["restore", str(photo), str(tmp_path / "o.png"), "--weights", str(runs / "nafnet"),

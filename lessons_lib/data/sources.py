@@ -17,6 +17,8 @@
   this in one top-level folder; it is read in place (``zipfile``), never extracted, and
   opening it reads only the list of names. A bare pack name (``"scenes8"``) is looked up
   as ``<data dir>/scenes8.zip`` (see :func:`data_dirs`).
+* ``"a+b"`` (``"scenes8+flowers5"``): the images of sources ``a`` and ``b``, one after
+  the other, for each split.
 * ``"cifar10"``, ``"places365"``, ``"voc"``, ``"celeba"``: the real datasets through
   torchvision's loaders, stored under ``~/.cache/gan-lessons/<name>`` unless ``root`` is
   given. They are downloaded only with ``download=True``; without the files the error
@@ -147,6 +149,33 @@ class ImageSource(Dataset):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(name={self.name!r}, split={self.split!r}, images={len(self)})"
+
+
+class _ConcatSource(ImageSource):
+    """Several sources one after the other (``"scenes8+flowers5"``); labels are kept."""
+
+    kind = "concat"
+
+    def __init__(self, name: str, split: str, parts: Sequence[ImageSource]) -> None:
+        self._parts = list(parts)
+        self._starts = np.cumsum([0] + [len(p) for p in self._parts])
+        super().__init__(name, split, int(self._starts[-1]))
+
+    def _where(self, i: int) -> tuple[ImageSource, int]:
+        k = int(np.searchsorted(self._starts, i, side="right")) - 1
+        return self._parts[k], i - int(self._starts[k])
+
+    def path(self, i: int) -> str:
+        part, j = self._where(self._check_index(i))
+        return part.path(j)
+
+    def label(self, i: int) -> str | None:
+        part, j = self._where(self._check_index(i))
+        return part.label(j)
+
+    def _load(self, i: int) -> Image.Image:
+        part, j = self._where(i)
+        return part._load(j)
 
 
 class _FileSource(ImageSource):
@@ -761,6 +790,12 @@ def open_source(source: str | os.PathLike | ImageSource, split: str = "train", *
     if not key:
         raise LessonsError(f"a source must be a name or a path, got {source!r}")
     low = key.lower()
+    if "+" in key and not Path(key).expanduser().exists():
+        # "scenes8+flowers5": the named sources' images of this split, one after the other
+        names = [n.strip() for n in key.split("+")]
+        if not all(names):
+            raise LessonsError(f"bad source {key!r}: join source names with '+', e.g. 'scenes8+flowers5'")
+        return _ConcatSource(key, split, [open_source(n, split, download=download, root=root) for n in names])
     if low == "samples":
         return _open_samples(split)
     if low == "synthetic":

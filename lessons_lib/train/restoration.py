@@ -1188,13 +1188,15 @@ def load_restorer_parts(weights: str | os.PathLike, device: torch.device | str =
 
 
 def export_bundle(out: str | os.PathLike, *, fusion: str | os.PathLike, nafnet: str | os.PathLike | None = None,
-                  inversion: str | os.PathLike | None = None, metrics: dict[str, Any] | None = None) -> Path:
+                  inversion: str | os.PathLike | None = None, metrics: dict[str, Any] | None = None,
+                  half: bool = False) -> Path:
     """Write a self-contained restorer bundle into the folder ``out``; returns its ``restorer.json``.
 
     ``fusion`` is a fusion run folder or weights file (e.g. the run's ``best.safetensors``);
     ``nafnet`` and ``inversion`` default to the runs its card records. The encoder and the
     generator are split out of the inversion run's :class:`InversionPair` into their own
-    files, each with the inversion run's card (plus ``"component"``).
+    files, each with the inversion run's card (plus ``"component"``). ``half=True`` stores
+    every net in float16 (half the size; what the shipped restorer uses).
     """
     from ..checkpoints import load_model, read_card, save_model
 
@@ -1220,12 +1222,16 @@ def export_bundle(out: str | os.PathLike, *, fusion: str | os.PathLike, nafnet: 
     pair, i_card = load_model(i_st, expect_arch="inversion_pair")
     n_card = read_card(n_st)
     for name, st in (("nafnet", n_st), ("fusion", f_st)):
-        shutil.copyfile(st, out / f"{name}.safetensors")
         comp_card = read_card(st)
+        if half:
+            net, _ = load_model(st)
+            save_model(net, out / name, {**comp_card, "component": name}, half=True)
+            continue
+        shutil.copyfile(st, out / f"{name}.safetensors")
         comp_card.update(weights=f"{name}.safetensors", component=name)  # the sha256 stays valid: same bytes
         (out / f"{name}.json").write_text(json.dumps(comp_card, indent=2) + "\n", encoding="utf-8")
     for name in ("encoder", "generator"):
-        save_model(getattr(pair, name), out / name, {**i_card, "component": name})
+        save_model(getattr(pair, name), out / name, {**i_card, "component": name}, half=half)
     card = {
         "format": BUNDLE_FORMAT,
         "task": "restoration",

@@ -1,0 +1,425 @@
+"""The shipped models: what ``lessons_lib/weights/`` holds, how each was trained, which is
+the default, and the one command that retrains and re-ships each of them.
+
+::
+
+    lessons models                      # the shipped models and their cards' metrics
+    lessons models train pix2pix        # retrain one (resumes runs/shipped/pix2pix), then ship it
+    lessons colorize old.jpg new.png    # the default colorizer;  --model colorgan  picks another
+
+Every shipped model is trained by one of the kit's own recipes (:mod:`lessons_lib.recipes`)
+through the one engine, with the options of its :class:`ShippedSpec` below, sized for the
+course's 2-core CPU (a GPU run can pass more steps). :func:`ship` then
+
+1. stores the weights in half precision (``weights/NAME.safetensors`` + its ``NAME.json``
+   card; the restorer is a folder ``weights/restorer/`` of four nets and ``restorer.json``),
+2. scores the *stored* weights on the held-out split of the training data (scenes8 val,
+   flowers5 val, celeba10k val) and on the photos bundled in installed packages
+   (``samples``: always there, so a test can recompute the number on any machine),
+3. writes the card: data, size, steps, parameters, hardware, wall time, the exact command,
+   and both sets of metrics.
+
+The default model of a task is the one its spec marks ``default=True``; the choice and its
+reason are in the spec's ``why`` and in the README.
+"""
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from . import LessonsError
+
+__all__ = [
+    "WEIGHTS_DIR",
+    "ShippedSpec",
+    "SPECS",
+    "list_models",
+    "model_path",
+    "default_model",
+    "resolve_model",
+    "format_models",
+    "train_shipped",
+    "ship",
+    "sample_metric",
+]
+
+#: Where the shipped weights live (installed with the package).
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
+#: Where ``lessons models train`` puts its runs (relative to the working directory).
+RUNS_DIR = Path("runs") / "shipped"
+
+
+@dataclass(frozen=True)
+class ShippedSpec:
+    """One shipped model: the recipe(s) and options it is trained with, and how it is scored."""
+
+    name: str
+    task: str                       # "colorization" | "restoration"
+    description: str
+    #: recipe name -> its options (the restorer chains four stages, in this order)
+    stages: dict[str, dict[str, Any]]
+    #: held-out data the card reports (source names; their "val" split)
+    eval_data: tuple[str, ...]
+    #: evaluation size (the model's training size)
+    size: int
+    default: bool = False
+    why: str = ""
+    #: the photos of ``samples`` the card's bundled-photo metric is computed on
+    sample_photos: tuple[str, ...] = field(default=("astronaut", "coffee", "chelsea", "rocket"))
+
+    @property
+    def command(self) -> str:
+        return f"lessons models train {self.name}"
+
+
+_TRAIN = dict(log_every=10, sample_every=100, ckpt_every=25, eval_every=0, progress=False)
+
+SPECS: dict[str, ShippedSpec] = {
+    spec.name: spec
+    for spec in (
+        ShippedSpec(
+            name="pix2pix", task="colorization",
+            description="pix2pix: U-Net (16 ch) + 70x70 PatchGAN, Lab, vanilla GAN + 100 L1, scenes8 128 px",
+            stages={"pix2pix": dict(data="scenes8", size=128, g_base=16, d_base=32, steps=600, batch_size=16,
+                                    **_TRAIN)},
+            eval_data=("scenes8", "flowers5"), size=128,
+        ),
+        ShippedSpec(
+            name="seed000_full", task="colorization",
+            description="seed 000's full model: RGB U-Net (16 ch), NIN-MLP PatchGAN, LSGAN + L1 + identity, "
+                        "scenes8 (1,000 photos) 128 px",
+            stages={"seed000_full": dict(g_base=16, d_base=32, steps=360, batch_size=16, **_TRAIN)},
+            eval_data=("scenes8", "flowers5"), size=128,
+        ),
+        ShippedSpec(
+            name="colorgan", task="colorization",
+            description="ColorGAN (seed 001): U-Net (32 ch) + latent noise, WGAN-GP PatchGAN critic, perceptual "
+                        "+ L1 + L_s, scenes8 + flowers5 128 px",
+            stages={"colorgan": dict(data="scenes8+flowers5", size=128, g_base=32, d_base=32, steps=320,
+                                     batch_size=16, **_TRAIN)},
+            eval_data=("scenes8", "flowers5"), size=128, default=True,
+            why="trained on the most data (scenes8 + flowers5), and its noise input gives several "
+                "plausible colourings of one photo (the demo's seed slider)",
+        ),
+        ShippedSpec(
+            name="restorer", task="restoration", default=True,
+            description="seed 004's face restorer: NAFNet (x_R) + StyleGAN2 prior inversion (x_G) + fusion (x_hat), "
+                        "celeba10k 64 px",
+            # the CPU budget of benchmarks/restore_compare.py (RESULTS.md, issue 5)
+            stages={
+                "nafnet": dict(data="celeba10k", size=64, steps=800, batch_size=8, width=16, eval_every=200,
+                               val_limit=200, sample_every=200, ckpt_every=50, progress=False),
+                # a small StyleGAN2 (0.38 M parameters in G); R1 gamma 0.0002 * 64^2 / 8 = 0.1
+                # (StyleGAN2-ADA's rule); EMA half-life 10 kimg * 8 / 32 = 2.5 kimg
+                "stylegan2": dict(data="celeba10k", size=64, steps=1000, batch_size=8, channel_base=1024,
+                                  channel_max=64, r1_gamma=0.1, ema_kimg=2.5, eval_every=-1, sample_every=200,
+                                  ckpt_every=50, progress=False),
+                "inversion": dict(data="celeba10k", size=64, steps=400, batch_size=8, eval_every=200,
+                                  val_limit=200, sample_every=200, ckpt_every=50, progress=False),
+                "fusion": dict(data="celeba10k", size=64, steps=400, batch_size=8, eval_every=100, val_limit=200,
+                               sample_every=200, ckpt_every=50, progress=False),
+            },
+            eval_data=("celeba10k",), size=64,
+        ),
+    )
+}
+
+
+# =========================================================================== training
+def _stage_refs(stage: str, runs: Path) -> dict[str, str]:
+    """The restorer's later stages name the earlier runs by path."""
+    if stage == "inversion":
+        return dict(nafnet_weights=str(runs / "nafnet"), stylegan2_weights=str(runs / "stylegan2"))
+    if stage == "fusion":
+        return dict(nafnet_weights=str(runs / "nafnet"), inversion_weights=str(runs / "inversion"))
+    return {}
+
+
+def _spec(name: str) -> ShippedSpec:
+    if name not in SPECS:
+        raise LessonsError(f"unknown shipped model {name!r}; choose one of: {', '.join(SPECS)}")
+    return SPECS[name]
+
+
+def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: int | None = None,
+                  device: str = "auto", smoke: bool = False) -> Path:
+    """Train (or resume, or skip when finished) the runs of shipped model ``name`` in
+    ``runs/NAME[/STAGE]``; returns the run folder of its last stage.
+
+    ``steps`` scales every stage's length by ``steps / steps of the first stage`` (a GPU run
+    can afford more); a stage whose run already reached its steps is skipped, one with a
+    checkpoint short of them is resumed, so the command can be stopped and started again.
+    ``smoke=True`` trains each stage's ``recipe.smoke()`` instead (tiny nets, synthetic
+    images, a few steps: the tests' check of the whole chain)."""
+    from .recipes import get_recipe, run_recipe
+    from .train import load_checkpoint
+
+    spec = _spec(name)
+    root = Path(runs) if runs is not None else RUNS_DIR / name
+    multi = len(spec.stages) > 1
+    first = next(iter(spec.stages.values()))["steps"]
+    out = root
+    for stage, opts in spec.stages.items():
+        opts = dict(opts)
+        if steps is not None:
+            opts["steps"] = max(1, round(opts["steps"] * steps / first))
+        out = root / stage if multi else root
+        ckpt = out / "checkpoint.pt"
+        done = int(load_checkpoint(ckpt)["step"]) if ckpt.is_file() else 0
+        if done >= opts["steps"] and (out / "model.safetensors").is_file():
+            print(f"{name}: {out} already has {done} steps, skipped")
+            continue
+        common = dict(out=str(out), device=device, resume=done > 0, overwrite=done == 0,
+                      **(_stage_refs(stage, root) if multi else {}))
+        if smoke:
+            from .recipes import apply_overrides
+
+            recipe = apply_overrides(get_recipe(stage).smoke(), **common)
+            opts["steps"] = recipe.train.steps
+        else:
+            recipe = get_recipe(stage, **common, **opts)
+        print(f"{name}: training {stage} into {out} ({opts['steps']} steps" + (f", resuming at {done})" if done else ")"),
+              flush=True)
+        cmd = spec.command + (f" --steps {steps}" if steps is not None else "")
+        run_recipe(recipe, command=cmd)
+    return out
+
+
+# =========================================================================== shipping
+class _Photos:
+    """The named photos of ``samples`` as an image source (the card's bundled-photo metric)."""
+
+    def __new__(cls, names: tuple[str, ...]):
+        from .data.sources import ImageSource, open_source
+
+        samples = open_source("samples", "val")
+        index = {samples.label(i): i for i in range(len(samples))}
+        missing = [n for n in names if n not in index]
+        if missing:
+            raise LessonsError(f"bundled photo(s) {', '.join(missing)} not found among the installed packages' "
+                               f"sample photos ({', '.join(index)}); reinstall scikit-image")
+
+        class Photos(ImageSource):
+            def path(self, i: int) -> str:
+                return samples.path(index[names[self._check_index(i)]])
+
+            def _load(self, i: int):
+                return samples[index[names[i]]]
+
+        return Photos("samples:" + ",".join(names), "val", len(names), list(names))
+
+
+def _summary(report: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {k: report[k] for k in keys if isinstance(report.get(k), (int, float))}
+
+
+_COLOR_KEYS = ("psnr", "ssim", "auc", "mae_ab_mean", "colorfulness", "colorfulness_gap", "n_images")
+_RESTORE_KEYS = ("psnr", "ssim", "perceptual", "sharpness")
+
+
+def _evaluate(spec: ShippedSpec, weights: Path, source: Any, *, limit: int | None = None) -> dict[str, Any]:
+    """Score shipped weights on one source's val split: a short, plain-JSON summary."""
+    from .pipeline import Colorizer, Restorer, evaluate_colorizer
+
+    if spec.task == "colorization":
+        res = evaluate_colorizer(Colorizer(weights, device="cpu"), source, "val", limit=limit)
+        return {"n_images": res["n_images"], "model": _summary(res["model"], _COLOR_KEYS),
+                "gray_input": _summary(res["gray_baseline"], _COLOR_KEYS)}
+    from .train.restoration import evaluate_restorer
+
+    res = evaluate_restorer(Restorer(weights, device="cpu"), source, "val", limit=limit)
+    out: dict[str, Any] = {"n_images": res["n_images"]}
+    for k in ("blurred", "x_R", "x_G", "x_hat"):
+        if k in res:
+            out[k] = _summary(res[k], _RESTORE_KEYS)
+    return out
+
+
+def sample_metric(name: str, weights: str | os.PathLike | None = None) -> dict[str, Any]:
+    """The card's bundled-photo metric, recomputed: shipped model ``name`` (or ``weights``)
+    on the photos ``SPECS[name].sample_photos`` of the installed packages (always on disk)."""
+    spec = _spec(name)
+    return _evaluate(spec, Path(weights) if weights is not None else model_path(name), _Photos(spec.sample_photos))
+
+
+def _hardware() -> dict[str, Any]:
+    dev = "cuda" if torch.cuda.is_available() else "cpu"
+    name = torch.cuda.get_device_name(0) if dev == "cuda" else (platform.processor() or platform.machine())
+    return {"device": dev, "device_name": name, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
+            "torch": torch.__version__, "python": platform.python_version()}
+
+
+def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathLike | None = None,
+         limit: int | None = None, eval_data: tuple[str, ...] | None = None) -> Path:
+    """Store the trained runs of shipped model ``name`` as ``weights/NAME`` (float16), score
+    the stored weights on the held-out data and the bundled photos, and write the card.
+
+    ``to`` (default :data:`WEIGHTS_DIR`) is the folder the weights go to; ``limit`` caps the
+    held-out images per source (None: all); ``eval_data`` replaces the spec's held-out
+    sources (tests use ``("synthetic",)``). Returns the weights' path (a restorer: its folder).
+    A held-out source that is not on this machine is recorded as unavailable, not guessed."""
+    from .checkpoints import load_model, read_card, save_model
+    from .train.restoration import BUNDLE_CARD, export_bundle
+
+    spec = _spec(name)
+    root = Path(runs) if runs is not None else RUNS_DIR / name
+    dest = Path(to) if to is not None else WEIGHTS_DIR
+    dest.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    if spec.task == "colorization":
+        run_card = read_card(root / "model.safetensors")
+        model, _ = load_model(root / "model.safetensors")
+        target = save_model(model, dest / name, {**run_card, "name": name}, half=True)
+        training = {k: run_card.get(k) for k in ("recipe", "data", "size", "steps", "epochs", "images_seen",
+                                                  "wall_time_s", "hardware", "command")}
+    else:
+        folder = dest / name
+        export_bundle(folder, fusion=root / "fusion", nafnet=root / "nafnet", inversion=root / "inversion",
+                      half=True)
+        target = folder
+        training = {}
+        for stage in spec.stages:
+            c = read_card(root / stage / "model.safetensors")
+            training[stage] = {k: c.get(k) for k in ("steps", "epochs", "images_seen", "wall_time_s", "hardware")}
+        training.update(data=spec.stages["nafnet"]["data"], size=spec.size, command=spec.command)
+    heldout: dict[str, Any] = {}
+    for source in (spec.eval_data if eval_data is None else eval_data):
+        try:
+            heldout[source] = _evaluate(spec, target, source, limit=limit)
+        except LessonsError as e:
+            heldout[source] = f"unavailable ({e})"
+    shipped = {
+        "name": name,
+        "task": spec.task,
+        "description": spec.description,
+        "default": spec.default,
+        "why_default": spec.why,
+        "command": spec.command,
+        "recipe_options": spec.stages,
+        "training": training,
+        "shipped_on": _hardware(),
+        "metrics_heldout": heldout,
+        "sample_photos": list(spec.sample_photos),
+        "metrics_samples": _evaluate(spec, target, _Photos(spec.sample_photos)),
+        "ship_wall_s": round(time.perf_counter() - t0, 1),
+    }
+    if spec.task == "colorization":
+        card = read_card(target)
+        card["shipped"] = shipped
+        card_path = target.with_suffix(".json")
+        card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    else:
+        card_path = target / BUNDLE_CARD
+        card = json.loads(card_path.read_text(encoding="utf-8"))
+        card["shipped"] = shipped
+        card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    return target
+
+
+# =========================================================================== the catalogue
+def _card_of(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def list_models(task: str | None = None, weights_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
+    """The shipped models on disk, in :data:`SPECS` order: ``{"name", "task", "path",
+    "description", "default", "card"}`` each (only those whose files are present)."""
+    from .train.restoration import BUNDLE_CARD
+
+    base = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
+    out = []
+    for name, spec in SPECS.items():
+        if task is not None and spec.task != task:
+            continue
+        if spec.task == "restoration":
+            path, card_path = base / name, base / name / BUNDLE_CARD
+        else:
+            path, card_path = base / f"{name}.safetensors", base / f"{name}.json"
+        if not (path.exists() and card_path.is_file()):
+            continue
+        card = _card_of(card_path) or {}
+        out.append({"name": name, "task": spec.task, "path": path, "description": spec.description,
+                    "default": spec.default, "card": card})
+    return out
+
+
+def model_path(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
+    """The weights of shipped model ``name`` (a restorer: its folder); a clear error when absent."""
+    spec = _spec(name)
+    for m in list_models(spec.task, weights_dir):
+        if m["name"] == name:
+            return m["path"]
+    raise LessonsError(f"the shipped model {name!r} is not in {WEIGHTS_DIR}: reinstall the package, or "
+                       f"retrain it with `{spec.command}`")
+
+
+def default_model(task: str) -> str:
+    """The name of the default shipped model of ``task`` ("colorization" or "restoration")."""
+    names = [s.name for s in SPECS.values() if s.task == task and s.default]
+    if not names:
+        raise LessonsError(f"no shipped model for task {task!r}; tasks: colorization, restoration")
+    return names[0]
+
+
+def resolve_model(task: str, model: str | None = None, weights: str | os.PathLike | None = None) -> Path:
+    """What a command or the demo loads: ``weights`` when given, else shipped model
+    ``model``, else the task's default. An unknown name says which ones exist."""
+    if weights is not None and model is not None:
+        raise LessonsError("give either --weights (your own run) or --model (a shipped model), not both")
+    if weights is not None:
+        return Path(weights)
+    name = model if model is not None else default_model(task)
+    if name not in SPECS or SPECS[name].task != task:
+        names = [s.name for s in SPECS.values() if s.task == task]
+        raise LessonsError(f"unknown {task} model {name!r}; the shipped ones are: {', '.join(names)} "
+                           "(`lessons models` lists them)")
+    return model_path(name)
+
+
+def _headline(m: dict[str, Any]) -> str:
+    shipped = m["card"].get("shipped") or {}
+    parts = []
+    for source, rep in (shipped.get("metrics_heldout") or {}).items():
+        if not isinstance(rep, dict):
+            parts.append(f"{source}: n/a")
+            continue
+        if m["task"] == "colorization":
+            mod, gray = rep["model"], rep["gray_input"]
+            parts.append(f"{source} val PSNR {mod['psnr']:.2f} (gray {gray['psnr']:.2f}), AuC {mod['auc']:.3f}, "
+                         f"colorfulness {mod['colorfulness']:.1f}")
+        else:
+            parts.append(f"{source} val PSNR " + ", ".join(f"{k} {rep[k]['psnr']:.2f}" for k in
+                                                           ("blurred", "x_R", "x_G", "x_hat") if k in rep))
+    return "; ".join(parts) if parts else "no metrics in its card"
+
+
+def format_models(weights_dir: str | os.PathLike | None = None) -> str:
+    """The table ``lessons models`` prints."""
+    models = list_models(weights_dir=weights_dir)
+    if not models:
+        return f"no shipped models in {weights_dir or WEIGHTS_DIR}; train them with `lessons models train NAME`"
+    lines = []
+    for m in models:
+        card = m["card"]
+        size = sum(f.stat().st_size for f in ([m["path"]] if m["path"].is_file() else m["path"].glob("*.safetensors")))
+        train = (card.get("shipped") or {}).get("training") or {}
+        steps = train.get("steps")
+        if steps is None and m["task"] == "restoration":
+            steps = "+".join(str((train.get(s) or {}).get("steps")) for s in SPECS[m["name"]].stages)
+        mark = " (default)" if m["default"] else ""
+        lines.append(f"{m['name']}{mark}  [{m['task']}]  {size / 2**20:.1f} MB, {steps} steps")
+        lines.append(f"    {m['description']}")
+        lines.append(f"    {_headline(m)}")
+        lines.append(f"    retrain: {SPECS[m['name']].command}")
+    return "\n".join(lines)
