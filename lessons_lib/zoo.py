@@ -171,6 +171,8 @@ def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: in
         opts = dict(opts)
         if steps is not None:
             opts["steps"] = max(1, round(opts["steps"] * steps / first))
+        if smoke:
+            opts["steps"] = get_recipe(stage).smoke().train.steps
         out = root / stage if multi else root
         ckpt = out / "checkpoint.pt"
         done = int(load_checkpoint(ckpt)["step"]) if ckpt.is_file() else 0
@@ -183,7 +185,6 @@ def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: in
             from .recipes import apply_overrides
 
             recipe = apply_overrides(get_recipe(stage).smoke(), **common)
-            opts["steps"] = recipe.train.steps
         else:
             recipe = get_recipe(stage, **common, **opts)
         print(f"{name}: training {stage} into {out} ({opts['steps']} steps" + (f", resuming at {done})" if done else ")"),

@@ -69,7 +69,7 @@ def test_colorize_refuses_to_overwrite_its_input(run, photo, capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--weights", "{tmp}/missing"], "no model at"),
-    ([], "pass --weights"),
+    (["--model", "nope"], "unknown colorization model 'nope'; the shipped ones are: pix2pix"),
 ])
 def test_colorize_without_a_model(photo, tmp_path, capsys, argv, message):
     argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
