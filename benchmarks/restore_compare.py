@@ -44,17 +44,16 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import OUT_DIR, ROOT, machine_info, machine_line, write_json  # noqa: E402
 
+from lessons_lib.zoo import SPECS  # noqa: E402
+
 STAGES = ("nafnet", "stylegan2", "inversion", "fusion")
 
-#: the CPU budget: steps and options per stage (batch 8, 64 px, celeba10k)
+#: the CPU budget: steps and options per stage (batch 8, 64 px, celeba10k) - the shipped
+#: restorer's (lessons_lib.zoo.SPECS["restorer"], `lessons models train restorer`), less the
+#: options this script sets itself
 BUDGET: dict[str, dict[str, Any]] = {
-    "nafnet": dict(steps=800, batch_size=8, width=16, eval_every=200, val_limit=200),
-    # a small StyleGAN2 (0.38 M parameters in G): channels 64 down to 16 at 64 px; R1 gamma by
-    # StyleGAN2-ADA's rule 0.0002 * 64^2 / 8 = 0.1; EMA half-life 10 kimg * 8 / 32 = 2.5 kimg
-    "stylegan2": dict(steps=1000, batch_size=8, channel_base=1024, channel_max=64, r1_gamma=0.1, ema_kimg=2.5,
-                      eval_every=-1),
-    "inversion": dict(steps=400, batch_size=8, eval_every=200, val_limit=200),
-    "fusion": dict(steps=400, batch_size=8, eval_every=100, val_limit=200),
+    stage: {k: v for k, v in opts.items() if k not in ("data", "size", "sample_every", "ckpt_every", "progress")}
+    for stage, opts in SPECS["restorer"].stages.items()
 }
 QUICK: dict[str, dict[str, Any]] = {
     "nafnet": dict(steps=4, batch_size=4, width=4, enc_blocks=[1, 1], dec_blocks=[1, 1], eval_every=-1,

@@ -42,6 +42,7 @@ from . import LessonsError, color
 
 __all__ = [
     "UNAVAILABLE",
+    "METRIC_LABELS",
     "mae",
     "raw_accuracy_curve",
     "auc",
@@ -698,7 +699,8 @@ def restoration_report(pred: torch.Tensor, target: torch.Tensor) -> dict:
     }
 
 
-_LABELS = {
+#: Human-readable names of the report keys (tables of format_report, format_evaluation).
+METRIC_LABELS = {
     "n_images": "images",
     "mae_rgb": "MAE RGB (0-255)",
     "mae_ab": "MAE ab (Lab units)",
@@ -729,6 +731,6 @@ def format_report(report: dict) -> str:
     """A report dict as aligned ``label  value`` lines (nested dicts on one line)."""
     if not isinstance(report, dict):
         raise TypeError(f"format_report takes a report dict, got {type(report).__name__}")
-    labels = {k: _LABELS.get(k, k) for k in report}
+    labels = {k: METRIC_LABELS.get(k, k) for k in report}
     width = max((len(s) for s in labels.values()), default=0)
     return "\n".join(f"{labels[k]:<{width}}  {_fmt(v)}" for k, v in report.items())

@@ -110,6 +110,150 @@ _RUN_HINT = "train one with `lessons train pix2pix --out {path}` or pass --weigh
 
 
 # =========================================================================== colour helpers
+# The gamut mapping works in *linear* RGB. Its inside test compares sRGB values with
+# [-tol, 1 + tol]; the sRGB curve is increasing, so the same test on linear values uses the
+# two limits mapped through its inverse, and the bisection never evaluates pow(1/2.4).
+_LIN_LO = -_GAMUT_TOL / 12.92                               # srgb = 12.92 lin below 0.0031308
+_LIN_HI = ((1.0 + _GAMUT_TOL + 0.055) / 1.055) ** 2.4        # srgb = 1.055 lin^(1/2.4) - 0.055
+# 8-bit output straight from linear light: the 255 decision levels ``T_v = lin((v - 0.5) / 255)``
+# are at least 1 / (255 * 12.92) = 3.0e-4 apart, so a table of 4096 bins of [0, 1] holds at
+# most one of them per bin: level = base[bin] + (lin >= threshold[bin]), no pow, no rounding.
+_Q_BINS = 4096
+_gamut_cache: dict[tuple, dict[str, torch.Tensor]] = {}
+
+
+def _gamut_consts(device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
+    """Constants of the fast Lab -> RGB path on a device, prepared once and cached:
+    the XYZ -> linear RGB columns (for ``X`` and ``Z``, and ``Y``'s), the table of each 8-bit
+    channel's share of ``Y`` (three 256-entry parts, offset 0 / 256 / 512) and the
+    quantisation tables of :func:`_linear_to_uint8`."""
+    key = (str(device), dtype)
+    if key not in _gamut_cache:
+        import numpy as np
+
+        from .color import _matrices, _srgb_lut
+
+        c = _matrices(device, dtype)
+        rgb_from_xyz = c["rgb_from_xyz"].reshape(3, 3).t()       # rows R, G, B; columns X, Y, Z
+        y_row = c["xyz_from_rgb"].reshape(3, 3)[:, 1]            # Y/Yn = sum_c y_row[c] lin(c)
+        y_lut = (_srgb_lut(device, dtype).view(1, 256) * y_row.view(3, 1)).reshape(768)
+        # decision levels in float64, then as stored (float32): a level's bin is where its
+        # stored value falls, so the table and the comparison agree exactly
+        v = np.arange(1, 256, dtype=np.float64)
+        s = (v - 0.5) / 255.0
+        t = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4).astype(np.float32)
+        edges = np.arange(_Q_BINS + 1, dtype=np.float32) / _Q_BINS
+        base = np.searchsorted(t, edges, side="right").astype(np.uint8)  # levels <= bin start
+        thr = np.full(_Q_BINS + 1, np.inf, dtype=np.float32)
+        bins = (t * _Q_BINS).astype(np.int64)
+        inner = t > bins.astype(np.float32) / _Q_BINS                  # strictly inside its bin
+        assert np.bincount(bins[inner], minlength=_Q_BINS + 1).max() <= 1, "two levels in one bin"
+        thr[bins[inner]] = t[inner]
+        _gamut_cache[key] = {
+            "m_x": rgb_from_xyz[:, 0:1].contiguous(),            # (3, 1)
+            "m_y": rgb_from_xyz[:, 1:2].contiguous(),
+            "m_z": rgb_from_xyz[:, 2:3].contiguous(),
+            "y_lut": y_lut.contiguous(),                          # (768,)
+            "offsets": torch.tensor([0, 256, 512], dtype=torch.int32, device=device),
+            "q_base": torch.from_numpy(base).to(device),          # (4097,) uint8
+            "q_thr": torch.from_numpy(thr).to(device, dtype),     # (4097,)
+        }
+    return _gamut_cache[key]
+
+
+def _f_inv_(f: torch.Tensor) -> torch.Tensor:
+    """CIE f^-1 of a temporary (reused): f^3 above 6/29, (f - 16/116) / 7.787 below."""
+    from .color import _F_INV_THRESHOLD, _F_OFFSET, _KAPPA
+
+    line = torch.sub(f, _F_OFFSET).div_(_KAPPA)
+    cube = torch.mul(f, f).mul_(f)
+    return torch.where(f > _F_INV_THRESHOLD, cube, line, out=f)
+
+
+def _chroma_to_linear(fy: torch.Tensor, y_part: torch.Tensor, a5: torch.Tensor, b2: torch.Tensor,
+                      k: torch.Tensor | None, c: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Linear RGB ``(3, n)`` of the colours ``(L, k a, k b)``, given ``fy = f(Y)`` (from L),
+    ``y_part = m_y * Y`` (the ``Y`` column of XYZ -> RGB times Y), ``a5 = a / 500`` and
+    ``b2 = b / 200``; ``k=None`` means 1. The ``fz`` clamp is :mod:`lessons_lib.color`'s."""
+    if k is None:
+        fx, fz = torch.add(fy, a5), torch.sub(fy, b2)
+    else:
+        fx, fz = torch.addcmul(fy, k, a5), torch.addcmul(fy, k, b2, value=-1.0)
+    X = _f_inv_(fx)
+    Z = _f_inv_(fz.clamp_min_(0.0))
+    return torch.addcmul(y_part, c["m_x"], X).addcmul_(c["m_z"], Z)
+
+
+def _inside(lin: torch.Tensor) -> torch.Tensor:
+    """(3, n) linear RGB -> (n,) bool: inside sRGB, with the gamut tolerance."""
+    return (lin.amin(0) >= _LIN_LO) & (lin.amax(0) <= _LIN_HI)
+
+
+def _keep_lightness_linear(Y: torch.Tensor, fy: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                           steps: int) -> torch.Tensor:
+    """The core of :func:`lab_to_rgb_keep_lightness` on flat pixels: ``Y`` (relative
+    luminance), ``fy = f(Y)``, ``a``, ``b`` of shape (n,) -> linear RGB (3, n), inside the
+    gamut up to its tolerance (not yet clipped).
+
+    Every pixel is converted once with its full chroma; only those outside the gamut are
+    gathered and bisected (``k = lo + 2^-i`` is exactly the midpoint ``(lo + hi) / 2`` of the
+    straightforward bisection, as the bracket halves each step), then scattered back.
+    """
+    c = _gamut_consts(Y.device, Y.dtype)
+    a5, b2 = a * (1.0 / 500.0), b * (1.0 / 200.0)
+    y_part = c["m_y"] * Y                                        # (3, n)
+    lin = _chroma_to_linear(fy, y_part, a5, b2, None, c)
+    outside = ~_inside(lin)
+    if steps > 0 and bool(outside.any()):
+        idx = outside.nonzero().squeeze(1)
+        fy_o, y_o, a5_o, b2_o = fy[idx], y_part[:, idx], a5[idx], b2[idx]
+        lo = torch.zeros_like(fy_o)
+        for i in range(1, steps + 1):
+            mid = lo + 2.0 ** -i
+            lo = torch.where(_inside(_chroma_to_linear(fy_o, y_o, a5_o, b2_o, mid, c)), mid, lo)
+        lin[:, idx] = _chroma_to_linear(fy_o, y_o, a5_o, b2_o, lo, c)
+    elif bool(outside.any()):  # steps = 0: the gray of lightness L
+        idx = outside.nonzero().squeeze(1)
+        lin[:, idx] = _chroma_to_linear(fy[idx], y_part[:, idx], a5[idx], b2[idx], torch.zeros_like(fy[idx]), c)
+    return lin
+
+
+def _linear_to_uint8(lin: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Linear RGB -> 8-bit sRGB, ``round(255 * srgb(clip(lin, 0, 1)))`` by table
+    (see ``_Q_BINS``; equal to the float formula except where float32 round-off of pow()
+    decides a tie, i.e. within 8-bit rounding)."""
+    t = lin.clamp(0.0, 1.0)
+    i = torch.mul(t, float(_Q_BINS)).to(torch.int32).view(-1)
+    q = c["q_base"].index_select(0, i).view(t.shape)
+    return q.add_(t >= c["q_thr"].index_select(0, i).view(t.shape))
+
+
+def _map_blocks(fn, n: int, device: torch.device) -> None:
+    """``fn(slice)`` over ``n`` pixels: on the CPU in cache-sized blocks shared among
+    ``torch.get_num_threads()`` threads (:func:`lessons_lib.color._blockwise`'s scheme: each
+    op stays under ATen's parallel grain, the blocks are the parallelism); elsewhere at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .color import _BLOCK_PIXELS
+
+    if device.type != "cpu" or n <= _BLOCK_PIXELS:
+        fn(slice(0, n))
+        return
+    blocks = [slice(s, min(n, s + _BLOCK_PIXELS)) for s in range(0, n, _BLOCK_PIXELS)]
+
+    def run(block: slice) -> None:
+        with torch.no_grad():  # grad mode is per thread
+            fn(block)
+
+    workers = min(torch.get_num_threads(), len(blocks))
+    if workers <= 1:
+        for block in blocks:
+            run(block)
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            list(pool.map(run, blocks))
+
+
 def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = _GAMUT_STEPS) -> torch.Tensor:
     """Lab ``(B, 3, H, W)`` -> sRGB in [0, 1] that keeps L* (and the hue) of every pixel.
 
@@ -118,30 +262,31 @@ def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = _GAMUT_STEPS) -> t
     does) changes the pixel's lightness and hue. Here the chroma of each out-of-gamut pixel
     is scaled instead, ``(a, b) <- k (a, b)`` with the largest ``k`` in [0, 1] that is inside
     the gamut, found by bisection (``steps`` halvings; ``k = 0`` - the gray of lightness L -
-    is always inside for L in [0, 100]). Only the out-of-gamut pixels are bisected.
+    is always inside for L in [0, 100]). Only the out-of-gamut pixels are bisected, in
+    linear RGB (the gamut test needs no sRGB curve); the result equals the straightforward
+    formula (bisect every pixel with ``lab_to_rgb``) up to float round-off. Float32 (float64
+    kept); no gradient.
     """
-    from .color import lab_to_rgb
+    from .color import _as_batch, _float_dtype, linear_to_srgb
 
-    rgb = lab_to_rgb(lab, clip=False)                                    # (B, 3, H, W), unclipped
-    outside = ((rgb < -_GAMUT_TOL) | (rgb > 1.0 + _GAMUT_TOL)).any(dim=1)  # (B, H, W)
-    if bool(outside.any()):
-        idx = outside.nonzero(as_tuple=True)
-        L = lab[:, 0][idx]                                               # (N,)
-        ab = torch.stack([lab[:, 1][idx], lab[:, 2][idx]])               # (2, N)
-        lo = torch.zeros_like(L)                                         # inside
-        hi = torch.ones_like(L)                                          # outside
-        for _ in range(steps):
-            mid = 0.5 * (lo + hi)
-            trial = torch.cat([L[None], ab * mid[None]]).view(1, 3, -1, 1)   # (1, 3, N, 1)
-            t = lab_to_rgb(trial, clip=False).view(3, -1)
-            inside = ((t >= -_GAMUT_TOL) & (t <= 1.0 + _GAMUT_TOL)).all(dim=0)
-            lo = torch.where(inside, mid, lo)
-            hi = torch.where(inside, hi, mid)
-        fixed = torch.cat([L[None], ab * lo[None]]).view(1, 3, -1, 1)
-        fixed_rgb = lab_to_rgb(fixed, clip=False).view(3, -1)
-        for c in range(3):
-            rgb[:, c][idx] = fixed_rgb[c]
-    return rgb.clamp_(0.0, 1.0)
+    x, _ = _as_batch(lab, "lab")
+    if lab.dim() != 4:
+        raise ValueError(f"lab must have shape (B, 3, H, W), got {tuple(lab.shape)}")
+    dtype = _float_dtype(x)
+    B, _, H, W = x.shape
+    flat = x.detach().to(dtype).reshape(B, 3, H * W)
+    out = torch.empty((B, 3, H * W), dtype=dtype, device=x.device)
+    for i in range(B):
+        def convert(s: slice, i: int = i) -> None:
+            L, a, b = flat[i, 0, s], flat[i, 1, s], flat[i, 2, s]
+            fy = torch.add(L, 16.0).div_(116.0)                      # f(Y/Yn) from L
+            Y = _f_inv_(fy.clone())
+            lin = _keep_lightness_linear(Y, fy, a, b, steps)
+            out[i, :, s] = linear_to_srgb(lin.clamp_(0.0, 1.0)).clamp_(0.0, 1.0)
+
+        with torch.no_grad():
+            _map_blocks(convert, H * W, x.device)
+    return out.view(B, 3, H, W)
 
 
 def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -154,6 +299,32 @@ def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[to
     i0 = src.floor().long().clamp_max(in_size - 1)
     i1 = (i0 + 1).clamp_max(in_size - 1)
     return i0, i1, (src - i0).float()
+
+
+def _colorize_band(rgb8: torch.Tensor, ab: torch.Tensor, steps: int = _GAMUT_STEPS) -> torch.Tensor:
+    """The recombination of one band: 8-bit pixels ``(n, 3)`` (their L is kept) and the
+    chroma ``(2, n)`` in Lab units -> 8-bit pixels ``(n, 3)``, what
+    ``round(255 * lab_to_rgb_keep_lightness(Lab))`` gives (up to 8-bit rounding).
+
+    Only what the output needs is computed: of the input, its luminance ``Y`` (three
+    lookups in a table of each channel's share, no a or b) and ``f(Y)``; linear RGB of the
+    new colour, bisected where out of gamut (:func:`_keep_lightness_linear`); 8-bit values
+    straight from linear light (:func:`_linear_to_uint8`).
+    """
+    from .color import _f
+
+    c = _gamut_consts(rgb8.device, torch.float32)
+    out = torch.empty_like(rgb8)
+
+    def convert(s: slice) -> None:
+        idx = rgb8[s].to(torch.int32).add_(c["offsets"])                # (m, 3) into the table
+        Y = c["y_lut"].index_select(0, idx.view(-1)).view(-1, 3).sum(1)  # (m,) Y / Yn
+        lin = _keep_lightness_linear(Y, _f(Y), ab[0, s], ab[1, s], steps)
+        out[s] = _linear_to_uint8(lin, c).t()
+
+    with torch.no_grad():
+        _map_blocks(convert, rgb8.shape[0], rgb8.device)
+    return out
 
 
 def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
@@ -173,8 +344,6 @@ def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
     """
     import numpy as np
     from PIL import Image
-
-    from .color import rgb_uint8_to_lab
 
     if not isinstance(image, Image.Image) or image.mode != "RGB":
         raise ValueError("image must be an RGB PIL image (lessons_lib.data.load_image makes one from anything)")
@@ -196,13 +365,11 @@ def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
         r1 = min(H, r0 + rows)
         # 2) along y for this band only: (2, r1 - r0, W)
         wyb = wy[r0:r1].view(1, -1, 1)
-        ab_band = torch.lerp(ab_x[:, y0[r0:r1]], ab_x[:, y1[r0:r1]], wyb)
-        band = np.asarray(image.crop((0, r0, W, r1)), dtype=np.uint8)  # (rows, W, 3) copy of the band
-        rgb8 = torch.from_numpy(band.transpose(2, 0, 1).copy())[None].to(dev)  # (1, 3, rows, W)
-        L = rgb_uint8_to_lab(rgb8)[:, :1]                               # (1, 1, rows, W), full-res L*
-        rgb = lab_to_rgb_keep_lightness(torch.cat([L, ab_band[None]], dim=1))
-        pixels = (rgb[0] * 255.0).round_().to(torch.uint8).permute(1, 2, 0).cpu().numpy()
-        out.paste(Image.fromarray(np.ascontiguousarray(pixels)), (0, r0))
+        ab_band = torch.lerp(ab_x[:, y0[r0:r1]], ab_x[:, y1[r0:r1]], wyb).view(2, -1)
+        band = np.array(image.crop((0, r0, W, r1)), dtype=np.uint8)   # (rows, W, 3) copy of the band
+        rgb8 = torch.from_numpy(band.reshape(-1, 3)).to(dev)            # (n, 3) pixels, as stored
+        pixels = _colorize_band(rgb8, ab_band)                          # (n, 3) uint8
+        out.paste(Image.fromarray(pixels.cpu().numpy().reshape(r1 - r0, W, 3)), (0, r0))
     return out
 
 
@@ -582,7 +749,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_colorizer` as a table: one metric per row, the model
     and the gray-input baseline side by side (the metric names of
     :func:`lessons_lib.metrics.format_report`)."""
-    from .metrics import _LABELS  # the one list of metric labels
+    from .metrics import METRIC_LABELS
 
     columns = [k for k in ("model", "gray_baseline") if k in result]
     if not columns:
@@ -592,7 +759,7 @@ def format_evaluation(result: dict[str, Any]) -> str:
 
     def label(key: str) -> str:
         head, _, rest = key.partition(" ")
-        return f"{_LABELS.get(head, head)} {rest}".strip()
+        return f"{METRIC_LABELS.get(head, head)} {rest}".strip()
 
     def fmt(v: Any) -> str:
         if isinstance(v, float):

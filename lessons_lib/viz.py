@@ -23,6 +23,7 @@ import torch
 from . import LessonsError, color
 
 __all__ = [
+    "show_colourings",
     "to_display_array",
     "show_images",
     "show_lab_planes",

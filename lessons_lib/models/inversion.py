@@ -36,7 +36,7 @@ from . import build_model, register
 from .layers import check_image_batch
 from .stylegan2 import blur_downsample2x, stylegan2_channels, stylegan2_n_w, w_index_after
 
-__all__ = ["InversionEncoder", "invert"]
+__all__ = ["InversionEncoder", "InversionPair", "invert"]
 
 _SLOPE = 0.2  # LeakyReLU slope, as in the generator and discriminator
 
@@ -195,3 +195,22 @@ def invert(
     if return_latents:
         return x_G, (features, ws)
     return x_G
+
+
+@register("inversion_pair")
+class InversionPair(nn.Module):
+    """The inversion encoder E and the StyleGAN2 generator G it inverts into, as one network.
+
+    Stage 1 fine-tunes both together; keeping them in one module makes the run's exported
+    model hold both (the engine exports one network). ``forward(x_R)`` is
+    :func:`lessons_lib.models.inversion.invert`: ``x_G = (G.synthesis_from(16, f_16, w_avg + dw) + 1) / 2``,
+    with G's stored noise maps (deterministic). Args: the two models' configs (plain JSON).
+    """
+
+    def __init__(self, generator: dict, encoder: dict) -> None:
+        super().__init__()
+        self.generator = build_model("stylegan2_g", **generator)        # (B, n_w, w_dim) -> (B, 3, S, S)
+        self.encoder = build_model("inversion_encoder", **encoder)      # (B, 3, S, S) -> (f_16, dw)
+
+    def forward(self, x_R: torch.Tensor, noise="const") -> torch.Tensor:
+        return invert(self.encoder, self.generator, x_R, noise=noise)   # (B, 3, S, S) in about [0, 1]

@@ -12,7 +12,9 @@
 * :mod:`.colorization` - :class:`ColorizationTask` (pix2pix, seeds 000 and 003);
 * :mod:`.toy` - :class:`ToyGANTask` and :class:`DCGANTask` (lesson 01);
 * :mod:`.colorgan` - :class:`ColorGANTask` (seed 001, lesson 06);
-* :mod:`.features` - :class:`FeatureNetTask`, the kit's feature network (perceptual losses).
+* :mod:`.features` - :class:`FeatureNetTask`, the kit's feature network (perceptual losses);
+* :mod:`.restoration` - the face restorer of seed 004 (lessons 07-09): :class:`NAFNetTask`,
+  :class:`StyleGAN2Task`, :class:`InversionTask`, :class:`FusionTask`.
 
 The task modules import models, losses and data lazily (on first attribute access here).
 """
@@ -47,6 +49,10 @@ __all__ = [
     "DCGANTask",
     "ColorGANTask",
     "FeatureNetTask",
+    "NAFNetTask",
+    "StyleGAN2Task",
+    "InversionTask",
+    "FusionTask",
 ]
 
 _LAZY = {
@@ -55,6 +61,10 @@ _LAZY = {
     "DCGANTask": ".toy",
     "ColorGANTask": ".colorgan",
     "FeatureNetTask": ".features",
+    "NAFNetTask": ".restoration",
+    "StyleGAN2Task": ".restoration",
+    "InversionTask": ".restoration",
+    "FusionTask": ".restoration",
 }
 
 

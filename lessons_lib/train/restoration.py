@@ -578,27 +578,9 @@ def _features(prefer: str, device: torch.device):
     return load_feature_net(prefer, device=device)
 
 
-# =========================================================================== the inversion pair
-@register("inversion_pair")
-class InversionPair(nn.Module):
-    """The inversion encoder E and the StyleGAN2 generator G it inverts into, as one network.
-
-    Stage 1 fine-tunes both together; keeping them in one module makes the run's exported
-    model hold both (the engine exports one network). ``forward(x_R)`` is
-    :func:`lessons_lib.models.inversion.invert`: ``x_G = (G.synthesis_from(16, f_16, w_avg + dw) + 1) / 2``,
-    with G's stored noise maps (deterministic). Args: the two models' configs (plain JSON).
-    """
-
-    def __init__(self, generator: dict, encoder: dict) -> None:
-        super().__init__()
-        self.generator = build_model("stylegan2_g", **generator)        # (B, n_w, w_dim) -> (B, 3, S, S)
-        self.encoder = build_model("inversion_encoder", **encoder)      # (B, 3, S, S) -> (f_16, dw)
-
-    def forward(self, x_R: torch.Tensor, noise="const") -> torch.Tensor:
-        from ..models.inversion import invert
-
-        return invert(self.encoder, self.generator, x_R, noise=noise)   # (B, 3, S, S) in about [0, 1]
-
+# The inversion pair (E and G as one network) lives with the encoder in
+# lessons_lib.models.inversion, so that `load_model` rebuilds an inversion run without this module.
+from ..models.inversion import InversionPair  # noqa: E402
 
 # =========================================================================== shared task code
 class _RestorationTask(Task):
