@@ -442,6 +442,7 @@ def _add_demo(sub) -> None:
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0 to share on a network)")
     p.add_argument("--port", type=int, default=7860, help="port (default 7860)")
     p.add_argument("--share", action="store_true", help="ask Gradio for a public link (needs the internet)")
+    p.add_argument("--device", default="auto", help="auto (cuda, then mps, then cpu), cpu, cuda, cuda:N")
     p.set_defaults(func=_cmd_demo)
 
 
@@ -449,9 +450,10 @@ def _cmd_demo(args) -> int:
     try:
         from demo.app import main as demo_main
     except ImportError as e:
-        raise LessonsError(f"cannot start the demo ({e}): run `lessons demo` from the repository's root "
-                           "(where the demo/ folder is) after `pip install -e .`") from e
-    return int(demo_main(["--host", args.host, "--port", str(args.port)] + ["--share"] * args.share) or 0)
+        raise LessonsError(f"cannot start the demo ({e}): install the kit with `pip install -e .` (the demo "
+                           "package comes with it) and check that gradio is installed") from e
+    return int(demo_main(["--host", args.host, "--port", str(args.port), "--device", args.device]
+                         + ["--share"] * args.share) or 0)
 
 
 # --------------------------------------------------------------------------- main

@@ -40,21 +40,40 @@ up to 8-bit rounding (< 0.5 L units).
 Memory bound
 ------------
 The full-size recombination runs in bands of rows of about ``band_pixels`` pixels (default
-2**20 = 1 Mpx): each band's L is computed from the input's 8-bit pixels, its ab rows are
-interpolated from the small ab map, converted to RGB and pasted into the output, so no
-full-size float plane ever exists (a 12000 x 9000 photo's L alone would be 432 MB in
-float32). Peak memory is then about
+2**20 = 1 Mpx): each band's R, G and B planes are read from the input's 8-bit pixels, its ab
+rows are interpolated from the small ab map, and 8-bit output planes are computed and
+pasted into the output, so no full-size float plane ever exists (a 12000 x 9000 photo's L
+alone would be 432 MB in float32). Peak memory is then about
 
     8 bytes/pixel  (the decoded input and the output image; Pillow keeps RGB as 4 bytes)
-  + ~100 bytes x band_pixels (~100 MB for the default band: the band's Lab/RGB planes and
-    the colour conversion's temporaries)
+  + ~40 bytes x band_pixels (~40 MB for the default band: the band's planes, its ab rows,
+    Pillow's copies, and the colour conversion's temporaries, which are per block of 65,536
+    pixels and thread)
   + 8 x S x W bytes (the ab map interpolated to the full width) + the model at S x S,
 
 about 1 GB for a 12000 x 9000 photo, and independent of the photo's size except for the
 first term. Images above ``max_pixels`` (default 120 Mpx) are refused with a clear message.
-Measured on the course machine (2 busy CPU cores, one torch thread): a 4000 x 3000 photo
-took 7.6 s (0.6 s per megapixel) and 213 MB above what the process held before (18.6 bytes
-per pixel: the decoded copy and the output, 8 bytes per pixel, plus the bands).
+
+Speed
+-----
+Per pixel the recombination computes only what the 8-bit output needs: the input's
+luminance Y (a table lookup per channel; its a and b are never used) and the new colour in
+*linear* RGB, where the gamut test needs no sRGB curve; only the pixels outside the gamut
+are bisected, and the 8-bit values come from linear light by a table, without pow()
+(``_colorize_band``; the float path :func:`lab_to_rgb_keep_lightness` shares the core).
+Measured on the course machine (2 CPU cores busy with other jobs, one torch thread, the
+128-px ColorGAN; ``benchmarks/bench_demo_latency.py`` and ``benchmarks/RESULTS.md``):
+
+  ============================  =================  ==========================
+  photo                         a model's colours  every pixel out of gamut
+  ============================  =================  ==========================
+  4000 x 3000 (12 Mpx)          2.5 s (7.4 before)  4.1 s (25.5 before)
+  12000 x 9000 (108 Mpx)        17 s                60 s (about 10 min before)
+  ============================  =================  ==========================
+
+(wall clock; the process had roughly half a core: CPU time was 1.7 / 2.7 s and 14 / 24 s),
+and about 8.6 bytes per pixel above what the process held before (the decoded copy and the
+output, 8 bytes per pixel, plus the bands).
 
 Models with a noise input
 -------------------------
@@ -119,14 +138,20 @@ _LIN_HI = ((1.0 + _GAMUT_TOL + 0.055) / 1.055) ** 2.4        # srgb = 1.055 lin^
 # are at least 1 / (255 * 12.92) = 3.0e-4 apart, so a table of 4096 bins of [0, 1] holds at
 # most one of them per bin: level = base[bin] + (lin >= threshold[bin]), no pow, no rounding.
 _Q_BINS = 4096
+# Pixels per block of the colour path on the CPU. Each block is ~70 element-wise passes
+# (~250 with the bisection); per-op overhead (~5 us) dominates small blocks: one band of
+# 1 Mpx took 380 ms in blocks of 10,240 pixels, 210 ms in blocks of 32,768, 135 ms in
+# blocks of 65,536-131,072 and 150 ms in one piece (one busy core). Blocks are shared among
+# torch.get_num_threads() Python threads; the whole band in one go with ATen's own threads
+# was 3x slower on the busy machine (OpenMP barriers; see lessons_lib.color).
+_COLOR_BLOCK = 1 << 16
 _gamut_cache: dict[tuple, dict[str, torch.Tensor]] = {}
 
 
 def _gamut_consts(device: torch.device, dtype: torch.dtype) -> dict[str, torch.Tensor]:
-    """Constants of the fast Lab -> RGB path on a device, prepared once and cached:
-    the XYZ -> linear RGB columns (for ``X`` and ``Z``, and ``Y``'s), the table of each 8-bit
-    channel's share of ``Y`` (three 256-entry parts, offset 0 / 256 / 512) and the
-    quantisation tables of :func:`_linear_to_uint8`."""
+    """Constants of the fast Lab -> RGB path on a device, prepared once and cached: the
+    XYZ -> linear RGB columns, each 8-bit channel's share of ``Y`` (a (3, 256) table) and
+    the quantisation tables of :func:`_linear_to_uint8`."""
     key = (str(device), dtype)
     if key not in _gamut_cache:
         import numpy as np
@@ -136,11 +161,9 @@ def _gamut_consts(device: torch.device, dtype: torch.dtype) -> dict[str, torch.T
         c = _matrices(device, dtype)
         rgb_from_xyz = c["rgb_from_xyz"].reshape(3, 3).t()       # rows R, G, B; columns X, Y, Z
         y_row = c["xyz_from_rgb"].reshape(3, 3)[:, 1]            # Y/Yn = sum_c y_row[c] lin(c)
-        y_lut = (_srgb_lut(device, dtype).view(1, 256) * y_row.view(3, 1)).reshape(768)
         # decision levels in float64, then as stored (float32): a level's bin is where its
         # stored value falls, so the table and the comparison agree exactly
-        v = np.arange(1, 256, dtype=np.float64)
-        s = (v - 0.5) / 255.0
+        s = (np.arange(1, 256, dtype=np.float64) - 0.5) / 255.0
         t = np.where(s <= 0.04045, s / 12.92, ((s + 0.055) / 1.055) ** 2.4).astype(np.float32)
         edges = np.arange(_Q_BINS + 1, dtype=np.float32) / _Q_BINS
         base = np.searchsorted(t, edges, side="right").astype(np.uint8)  # levels <= bin start
@@ -153,16 +176,26 @@ def _gamut_consts(device: torch.device, dtype: torch.dtype) -> dict[str, torch.T
             "m_x": rgb_from_xyz[:, 0:1].contiguous(),            # (3, 1)
             "m_y": rgb_from_xyz[:, 1:2].contiguous(),
             "m_z": rgb_from_xyz[:, 2:3].contiguous(),
-            "y_lut": y_lut.contiguous(),                          # (768,)
-            "offsets": torch.tensor([0, 256, 512], dtype=torch.int32, device=device),
+            "y_lut": (y_row.view(3, 1) * _srgb_lut(device, dtype).view(1, 256)).contiguous(),  # (3, 256)
             "q_base": torch.from_numpy(base).to(device),          # (4097,) uint8
-            "q_thr": torch.from_numpy(thr).to(device, dtype),     # (4097,)
+            "q_thr": torch.from_numpy(thr).to(device, torch.float32),
         }
     return _gamut_cache[key]
 
 
+def _f_fast(t: torch.Tensor) -> torch.Tensor:
+    """CIE f(t) (:func:`lessons_lib.color._f`) for the 8-bit path: the cube root as
+    ``exp(log(t) / 3)`` (3x faster than pow(t, 1/3) on the CPU) and, like
+    :func:`_f_inv_flat_`, no branch mask: ``cbrt(max(t, e)) + 7.787 (min(t, e) - e)`` with
+    ``e = (6/29)^3``, where the two pieces meet up to 3e-7 (0.00004 L units)."""
+    from .color import _EPS_LAB, _KAPPA
+
+    cube = t.clamp_min(_EPS_LAB).log_().mul_(1.0 / 3.0).exp_()
+    return cube.add_(torch.clamp_max(t, _EPS_LAB).sub_(_EPS_LAB), alpha=_KAPPA)
+
+
 def _f_inv_(f: torch.Tensor) -> torch.Tensor:
-    """CIE f^-1 of a temporary (reused): f^3 above 6/29, (f - 16/116) / 7.787 below."""
+    """CIE f^-1 (:func:`lessons_lib.color._f_inv`), written into ``f`` (a temporary)."""
     from .color import _F_INV_THRESHOLD, _F_OFFSET, _KAPPA
 
     line = torch.sub(f, _F_OFFSET).div_(_KAPPA)
@@ -170,76 +203,98 @@ def _f_inv_(f: torch.Tensor) -> torch.Tensor:
     return torch.where(f > _F_INV_THRESHOLD, cube, line, out=f)
 
 
-def _chroma_to_linear(fy: torch.Tensor, y_part: torch.Tensor, a5: torch.Tensor, b2: torch.Tensor,
-                      k: torch.Tensor | None, c: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Linear RGB ``(3, n)`` of the colours ``(L, k a, k b)``, given ``fy = f(Y)`` (from L),
-    ``y_part = m_y * Y`` (the ``Y`` column of XYZ -> RGB times Y), ``a5 = a / 500`` and
-    ``b2 = b / 200``; ``k=None`` means 1. The ``fz`` clamp is :mod:`lessons_lib.color`'s."""
+def _f_inv_flat_(f: torch.Tensor) -> torch.Tensor:
+    """CIE f^-1 without a branch mask (the 8-bit path): ``max(f, t)^3 + (min(f, t) - t) / 7.787``
+    with ``t = 6/29``; the line of :func:`_f_inv_` meets the cube at ``t`` up to 4e-8 (its
+    constants are rounded), so the two agree to 4e-8 in X, Y, Z (1e-4 of an 8-bit level).
+    No torch.where, which costs three plain passes on the CPU: 30% of the bisection."""
+    from .color import _F_INV_THRESHOLD, _KAPPA
+
+    low = torch.clamp_max(f, _F_INV_THRESHOLD).sub_(_F_INV_THRESHOLD)    # <= 0, 0 above t
+    f.clamp_min_(_F_INV_THRESHOLD)
+    cube = torch.mul(f, f).mul_(f)
+    return cube.add_(low, alpha=1.0 / _KAPPA)
+
+
+def _chroma_to_linear(fy: torch.Tensor, y_part: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
+                      k: torch.Tensor | None, c: dict[str, torch.Tensor], f_inv=_f_inv_) -> torch.Tensor:
+    """Linear RGB ``(3, n)`` of the colours ``(L, k a, k b)`` (``k=None``: 1), given
+    ``fy = f(Y)`` (from L) and ``y_part = m_y Y`` (XYZ -> RGB's Y column times Y):
+    ``fx = fy + k a / 500``, ``fz = max(fy - k b / 200, 0)`` (:mod:`lessons_lib.color`'s clamp)."""
     if k is None:
-        fx, fz = torch.add(fy, a5), torch.sub(fy, b2)
+        fx, fz = torch.add(fy, a, alpha=1.0 / 500.0), torch.add(fy, b, alpha=-1.0 / 200.0)
     else:
-        fx, fz = torch.addcmul(fy, k, a5), torch.addcmul(fy, k, b2, value=-1.0)
-    X = _f_inv_(fx)
-    Z = _f_inv_(fz.clamp_min_(0.0))
+        fx, fz = torch.addcmul(fy, k, a, value=1.0 / 500.0), torch.addcmul(fy, k, b, value=-1.0 / 200.0)
+    X = f_inv(fx)
+    Z = f_inv(fz.clamp_min_(0.0))
     return torch.addcmul(y_part, c["m_x"], X).addcmul_(c["m_z"], Z)
 
 
 def _inside(lin: torch.Tensor) -> torch.Tensor:
-    """(3, n) linear RGB -> (n,) bool: inside sRGB, with the gamut tolerance."""
-    return (lin.amin(0) >= _LIN_LO) & (lin.amax(0) <= _LIN_HI)
+    """(3, n) linear RGB -> (n,) float: 1.0 inside sRGB (up to the gamut tolerance), else 0.0.
+
+    Element-wise minimum / maximum of the three rows and comparisons written into float
+    tensors: on the CPU a reduction over dim 0 (aminmax) was 14x slower, and a comparison
+    that makes a bool tensor 3x slower than one that writes floats (as is adding bools).
+    """
+    lo = torch.minimum(lin[0], lin[1])
+    hi = torch.maximum(lin[0], lin[1])
+    torch.minimum(lo, lin[2], out=lo)
+    torch.maximum(hi, lin[2], out=hi)
+    return torch.ge(lo, _LIN_LO, out=lo).mul_(torch.le(hi, _LIN_HI, out=hi))
 
 
 def _keep_lightness_linear(Y: torch.Tensor, fy: torch.Tensor, a: torch.Tensor, b: torch.Tensor,
-                           steps: int) -> torch.Tensor:
+                           steps: int, f_inv=_f_inv_) -> torch.Tensor:
     """The core of :func:`lab_to_rgb_keep_lightness` on flat pixels: ``Y`` (relative
-    luminance), ``fy = f(Y)``, ``a``, ``b`` of shape (n,) -> linear RGB (3, n), inside the
-    gamut up to its tolerance (not yet clipped).
+    luminance), ``fy = f(Y)``, ``a``, ``b``, each (n,) -> linear RGB (3, n), inside the gamut
+    up to its tolerance (not clipped).
 
-    Every pixel is converted once with its full chroma; only those outside the gamut are
-    gathered and bisected (``k = lo + 2^-i`` is exactly the midpoint ``(lo + hi) / 2`` of the
-    straightforward bisection, as the bracket halves each step), then scattered back.
+    Every pixel is converted once with its full chroma; only the pixels outside the gamut
+    are bisected: gathered first when they are fewer than half; otherwise all pixels are
+    bisected and those inside keep ``k = 1``. The trial point ``k = lo + 2^-i`` is exactly
+    the straightforward bisection's midpoint ``(lo + hi) / 2``, the bracket being
+    ``2^-(i-1)`` wide at step ``i`` (``lo`` moves to ``k`` or stays; dyadic, so exact).
+    ``f_inv``: :func:`_f_inv_` (exact branches) or :func:`_f_inv_flat_` (faster).
     """
     c = _gamut_consts(Y.device, Y.dtype)
-    a5, b2 = a * (1.0 / 500.0), b * (1.0 / 200.0)
     y_part = c["m_y"] * Y                                        # (3, n)
-    lin = _chroma_to_linear(fy, y_part, a5, b2, None, c)
-    outside = ~_inside(lin)
-    if steps > 0 and bool(outside.any()):
-        idx = outside.nonzero().squeeze(1)
-        fy_o, y_o, a5_o, b2_o = fy[idx], y_part[:, idx], a5[idx], b2[idx]
-        lo = torch.zeros_like(fy_o)
-        for i in range(1, steps + 1):
-            mid = lo + 2.0 ** -i
-            lo = torch.where(_inside(_chroma_to_linear(fy_o, y_o, a5_o, b2_o, mid, c)), mid, lo)
-        lin[:, idx] = _chroma_to_linear(fy_o, y_o, a5_o, b2_o, lo, c)
-    elif bool(outside.any()):  # steps = 0: the gray of lightness L
-        idx = outside.nonzero().squeeze(1)
-        lin[:, idx] = _chroma_to_linear(fy[idx], y_part[:, idx], a5[idx], b2[idx], torch.zeros_like(fy[idx]), c)
-    return lin
+    lin = _chroma_to_linear(fy, y_part, a, b, None, c, f_inv)
+    inside = _inside(lin)                                        # (n,) 1.0 / 0.0
+    n = inside.numel()
+    n_out = n - int(inside.sum())
+    if n_out == 0:
+        return lin
+    gather = 2 * n_out < n
+    if gather:
+        idx = torch.nonzero(inside == 0).squeeze(1)
+        fy, y_part, a, b = fy.index_select(0, idx), y_part.index_select(1, idx), a.index_select(0, idx), b.index_select(0, idx)
+    lo = torch.zeros_like(fy)
+    for i in range(1, steps + 1):
+        step = 2.0 ** -i
+        lo.add_(_inside(_chroma_to_linear(fy, y_part, a, b, torch.add(lo, step), c, f_inv)), alpha=step)
+    if gather:
+        return lin.index_copy_(1, idx, _chroma_to_linear(fy, y_part, a, b, lo, c, f_inv))
+    k = lo.add_(inside.mul_(torch.rsub(lo, 1.0)))                # 1 inside, lo outside (exact)
+    return _chroma_to_linear(fy, y_part, a, b, k, c, f_inv)
 
 
 def _linear_to_uint8(lin: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Tensor:
-    """Linear RGB -> 8-bit sRGB, ``round(255 * srgb(clip(lin, 0, 1)))`` by table
-    (see ``_Q_BINS``; equal to the float formula except where float32 round-off of pow()
-    decides a tie, i.e. within 8-bit rounding)."""
-    t = lin.clamp(0.0, 1.0)
-    i = torch.mul(t, float(_Q_BINS)).to(torch.int32).view(-1)
-    q = c["q_base"].index_select(0, i).view(t.shape)
-    return q.add_(t >= c["q_thr"].index_select(0, i).view(t.shape))
+    """Linear RGB -> 8-bit sRGB, ``round(255 * srgb(clip(lin, 0, 1)))`` by table (see
+    ``_Q_BINS``): equal to the float formula except where float32 round-off of pow() decides
+    a tie, i.e. within 8-bit rounding. ``lin`` must be finite."""
+    i = torch.mul(lin, float(_Q_BINS)).clamp_(0.0, float(_Q_BINS)).to(torch.int32).view(-1)
+    q = c["q_base"].index_select(0, i).view(lin.shape)
+    return q.add_(lin >= c["q_thr"].index_select(0, i).view(lin.shape))
 
 
 def _map_blocks(fn, n: int, device: torch.device) -> None:
-    """``fn(slice)`` over ``n`` pixels: on the CPU in cache-sized blocks shared among
-    ``torch.get_num_threads()`` threads (:func:`lessons_lib.color._blockwise`'s scheme: each
-    op stays under ATen's parallel grain, the blocks are the parallelism); elsewhere at once."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from .color import _BLOCK_PIXELS
-
-    if device.type != "cpu" or n <= _BLOCK_PIXELS:
+    """``fn(slice)`` over ``n`` pixels: on the CPU in blocks of ``_COLOR_BLOCK`` pixels
+    shared among ``torch.get_num_threads()`` threads; on other devices in one call."""
+    if device.type != "cpu" or n <= _COLOR_BLOCK:
         fn(slice(0, n))
         return
-    blocks = [slice(s, min(n, s + _BLOCK_PIXELS)) for s in range(0, n, _BLOCK_PIXELS)]
+    blocks = [slice(s, min(n, s + _COLOR_BLOCK)) for s in range(0, n, _COLOR_BLOCK)]
 
     def run(block: slice) -> None:
         with torch.no_grad():  # grad mode is per thread
@@ -250,6 +305,8 @@ def _map_blocks(fn, n: int, device: torch.device) -> None:
         for block in blocks:
             run(block)
     else:
+        from concurrent.futures import ThreadPoolExecutor
+
         with ThreadPoolExecutor(max_workers=workers) as pool:
             list(pool.map(run, blocks))
 
@@ -262,10 +319,12 @@ def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = _GAMUT_STEPS) -> t
     does) changes the pixel's lightness and hue. Here the chroma of each out-of-gamut pixel
     is scaled instead, ``(a, b) <- k (a, b)`` with the largest ``k`` in [0, 1] that is inside
     the gamut, found by bisection (``steps`` halvings; ``k = 0`` - the gray of lightness L -
-    is always inside for L in [0, 100]). Only the out-of-gamut pixels are bisected, in
-    linear RGB (the gamut test needs no sRGB curve); the result equals the straightforward
-    formula (bisect every pixel with ``lab_to_rgb``) up to float round-off. Float32 (float64
-    kept); no gradient.
+    is always inside for L in [0, 100]).
+
+    The result is the straightforward formula's (bisect every pixel, testing
+    ``lab_to_rgb(..., clip=False)`` against [0, 1]) up to float round-off, computed faster:
+    only out-of-gamut pixels are bisected, and in linear RGB (the inside test needs no sRGB
+    curve; it is applied once, at the end). Float32 (float64 stays float64); no gradient.
     """
     from .color import _as_batch, _float_dtype, linear_to_srgb
 
@@ -280,13 +339,40 @@ def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = _GAMUT_STEPS) -> t
         def convert(s: slice, i: int = i) -> None:
             L, a, b = flat[i, 0, s], flat[i, 1, s], flat[i, 2, s]
             fy = torch.add(L, 16.0).div_(116.0)                      # f(Y/Yn) from L
-            Y = _f_inv_(fy.clone())
-            lin = _keep_lightness_linear(Y, fy, a, b, steps)
+            lin = _keep_lightness_linear(_f_inv_(fy.clone()), fy, a, b, steps)
             out[i, :, s] = linear_to_srgb(lin.clamp_(0.0, 1.0)).clamp_(0.0, 1.0)
 
         with torch.no_grad():
             _map_blocks(convert, H * W, x.device)
     return out.view(B, 3, H, W)
+
+
+def _colorize_band(planes: torch.Tensor, ab: torch.Tensor, steps: int = _GAMUT_STEPS) -> torch.Tensor:
+    """The recombination of one band: the 8-bit R, G and B planes ``(3, n)`` of the input
+    (its L is kept) and the chroma ``(2, n)`` in Lab units -> the output's 8-bit planes
+    ``(3, n)``: what ``round(255 * lab_to_rgb_keep_lightness(Lab))`` gives, up to 8-bit rounding.
+
+    Only what the output needs is computed: of the input pixel its luminance ``Y`` (three
+    lookups in a table of each channel's share; its a and b are never needed) and ``f(Y)``;
+    linear RGB of the new colour, bisected where out of gamut
+    (:func:`_keep_lightness_linear`); 8-bit values straight from linear light
+    (:func:`_linear_to_uint8`). Planes in and out because Pillow splits and merges them
+    in a fraction of the time torch takes to interleave channels.
+    """
+    c = _gamut_consts(planes.device, torch.float32)
+    out = torch.empty_like(planes)
+    lut = c["y_lut"]
+
+    def convert(s: slice) -> None:
+        Y = lut[0].index_select(0, planes[0, s].to(torch.int32))         # (m,) Y / Yn
+        Y.add_(lut[1].index_select(0, planes[1, s].to(torch.int32)))
+        Y.add_(lut[2].index_select(0, planes[2, s].to(torch.int32)))
+        lin = _keep_lightness_linear(Y, _f_fast(Y), ab[0, s], ab[1, s], steps, _f_inv_flat_)  # (3, m)
+        out[:, s] = _linear_to_uint8(lin, c)
+
+    with torch.no_grad():
+        _map_blocks(convert, planes.shape[1], planes.device)
+    return out
 
 
 def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -301,32 +387,6 @@ def _source_index(out_size: int, in_size: int, device: torch.device) -> tuple[to
     return i0, i1, (src - i0).float()
 
 
-def _colorize_band(rgb8: torch.Tensor, ab: torch.Tensor, steps: int = _GAMUT_STEPS) -> torch.Tensor:
-    """The recombination of one band: 8-bit pixels ``(n, 3)`` (their L is kept) and the
-    chroma ``(2, n)`` in Lab units -> 8-bit pixels ``(n, 3)``, what
-    ``round(255 * lab_to_rgb_keep_lightness(Lab))`` gives (up to 8-bit rounding).
-
-    Only what the output needs is computed: of the input, its luminance ``Y`` (three
-    lookups in a table of each channel's share, no a or b) and ``f(Y)``; linear RGB of the
-    new colour, bisected where out of gamut (:func:`_keep_lightness_linear`); 8-bit values
-    straight from linear light (:func:`_linear_to_uint8`).
-    """
-    from .color import _f
-
-    c = _gamut_consts(rgb8.device, torch.float32)
-    out = torch.empty_like(rgb8)
-
-    def convert(s: slice) -> None:
-        idx = rgb8[s].to(torch.int32).add_(c["offsets"])                # (m, 3) into the table
-        Y = c["y_lut"].index_select(0, idx.view(-1)).view(-1, 3).sum(1)  # (m,) Y / Yn
-        lin = _keep_lightness_linear(Y, _f(Y), ab[0, s], ab[1, s], steps)
-        out[s] = _linear_to_uint8(lin, c).t()
-
-    with torch.no_grad():
-        _map_blocks(convert, rgb8.shape[0], rgb8.device)
-    return out
-
-
 def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
               device: torch.device | str | None = None):
     """Full-resolution L of ``image`` + the small ab map ``ab`` -> an RGB PIL image.
@@ -339,8 +399,8 @@ def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
         device: where to compute (default: where ``ab`` is).
 
     ``ab`` is upsampled bilinearly (exactly ``F.interpolate(..., mode="bilinear",
-    align_corners=False)``, computed band by band) and the colour is built with
-    :func:`lab_to_rgb_keep_lightness`.
+    align_corners=False)``, computed band by band) and the colour is built as
+    :func:`lab_to_rgb_keep_lightness` builds it, by its 8-bit path (``_colorize_band``).
     """
     import numpy as np
     from PIL import Image
@@ -355,6 +415,8 @@ def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
     W, H = image.size
     h, w = ab.shape[1:]
     ab = ab.to(dev, torch.float32)
+    if not bool(torch.isfinite(ab).all()):
+        raise LessonsError("the model predicted NaN or infinite chroma: its weights are broken (retrain or re-export it)")
     # 1) along x once: (2, h, w) -> (2, h, W), small (h is the model's size)
     x0, x1, wx = _source_index(W, w, dev)
     ab_x = torch.lerp(ab[:, :, x0], ab[:, :, x1], wx)                  # (2, h, W)
@@ -366,10 +428,12 @@ def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
         # 2) along y for this band only: (2, r1 - r0, W)
         wyb = wy[r0:r1].view(1, -1, 1)
         ab_band = torch.lerp(ab_x[:, y0[r0:r1]], ab_x[:, y1[r0:r1]], wyb).view(2, -1)
-        band = np.array(image.crop((0, r0, W, r1)), dtype=np.uint8)   # (rows, W, 3) copy of the band
-        rgb8 = torch.from_numpy(band.reshape(-1, 3)).to(dev)            # (n, 3) pixels, as stored
-        pixels = _colorize_band(rgb8, ab_band)                          # (n, 3) uint8
-        out.paste(Image.fromarray(pixels.cpu().numpy().reshape(r1 - r0, W, 3)), (0, r0))
+        # the band's R, G and B planes (Pillow splits them in C; np.stack copies them)
+        planes = torch.from_numpy(np.stack([np.asarray(p) for p in image.crop((0, r0, W, r1)).split()]))
+        pixels = _colorize_band(planes.view(3, -1).to(dev), ab_band).cpu().numpy()   # (3, n) uint8
+        merged = Image.merge("RGB", [Image.frombuffer("L", (W, r1 - r0), pixels[i], "raw", "L", 0, 1)
+                                     for i in range(3)])
+        out.paste(merged, (0, r0))
     return out
 
 

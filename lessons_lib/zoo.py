@@ -96,14 +96,14 @@ SPECS: dict[str, ShippedSpec] = {
             name="seed000_full", task="colorization",
             description="seed 000's full model: RGB U-Net (16 ch), NIN-MLP PatchGAN, LSGAN + L1 + identity, "
                         "scenes8 (1,000 photos) 128 px",
-            stages={"seed000_full": dict(g_base=16, d_base=32, steps=360, batch_size=16, **_TRAIN)},
+            stages={"seed000_full": dict(g_base=16, d_base=32, steps=300, batch_size=16, **_TRAIN)},
             eval_data=("scenes8", "flowers5"), size=128,
         ),
         ShippedSpec(
             name="colorgan", task="colorization",
             description="ColorGAN (seed 001): U-Net (32 ch) + latent noise, WGAN-GP PatchGAN critic, perceptual "
                         "+ L1 + L_s, scenes8 + flowers5 128 px",
-            stages={"colorgan": dict(data="scenes8+flowers5", size=128, g_base=32, d_base=32, steps=320,
+            stages={"colorgan": dict(data="scenes8+flowers5", size=128, g_base=32, d_base=32, steps=240,
                                      batch_size=16, **_TRAIN)},
             eval_data=("scenes8", "flowers5"), size=128, default=True,
             why="trained on the most data (scenes8 + flowers5), and its noise input gives several "

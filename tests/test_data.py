@@ -685,3 +685,18 @@ def test_torchvision_name_falls_back_to_a_pack_of_the_same_name(tmp_path, monkey
     # asking for a download, or a root of one's own, never silently uses the pack
     with pytest.raises(LessonsError, match="is missing"):
         open_source("cifar10", "test", root=tmp_path / "tv")
+
+
+def test_image_to_tensor_of_a_one_pixel_wide_image_is_writable():
+    """NumPy needs no copy for a 1-pixel-wide image; the tensor must not share Pillow's
+    read-only buffer (torch warns that writing to it is undefined)."""
+    import warnings
+
+    from lessons_lib.data import image_to_tensor
+
+    for size in ((1, 1), (1, 7)):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            t = image_to_tensor(Image.new("RGB", size, (5, 6, 7)))
+        t[0, 0, 0] = 1
+        assert tuple(t.shape) == (3, size[1], size[0]) and t[:, 0, 0].tolist() == [1, 6, 7]

@@ -250,6 +250,64 @@ def test_keep_lightness_maps_out_of_gamut_chroma_without_changing_L_or_hue():
     torch.testing.assert_close(rgb[:, :, 5:], lab_to_rgb(lab)[:, :, 5:])
 
 
+def _straightforward_keep_lightness(lab: torch.Tensor, steps: int = 8, tol: float = 1e-4) -> torch.Tensor:
+    """The reference of the fast gamut mapping: bisect the chroma scale of *every* pixel with
+    lab_to_rgb, testing its unclipped sRGB against [-tol, 1 + tol]; pixels inside keep k = 1."""
+    L, ab = lab[:, :1], lab[:, 1:]
+
+    def inside(k):
+        rgb = lab_to_rgb(torch.cat([L, ab * k], 1), clip=False)
+        return ((rgb >= -tol) & (rgb <= 1 + tol)).all(dim=1, keepdim=True)
+
+    lo, hi = torch.zeros_like(L), torch.ones_like(L)
+    for _ in range(steps):
+        mid = (lo + hi) / 2
+        ok = inside(mid)
+        lo, hi = torch.where(ok, mid, lo), torch.where(ok, hi, mid)
+    k = torch.where(inside(torch.ones_like(L)), torch.ones_like(L), lo)
+    return lab_to_rgb(torch.cat([L, ab * k], 1))
+
+
+def _assert_same_up_to_8bit_rounding(got: torch.Tensor, ref: torch.Tensor, lab: torch.Tensor) -> None:
+    """8-bit images (B, 3, H, W): equal but for float round-off. One level where 255 x the
+    value is within round-off of .5; more only where a bisection trial point lies within
+    round-off of the gamut boundary (the two paths then keep chroma scales one step, 1/256,
+    apart: a colour difference below 1 ab unit, though near a channel's black it is several
+    levels of that channel). Both are rare: ~1e-4 and ~5e-5 of the pixels here (a wrong
+    number of bisection steps changes 40% of them)."""
+    diff = (got.int() - ref.int()).abs().amax(dim=1)                          # (B, H, W)
+    assert (diff > 0).float().mean() < 2e-3
+    far = diff > 1
+    assert far.float().mean() < 5e-4
+    if far.any():
+        to_lab = lambda x: torch.from_numpy(skcolor.rgb2lab(x.permute(0, 2, 3, 1).double().numpy() / 255.0))
+        d_ab = (to_lab(got) - to_lab(ref))[..., 1:].norm(dim=-1)             # (B, H, W)
+        chroma = lab[:, 1:].double().norm(dim=1)
+        assert (d_ab[far] <= chroma[far] / 256 + 1.0).all()
+
+
+def test_fast_gamut_mapping_equals_the_straightforward_bisection():
+    """lab_to_rgb_keep_lightness (float) and recombine's 8-bit path against the formula, on a
+    random batch of lightnesses with mostly out-of-gamut chroma (|ab| up to 110 in every hue)."""
+    g = torch.Generator().manual_seed(0)
+    rgb8 = torch.randint(0, 256, (2, 3, 128, 128), generator=g, dtype=torch.uint8)  # every lightness
+    L = rgb_uint8_to_lab(rgb8)[:, :1]
+    ab = torch.tanh(torch.randn(2, 2, 128, 128, generator=g) * 2) * 110
+    lab = torch.cat([L, ab], 1)
+    ref = _straightforward_keep_lightness(lab)
+    unclipped = lab_to_rgb(lab, clip=False)
+    assert ((unclipped < 0) | (unclipped > 1)).any(dim=1).float().mean() > 0.5  # the case to speed up
+    ref8 = (ref * 255).round().to(torch.uint8)
+    fast = lab_to_rgb_keep_lightness(lab)
+    _assert_same_up_to_8bit_rounding((fast * 255).round().to(torch.uint8), ref8, lab)
+    # the 8-bit path of recombine: the photo's own L, the ab map at the photo's size
+    # (bilinear resampling at scale 1 is the identity), in bands of 10 rows
+    for i in range(2):
+        img = tensor_to_image(rgb8[i])
+        got = image_to_tensor(recombine(img, ab[i], band_pixels=128 * 10))[None]
+        _assert_same_up_to_8bit_rounding(got, ref8[i:i + 1], lab[i:i + 1])
+
+
 # --------------------------------------------------------------------------- noise models
 @register("test_pipeline_noisy_g")
 class _NoisyG(nn.Module):

@@ -246,7 +246,10 @@ def image_to_tensor(img: Image.Image) -> torch.Tensor:
     arr = np.asarray(img, dtype=np.uint8)  # (H, W, 3)
     # The HWC -> CHW copy is done by NumPy: torch's permute().contiguous() on small uint8
     # images costs ~100x more (it dispatches to its thread pool) and dominated the loader.
-    return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1)))  # (3, H, W)
+    chw = np.ascontiguousarray(arr.transpose(2, 0, 1))
+    if not chw.flags.writeable:  # 1-pixel-wide images: no copy was needed, so this is Pillow's read-only buffer
+        chw = chw.copy()
+    return torch.from_numpy(chw)  # (3, H, W)
 
 
 def tensor_to_image(t: torch.Tensor) -> Image.Image:
