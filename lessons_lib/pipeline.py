@@ -61,19 +61,19 @@ luminance Y (a table lookup per channel; its a and b are never used) and the new
 *linear* RGB, where the gamut test needs no sRGB curve; only the pixels outside the gamut
 are bisected, and the 8-bit values come from linear light by a table, without pow()
 (``_colorize_band``; the float path :func:`lab_to_rgb_keep_lightness` shares the core).
-Measured on the course machine (2 CPU cores busy with other jobs, one torch thread, the
-128-px ColorGAN; ``benchmarks/bench_demo_latency.py`` and ``benchmarks/RESULTS.md``):
+Measured on the course machine (AMD EPYC, 2 cores shared with other jobs; the shipped
+128-px pix2pix; wall clock; "before" is commit b2b07ce, which computed the input's full Lab
+and ran every bisection step and the output through the complete Lab -> sRGB conversion):
 
-  ============================  =================  ==========================
-  photo                         a model's colours  every pixel out of gamut
-  ============================  =================  ==========================
-  4000 x 3000 (12 Mpx)          2.5 s (7.4 before)  4.1 s (25.5 before)
-  12000 x 9000 (108 Mpx)        17 s                60 s (about 10 min before)
-  ============================  =================  ==========================
+* 512 x 512: 0.07 s per photo, 0.19 s before (2 torch threads;
+  ``benchmarks/bench_demo_latency.py``, ``benchmarks/RESULTS.md``).
+* 4000 x 3000 (12 Mpx), one torch thread: 1.7 s with the model's colours (5.7 s before);
+  2.6 s when every pixel is out of gamut, a saturated random chroma map (15.9 s before).
+* 12000 x 9000 (108 Mpx), one torch thread: 13 s with the model's colours; 22 s when every
+  pixel is out of gamut (139 s before),
 
-(wall clock; the process had roughly half a core: CPU time was 1.7 / 2.7 s and 14 / 24 s),
-and about 8.6 bytes per pixel above what the process held before (the decoded copy and the
-output, 8 bytes per pixel, plus the bands).
+with 6-9 bytes per pixel above what the process held before (the decoded copy and the
+output, 8 bytes per pixel, plus the bands: 0.9 GB at 12000 x 9000).
 
 Models with a noise input
 -------------------------
@@ -139,11 +139,14 @@ _LIN_HI = ((1.0 + _GAMUT_TOL + 0.055) / 1.055) ** 2.4        # srgb = 1.055 lin^
 # most one of them per bin: level = base[bin] + (lin >= threshold[bin]), no pow, no rounding.
 _Q_BINS = 4096
 # Pixels per block of the colour path on the CPU. Each block is ~70 element-wise passes
-# (~250 with the bisection); per-op overhead (~5 us) dominates small blocks: one band of
-# 1 Mpx took 380 ms in blocks of 10,240 pixels, 210 ms in blocks of 32,768, 135 ms in
-# blocks of 65,536-131,072 and 150 ms in one piece (one busy core). Blocks are shared among
-# torch.get_num_threads() Python threads; the whole band in one go with ATen's own threads
-# was 3x slower on the busy machine (OpenMP barriers; see lessons_lib.color).
+# (~250 with the bisection); per-op overhead dominates small blocks: one band of 1 Mpx took
+# 380 ms in blocks of 10,240 pixels, 210 ms in blocks of 32,768, 135 ms in blocks of
+# 65,536-131,072 (one thread, busy machine). The blocks run on torch.get_num_threads()
+# Python threads, never on the calling thread when there are several: on the busy course
+# machine the same blocks run one after the other on the main thread, whose ops ATen then
+# splits among its OpenMP threads, took 1.4 s instead of 0.16 s (every op waited for a
+# descheduled OpenMP thread; a plain multiply of 200 k elements took 8 ms there against
+# 0.05 ms on a worker thread). See also lessons_lib.color.
 _COLOR_BLOCK = 1 << 16
 _gamut_cache: dict[tuple, dict[str, torch.Tensor]] = {}
 
@@ -268,7 +271,8 @@ def _keep_lightness_linear(Y: torch.Tensor, fy: torch.Tensor, a: torch.Tensor, b
     gather = 2 * n_out < n
     if gather:
         idx = torch.nonzero(inside == 0).squeeze(1)
-        fy, y_part, a, b = fy.index_select(0, idx), y_part.index_select(1, idx), a.index_select(0, idx), b.index_select(0, idx)
+        fy, a, b = fy.index_select(0, idx), a.index_select(0, idx), b.index_select(0, idx)
+        y_part = y_part.index_select(1, idx)
     lo = torch.zeros_like(fy)
     for i in range(1, steps + 1):
         step = 2.0 ** -i
@@ -289,9 +293,10 @@ def _linear_to_uint8(lin: torch.Tensor, c: dict[str, torch.Tensor]) -> torch.Ten
 
 
 def _map_blocks(fn, n: int, device: torch.device) -> None:
-    """``fn(slice)`` over ``n`` pixels: on the CPU in blocks of ``_COLOR_BLOCK`` pixels
-    shared among ``torch.get_num_threads()`` threads; on other devices in one call."""
-    if device.type != "cpu" or n <= _COLOR_BLOCK:
+    """``fn(slice)`` over ``n`` pixels: on the CPU in blocks of ``_COLOR_BLOCK`` pixels run
+    by ``torch.get_num_threads()`` worker threads (not the caller's: see ``_COLOR_BLOCK``),
+    or on the calling thread when torch has one thread; on other devices in one call."""
+    if device.type != "cpu":
         fn(slice(0, n))
         return
     blocks = [slice(s, min(n, s + _COLOR_BLOCK)) for s in range(0, n, _COLOR_BLOCK)]
@@ -300,15 +305,15 @@ def _map_blocks(fn, n: int, device: torch.device) -> None:
         with torch.no_grad():  # grad mode is per thread
             fn(block)
 
-    workers = min(torch.get_num_threads(), len(blocks))
-    if workers <= 1:
+    threads = torch.get_num_threads()
+    if threads <= 1:
         for block in blocks:
             run(block)
-    else:
-        from concurrent.futures import ThreadPoolExecutor
+        return
+    from concurrent.futures import ThreadPoolExecutor
 
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(run, blocks))
+    with ThreadPoolExecutor(max_workers=min(threads, len(blocks))) as pool:
+        list(pool.map(run, blocks))
 
 
 def lab_to_rgb_keep_lightness(lab: torch.Tensor, steps: int = _GAMUT_STEPS) -> torch.Tensor:
@@ -416,7 +421,8 @@ def recombine(image, ab: torch.Tensor, *, band_pixels: int = BAND_PIXELS,
     h, w = ab.shape[1:]
     ab = ab.to(dev, torch.float32)
     if not bool(torch.isfinite(ab).all()):
-        raise LessonsError("the model predicted NaN or infinite chroma: its weights are broken (retrain or re-export it)")
+        raise LessonsError("the model predicted NaN or infinite chroma: its weights are broken "
+                           "(retrain or re-export it)")
     # 1) along x once: (2, h, w) -> (2, h, W), small (h is the model's size)
     x0, x1, wx = _source_index(W, w, dev)
     ab_x = torch.lerp(ab[:, :, x0], ab[:, :, x1], wx)                  # (2, h, W)
