@@ -327,6 +327,39 @@ def huge_input(fmt: str) -> Path:
     return path
 
 
+def http_phases(url: str, path: Path, model_name: str, runs: int) -> dict[str, float]:
+    """Median seconds of the three legs of one request, by Gradio's plain HTTP API (what
+    gradio_client does underneath): upload the PNG (``/gradio_api/upload``); queue, run and
+    post-process (``POST /gradio_api/call/colorize`` until its stream says ``complete``: the
+    handler plus Gradio's PNG encoding of the two output images); download both images."""
+    import json
+
+    import httpx
+
+    legs: dict[str, list[float]] = {"upload": [], "queue_run_encode": [], "download": []}
+    with httpx.Client(base_url=url, timeout=600) as http:
+        for i in range(runs + 1):
+            t0 = time.perf_counter()
+            r = http.post("gradio_api/upload", files={"files": (path.name, path.read_bytes(), "image/png")})
+            r.raise_for_status()
+            t1 = time.perf_counter()
+            r = http.post("gradio_api/call/colorize",
+                          json={"data": [{"path": r.json()[0], "meta": {"_type": "gradio.FileData"}}, model_name, 0]})
+            r.raise_for_status()
+            lines = http.get(f"gradio_api/call/colorize/{r.json()['event_id']}").text.splitlines()
+            t2 = time.perf_counter()
+            if not lines or lines[0] != "event: complete":
+                raise RuntimeError(f"the request failed: {' '.join(lines)[:300]}")
+            images = json.loads(lines[1].removeprefix("data:"))[0]
+            for im in images:
+                http.get(im["url"]).raise_for_status()
+            t3 = time.perf_counter()
+            if i:  # the first is a warm-up
+                for k, v in zip(legs, (t1 - t0, t2 - t1, t3 - t2)):
+                    legs[k].append(v)
+    return {k: float(np.median(v)) for k, v in legs.items()}
+
+
 def through_server(url: str, pid: int | None, model_name: str, paths: dict[int, Path], runs: int, warmup: int,
                    huge: str | None, download_dir: Path) -> dict[str, Any]:
     from gradio_client import Client, handle_file
@@ -348,6 +381,7 @@ def through_server(url: str, pid: int | None, model_name: str, paths: dict[int, 
             time.sleep(1.0)
             memory["idle_after_load"] = proc_memory_mb(pid)
         rows[size] = percentiles(time_calls(lambda: call(path), runs, 0))
+        rows[size]["http_legs"] = http_phases(url, path, model_name, max(3, runs // 4))
         print(f"  server {size} px: p50 {rows[size]['p50']:.3f} s, p95 {rows[size]['p95']:.3f} s", flush=True)
     if pid:
         memory[f"after_{max(paths)}px"] = proc_memory_mb(pid)
@@ -403,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     colorizer = Colorizer(weights, device="cpu").load()
     card = colorizer.card
     model_info = {"name": name, "weights": str(weights), "size": colorizer.size, "noise": colorizer.has_noise,
-                  "g_base": (card.get("config") or {}).get("g_base"),
+                  "g_base": (card.get("config") or {}).get("base"),
                   "interim": colorizer.size < 128}
     print(f"model {name}: {weights} (runs at {colorizer.size} px{', INTERIM smoke weights' if model_info['interim'] else ''})")
     paths = {s: square_input(args.photo, s) for s in sorted(args.sizes)}
@@ -453,6 +487,17 @@ def main(argv: list[str] | None = None) -> int:
         st = row["stages"]
         print(f"| {s} px | {st['decode']:.4f} | {st['resize']:.4f} | {st['model']:.4f} | {st['recombine']:.4f} | "
               f"{st['png_encode']:.4f} |")
+    if srv:
+        print()
+        print("Through the server: the legs of one request (plain HTTP, median seconds), and what the "
+              "demo's handler and the two PNG encodings take in-process")
+        print("| size | upload | queue + run + encode | download 2 PNGs | demo request (in-process) | 2 x PNG encode |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for s, row in srv.items():
+            legs, ip = row["http_legs"], result["in_process"].get(s, {})
+            enc = ip.get("stages", {}).get("png_encode")
+            print(f"| {s} px | {legs['upload']:.3f} | {legs['queue_run_encode']:.3f} | {legs['download']:.3f} | "
+                  f"{fmt_s(ip.get('demo_request'))} | {2 * enc:.3f} |" if enc is not None else "")
     if "before_after" in result:
         print()
         print(f"Pipeline before ({args.before}) and after, p50 seconds of alternating runs")

@@ -74,7 +74,9 @@ import argparse
 import functools
 import logging
 import math
+import os
 import struct
+import tempfile
 import threading
 import time
 import warnings
@@ -642,6 +644,47 @@ def restore_photo(models: DemoModels, image: Any, mode: str = BLUR_FIRST, kernel
     return (blurred, outs.get("x_R"), outs.get("x_G"), outs.get("x_hat"), "\n\n".join(lines))
 
 
+# =========================================================================== result files
+_OUT_DIR = Path(tempfile.gettempdir()) / "gan-lessons-demo"
+_last_sweep = [0.0]
+
+
+def _to_file(img: Image.Image) -> str:
+    """Write one result image to a file of its own and return its path.
+
+    Gradio caches a returned PIL image under a name made from its *content*, rewriting the
+    file in place: two requests that produce the same image at the same moment (a class
+    clicking the same example) then race on one file, and a client can download it half
+    written (seen in benchmarks/bench_demo_load.py). A file per result, with a unique name,
+    is copied into Gradio's cache instead. PNG at zlib level 1: lossless, ~4x faster to
+    write than the default level. Files older than the cache's age are swept now and then."""
+    _OUT_DIR.mkdir(parents=True, exist_ok=True)
+    fd, path = tempfile.mkstemp(prefix="result-", suffix=".png", dir=_OUT_DIR)
+    with os.fdopen(fd, "wb") as f:
+        img.save(f, format="PNG", compress_level=1)
+    now = time.time()
+    if now - _last_sweep[0] > 600:
+        _last_sweep[0] = now
+        for old in _OUT_DIR.glob("result-*.png"):
+            try:
+                if now - old.stat().st_mtime > CACHE_MAX_AGE_S:
+                    old.unlink()
+            except OSError:
+                pass
+    return path
+
+
+def _as_files(value: Any) -> Any:
+    """PIL images in a handler's outputs (alone, in slider pairs, in gallery lists) -> paths."""
+    if isinstance(value, Image.Image):
+        return _to_file(value)
+    if isinstance(value, tuple):
+        return tuple(_as_files(v) for v in value)
+    if isinstance(value, list):
+        return [_as_files(v) for v in value]
+    return value
+
+
 # =========================================================================== errors
 def _guard(fn: Callable[[], tuple], n_outputs: int) -> tuple:
     """Run a request; on failure return ``n_outputs`` empty outputs and a status message.
@@ -650,7 +693,7 @@ def _guard(fn: Callable[[], tuple], n_outputs: int) -> tuple:
     anything else is logged with its traceback and shown as a generic message.
     """
     try:
-        return fn()
+        return _as_files(fn())
     except LessonsError as e:
         msg = str(e)
         log.info("refused a request: %s", msg)

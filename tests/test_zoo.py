@@ -87,7 +87,8 @@ def test_train_and_ship_chain_in_smoke_mode(tmp_path):
     assert set(rest["metrics_samples"]) == {"n_images", "blurred", "x_R", "x_G", "x_hat"}
     assert set(rest["training"]) >= {"nafnet", "stylegan2", "inversion", "fusion"}
     table = zoo.format_models(tmp_path / "w")
-    assert "pix2pix  [colorization]" in table and "retrain: lessons models train restorer" in table
+    assert "pix2pix (default)  [colorization]" in table and "retrain: lessons models train restorer" in table
+    assert "the default: " in table
     # the finished runs are skipped, not retrained
     before = (tmp_path / "runs" / "pix2pix" / "model.safetensors").stat().st_mtime_ns
     zoo.train_shipped("pix2pix", tmp_path / "runs" / "pix2pix", smoke=True, device="cpu")
