@@ -307,6 +307,18 @@ def test_resume_is_bit_identical(tmp_path):
     assert loss_rows(tmp_path / "a" / "metrics.csv") == loss_rows(tmp_path / "b" / "metrics.csv")
 
 
+def test_resume_with_more_steps_follows_the_new_schedule_from_the_first_step(tmp_path):
+    train(TinyTask(lr=0.01), cfg(tmp_path, "r", steps=10, log_every=1, sample_every=-1, eval_every=-1,
+                                 lr_schedule="linear", decay_start=0.0))
+    res = train(TinyTask(lr=0.01), cfg(tmp_path, "r", steps=20, log_every=1, sample_every=-1, eval_every=-1,
+                                       lr_schedule="linear", decay_start=0.0, resume=True))
+    rows = [r for r in read_csv(res.metrics_csv) if int(r["step"]) > 10]
+    assert [int(r["step"]) for r in rows] == list(range(11, 21))
+    for r in rows:  # the row of step s+1 logs the lr used in step s, on the 20-step schedule
+        want = 0.01 * lr_factor("linear", int(r["step"]) - 1, 20, decay_start=0.0)
+        assert float(r["lr_G"]) == pytest.approx(want, rel=1e-5)
+
+
 def test_interrupt_mid_step_saves_and_resumes_exactly(tmp_path, capsys):
     straight = TinyTask()
     train(straight, cfg(tmp_path, "a"))

@@ -717,6 +717,13 @@ class Trainer:
                 o.load_state_dict(ckpt["opts"][k])
             for k, s in self.scheds.items():
                 s.load_state_dict(ckpt["scheds"][k])
+                # The optimiser's saved lr was computed for the saved run's length; a resume
+                # with other --steps has another schedule, so recompute it for this one (the
+                # same value when the length is unchanged: exact resume stays exact).
+                lrs = [base * fn(s.last_epoch) for base, fn in zip(s.base_lrs, s.lr_lambdas)]
+                for group, lr in zip(s.optimizer.param_groups, lrs):
+                    group["lr"] = lr
+                s._last_lr = lrs
         except (KeyError, RuntimeError, ValueError) as e:
             raise LessonsError(
                 f"the checkpoint in {self.ckpt_path} does not fit this task (it was written by "
