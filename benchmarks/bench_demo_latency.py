@@ -70,15 +70,14 @@ def percentiles(times: list[float]) -> dict[str, float]:
 
 
 def sample_photo(name: str) -> Image.Image:
-    """The bundled photo ``name`` (``lessons_lib.data.sources`` "samples") as RGB."""
-    from lessons_lib.data.sources import open_source
+    """The bundled photo ``name`` (``lessons_lib.data.sample_photos``) as RGB."""
+    from lessons_lib import LessonsError
+    from lessons_lib.data import sample_photos
 
-    src = open_source("samples", "val")
-    for i in range(len(src)):
-        if src.label(i) == name:
-            return src[i].convert("RGB")
-    names = ", ".join(sorted(str(src.label(i)) for i in range(len(src))))
-    raise SystemExit(f"no bundled photo {name!r}; there are: {names}")
+    try:
+        return sample_photos([name])[0].convert("RGB")
+    except LessonsError as e:
+        raise SystemExit(str(e)) from None
 
 
 def square_input(photo: str, size: int) -> Path:
@@ -151,6 +150,15 @@ class DemoServer:
                 self.proc.kill()
                 self.proc.wait()
         self._log.close()
+
+
+def demo_server(args, log_name: str) -> tuple["DemoServer | None", str, int | None]:
+    """``(server, url, pid)``: the server at ``--url`` (pid ``--server-pid``), or a new
+    ``DemoServer`` logging to ``OUT_DIR/log_name`` with ``--server-threads`` (stop it after)."""
+    if args.url:
+        return None, args.url, args.server_pid
+    server = DemoServer(OUT_DIR / log_name, threads=args.server_threads)
+    return server, server.url, server.pid
 
 
 def proc_memory_mb(pid: int | None = None) -> dict[str, float] | None:
@@ -453,12 +461,8 @@ def main(argv: list[str] | None = None) -> int:
             result["before_after"] = worker.submit(compare_before, args.before, weights, paths, args.runs).result()
     if not args.no_server:
         print("(b) through the demo server")
-        server = None
-        if args.url:
-            url, pid = args.url, args.server_pid
-        else:
-            server = DemoServer(OUT_DIR / "demo_latency_server.log", threads=args.server_threads)
-            url, pid = server.url, server.pid
+        server, url, pid = demo_server(args, "demo_latency_server.log")
+        if server is not None:
             result["server_startup_s"] = server.startup_s
         dl = Path(tempfile.mkdtemp(prefix="demo_latency_"))
         try:

@@ -43,8 +43,8 @@ from PIL import Image
 
 from _common import OUT_DIR, machine_info, machine_line, write_json
 from bench_demo_latency import (
-    DemoServer,
     colour_output,
+    demo_server,
     percentiles,
     proc_memory_mb,
     request_ok,
@@ -99,12 +99,7 @@ def main(argv: list[str] | None = None) -> int:
         plan = tuple((photos[c % 3], 256 + 32 * c, c) for c in range(args.clients))
     cases = [(photo, size, seed, square_input(photo, size)) for photo, size, seed in plan]
 
-    server = None
-    if args.url:
-        url, pid = args.url, args.server_pid
-    else:
-        server = DemoServer(OUT_DIR / "demo_load_server.log", threads=args.server_threads)
-        url, pid = server.url, server.pid
+    server, url, pid = demo_server(args, "demo_load_server.log")
     work = Path(tempfile.mkdtemp(prefix="demo_load_"))
     result: dict[str, Any] = {"machine": info, "model": {"name": name, "weights": str(weights), "size": card.get("size"),
                                                          "noise": noise},

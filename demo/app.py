@@ -730,15 +730,21 @@ class _Upload(gr.Image):
 
 def _examples(labels: Sequence[str]) -> tuple[list[list[str]], list[str]]:
     """The bundled photos (``samples``) with these labels that are on disk."""
-    try:
-        from lessons_lib.data.sources import open_source
+    from lessons_lib.data import sample_files
 
-        src = open_source("samples", "val")
-    except LessonsError:
-        return [], []
-    where = {src.label(i): src.path(i) for i in range(len(src))}
+    where = {f.stem: str(f) for f in sample_files()}
     found = [lab for lab in labels if lab in where]
     return [[where[lab]] for lab in found], found
+
+
+def _photo_input(label: str, elem_id: str, examples: Sequence[str], examples_label: str) -> gr.Image:
+    """An upload box (the file reaches the handler unopened) and the bundled examples under it."""
+    box = _Upload(type="filepath", image_mode=None, sources=["upload", "clipboard"], label=label,
+                  elem_id=elem_id, height=300)
+    ex, ex_labels = _examples(examples)
+    if ex:
+        gr.Examples(ex, inputs=[box], example_labels=ex_labels, label=examples_label)
+    return box
 
 
 _INTRO = f"""# GAN lessons: colorize and restore
@@ -799,11 +805,8 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
         with gr.Tab("Colorize", id="colorize"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    c_in = _Upload(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                   label="your photo (gray or colour)", elem_id="colorize-input", height=300)
-                    ex, ex_labels = _examples(_COLOUR_EXAMPLES)
-                    if ex:
-                        gr.Examples(ex, inputs=[c_in], example_labels=ex_labels, label="bundled photos")
+                    c_in = _photo_input("your photo (gray or colour)", "colorize-input", _COLOUR_EXAMPLES,
+                                        "bundled photos")
                     c_model = gr.Dropdown(choices=[(_colour_label(m), m["name"]) for m in models.colour_models],
                                           value=default, label="model", elem_id="colorize-model")
                     c_info = gr.Markdown(_colour_info(models.colour_model(default) if default else None))
@@ -823,11 +826,7 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
         with gr.Tab("Restore", id="restore"):
             with gr.Row():
                 with gr.Column(scale=1):
-                    r_in = _Upload(type="filepath", image_mode=None, sources=["upload", "clipboard"],
-                                   label="a face photo", elem_id="restore-input", height=300)
-                    ex, ex_labels = _examples(_FACE_EXAMPLES)
-                    if ex:
-                        gr.Examples(ex, inputs=[r_in], example_labels=ex_labels, label="bundled photos with faces")
+                    r_in = _photo_input("a face photo", "restore-input", _FACE_EXAMPLES, "bundled photos with faces")
                     r_mode = gr.Radio(list(RESTORE_MODES), value=BLUR_FIRST, label="your photo",
                                       elem_id="restore-mode")
                     with gr.Row():

@@ -26,8 +26,6 @@ from __future__ import annotations
 
 import json
 import os
-import platform
-import shlex
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -200,29 +198,6 @@ def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: in
 
 
 # =========================================================================== shipping
-class _Photos:
-    """The named photos of ``samples`` as an image source (the card's bundled-photo metric)."""
-
-    def __new__(cls, names: tuple[str, ...]):
-        from .data.sources import ImageSource, open_source
-
-        samples = open_source("samples", "val")
-        index = {samples.label(i): i for i in range(len(samples))}
-        missing = [n for n in names if n not in index]
-        if missing:
-            raise LessonsError(f"bundled photo(s) {', '.join(missing)} not found among the installed packages' "
-                               f"sample photos ({', '.join(index)}); reinstall scikit-image")
-
-        class Photos(ImageSource):
-            def path(self, i: int) -> str:
-                return samples.path(index[names[self._check_index(i)]])
-
-            def _load(self, i: int):
-                return samples[index[names[i]]]
-
-        return Photos("samples:" + ",".join(names), "val", len(names), list(names))
-
-
 def _summary(report: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
     return {k: report[k] for k in keys if isinstance(report.get(k), (int, float))}
 
@@ -253,14 +228,18 @@ def sample_metric(name: str, weights: str | os.PathLike | None = None) -> dict[s
     """The card's bundled-photo metric, recomputed: shipped model ``name`` (or ``weights``)
     on the photos ``SPECS[name].sample_photos`` of the installed packages (always on disk)."""
     spec = _spec(name)
-    return _evaluate(spec, Path(weights) if weights is not None else model_path(name), _Photos(spec.sample_photos))
+    from .data.sources import sample_photos
+
+    return _evaluate(spec, Path(weights) if weights is not None else model_path(name),
+                     sample_photos(spec.sample_photos))
 
 
 def _hardware() -> dict[str, Any]:
-    dev = "cuda" if torch.cuda.is_available() else "cpu"
-    name = torch.cuda.get_device_name(0) if dev == "cuda" else (platform.processor() or platform.machine())
-    return {"device": dev, "device_name": name, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "torch": torch.__version__, "python": platform.python_version()}
+    """Where the shipped weights were scored (on the CPU, as :func:`_evaluate` runs): the
+    engine's hardware record of the model cards, plus the number of cores."""
+    from .train.engine import _hardware as engine_hardware
+
+    return {**engine_hardware(torch.device("cpu")), "cpus": os.cpu_count()}
 
 
 def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathLike | None = None,
@@ -299,7 +278,8 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
             c = read_card(root / stage / "model.safetensors")
             training[stage] = {k: c.get(k) for k in ("steps", "epochs", "images_seen", "wall_time_s", "hardware")}
         if best.is_file():
-            training["fusion"]["shipped_step"] = read_card(best).get("step", read_card(best).get("steps"))
+            best_card = read_card(best)
+            training["fusion"]["shipped_step"] = best_card.get("step", best_card.get("steps"))
         training.update(data=spec.stages["nafnet"]["data"], size=spec.size, command=spec.command)
     heldout: dict[str, Any] = {}
     for source in (spec.eval_data if eval_data is None else eval_data):
@@ -317,19 +297,14 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
         "shipped_on": _hardware(),
         "metrics_heldout": heldout,
         "sample_photos": list(spec.sample_photos),
-        "metrics_samples": _evaluate(spec, target, _Photos(spec.sample_photos)),
+        "metrics_samples": sample_metric(name, target),
         "ship_wall_s": round(time.perf_counter() - t0, 1),
     }
-    if spec.task == "colorization":
-        card = read_card(target)
-        card["shipped"] = shipped
-        card_path = target.with_suffix(".json")
-        card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
-    else:
-        card_path = target / BUNDLE_CARD
-        card = json.loads(card_path.read_text(encoding="utf-8"))
-        card["shipped"] = shipped
-        card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+    # the card, written once the stored weights are scored (the weights' sha256 is unchanged)
+    card_path = target.with_suffix(".json") if spec.task == "colorization" else target / BUNDLE_CARD
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    card["shipped"] = shipped
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return target
 
 

@@ -26,6 +26,7 @@ from .sources import (
     list_sources,
     open_source,
     sample_files,
+    sample_photos,
 )
 from .synthetic import synthetic_image, synthetic_images
 
@@ -40,6 +41,7 @@ __all__ = [
     "open_source",
     "data_dirs",
     "sample_files",
+    "sample_photos",
     "IMAGE_EXTENSIONS",
     "SPLITS",
     "synthetic_images",

@@ -55,6 +55,7 @@ __all__ = [
     "open_source",
     "data_dirs",
     "sample_files",
+    "sample_photos",
     "IMAGE_EXTENSIONS",
     "SPLITS",
 ]
@@ -508,6 +509,18 @@ def sample_files() -> list[Path]:
             if p.is_file() and p.stat().st_size > 0:
                 files.append(p)
     return files
+
+
+def sample_photos(names: Sequence[str], split: str = "val") -> ImageSource:
+    """The bundled photos called ``names`` (their ``samples`` labels, e.g. ``"astronaut"``),
+    in this order, as one source; a clear error lists the photos there when one is missing."""
+    where = {f.stem: f for f in sample_files()}
+    missing = [n for n in names if n not in where]
+    if missing:
+        raise LessonsError(f"bundled photo(s) {', '.join(missing)} not found among the installed packages' "
+                           f"sample photos ({', '.join(where) or 'none'}); reinstall scikit-image")
+    return _FileSource("samples:" + ",".join(names), _norm_split(split), [str(where[n]) for n in names],
+                       list(names))
 
 
 def _open_samples(split: str) -> ImageSource:

@@ -78,7 +78,7 @@ import torch.nn as nn
 from torch.utils.data import Dataset
 
 from .. import LessonsError
-from ..models import build_model, register
+from ..models import build_model
 from ..recipes import Recipe, _choice
 from .engine import TrainConfig
 from .task import Task
