@@ -48,42 +48,53 @@ SEED_TABLE = {"ChromaGAN": (24.154, 0.926), "ColTran": (23.839, 0.868), "ColorGA
 
 def diversity(model_path: str, data: str, size: int, n_images: int, seeds: int = 8) -> dict[str, Any]:
     """Mean pairwise ab distance between ``seeds`` colourings of each image, and the PSNR
-    of each colouring against the photo."""
+    of each colouring against the photo (:meth:`lessons_lib.pipeline.Colorizer.diversity`)."""
     from lessons_lib.color import AB_SCALE
     from lessons_lib.data import lab_batch, make_loader
-    from lessons_lib.metrics import mean_pairwise_distance, psnr
     from lessons_lib.pipeline import Colorizer
 
     col = Colorizer(model_path, device="cpu")
     batch = next(iter(make_loader(data, size, n_images, split="val", train=False, drop_last=False,
                                   limit=n_images)))            # (N, 3, S, S) uint8, centre crops
     L, ab_true = lab_batch(batch, "cpu", "lab")
-    ab_true = ab_true * AB_SCALE
-    truth = batch.float() / 255.0
-    abs_ = [col.predict_ab(L, seed=s) * AB_SCALE for s in range(seeds)]          # (N, 2, S, S) Lab units
-    rgbs = [col.colorize_tensor(L, seed=s) for s in range(seeds)]                # (N, 3, S, S)
+    d = col.diversity(L, truth=batch.float() / 255.0, seeds=range(seeds))
+    ab_0 = col.predict_ab(L, seed=0) * AB_SCALE                                  # (N, 2, S, S) Lab units
     per_image = []
-    div = mean_pairwise_distance(abs_, reduction="none")                        # (N,) Lab units
     for i in range(L.shape[0]):
-        ps = [float(psnr(r[i:i + 1], truth[i:i + 1])) for r in rgbs]
+        ps = d["psnr"][i]
         m = statistics.mean(ps)
-        per_image.append({"mean_pairwise_ab": float(div[i]),
+        per_image.append({"mean_pairwise_ab": d["per_image"][i],
                           "psnr_per_seed": ps, "psnr_mean": m, "max_psnr_dev_db": max(abs(p - m) for p in ps),
                           # scales to read the distance against: the chroma of seed 0's colouring
                           # and its ab error to the photo, both Lab units averaged over pixels
-                          "ab_chroma_seed0": float(abs_[0][i].norm(dim=0).mean()),
-                          "ab_error_seed0": float((abs_[0][i] - ab_true[i]).norm(dim=0).mean())})
+                          "ab_chroma_seed0": float(ab_0[i].norm(dim=0).mean()),
+                          "ab_error_seed0": float((ab_0[i] - ab_true[i] * AB_SCALE).norm(dim=0).mean())})
     return {
         "seeds": seeds,
         "n_images": len(per_image),
         "first_image": per_image[0],
-        "mean_pairwise_ab": statistics.mean(p["mean_pairwise_ab"] for p in per_image),
-        "max_psnr_dev_db": max(p["max_psnr_dev_db"] for p in per_image),
+        "mean_pairwise_ab": d["mean_pairwise_ab"],
+        "max_psnr_dev_db": d["max_psnr_dev_db"],
         "images_within_1db": sum(p["max_psnr_dev_db"] <= 1.0 for p in per_image),
         "ab_chroma_seed0": statistics.mean(p["ab_chroma_seed0"] for p in per_image),
         "ab_error_seed0": statistics.mean(p["ab_error_seed0"] for p in per_image),
         "per_image": per_image,
     }
+
+
+def parse_variant(item: str) -> dict[str, Any]:
+    """``"lambda_ms=0.3,noise_init=kaiming"`` -> ``{"lambda_ms": 0.3, "noise_init": "kaiming"}``
+    (values are JSON; a bare word is a string)."""
+    out: dict[str, Any] = {}
+    for part in item.split(","):
+        key, eq, value = part.partition("=")
+        if not eq or not key:
+            raise SystemExit(f"--variants: expected KEY=VALUE[,KEY=VALUE...], got {item!r}")
+        try:
+            out[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key.strip()] = value
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,8 +110,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--eval-limit", type=int, default=None, dest="eval_limit", help="images per evaluation set")
     p.add_argument("--div-images", type=int, default=16, dest="div_images")
     p.add_argument("--models", nargs="*", default=list(MODELS), choices=MODELS)
-    p.add_argument("--variants", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="extra colorgan runs, one per KEY=VALUE override (e.g. noise_std=1.0 lambda_s=0)")
+    p.add_argument("--variants", nargs="*", default=[], metavar="KEY=VALUE[,KEY=VALUE]",
+                   help="extra colorgan runs, one per item of overrides (e.g. noise_std=1.0 "
+                        "lambda_ms=0.3,noise_init=kaiming)")
     p.add_argument("--out", default=str(OUT_DIR / "colorgan_compare.json"))
     args = p.parse_args(argv)
     if args.quick:
@@ -119,13 +131,12 @@ def main(argv: list[str] | None = None) -> int:
     runs: dict[str, dict[str, Any]] = {}
     jobs = [(name, name, {}) for name in args.models]
     for item in args.variants:
-        key, _, value = item.partition("=")
-        jobs.append((f"colorgan {key}={value}", "colorgan", {key: json.loads(value)}))
+        jobs.append((f"colorgan {item}", "colorgan", parse_variant(item)))
     for label, name, override in jobs:
         extra: dict[str, Any] = dict(steps=args.steps, batch_size=args.batch_size, g_base=args.width,
                                      d_base=args.width, seed=args.seed, limit=None, val_limit=args.eval_limit)
         extra.update(override)                             # a variant may change any of them (steps=1500)
-        folder = label.replace(" ", "_").replace("=", "-")
+        folder = label.replace(" ", "_").replace("=", "-").replace(",", "_")
         r = train_and_evaluate(name, OUT_DIR / "runs" / f"cgcmp_{folder}", args.data, "val", args.size,
                                eval_limit=args.eval_limit, **extra)
         ev = evaluate_run(r["model_path"], args.test, "test", args.size, limit=args.eval_limit)

@@ -90,7 +90,7 @@ import math
 import os
 import threading
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -670,6 +670,40 @@ class Colorizer(_Pipeline):
         L = L.to(ab.device, torch.float32)
         lab = torch.cat([(L + 1.0) * L_SCALE, ab * AB_SCALE], dim=1)          # (B, 3, H, W) Lab
         return lab_to_rgb_keep_lightness(lab)
+
+    def diversity(self, L: torch.Tensor, truth: torch.Tensor | None = None,
+                  seeds: Sequence[int] = range(8)) -> dict[str, Any]:
+        """How much the colourings of several seeds differ (seed 001's "diverse colorization",
+        measured as in benchmarks/colorgan_compare.py).
+
+        Args:
+            L: normalised L ``(B, 1, H, W)``.
+            truth: the photos, RGB ``(B, 3, H, W)`` in [0, 1], for each seed's PSNR (optional).
+            seeds: at least 2 seeds.
+        Returns ``mean_pairwise_ab`` (Lab units: the per-pixel ab distance between two
+        colourings, averaged over pixels and all pairs of seeds; 0 for a model without noise),
+        ``per_image`` (the same per image), ``chroma`` (mean ab length of the first seed's
+        colouring, for scale) and, with ``truth``, ``psnr`` (B rows x one per seed) and
+        ``max_psnr_dev_db`` (the largest distance of a seed's PSNR from its image's mean).
+        """
+        from .color import AB_SCALE
+        from .metrics import mean_pairwise_distance, psnr
+
+        seeds = [int(s) for s in seeds]
+        if len(seeds) < 2:
+            raise ValueError(f"diversity needs at least 2 seeds, got {seeds}")
+        abs_ = [self.predict_ab(L, seed=s) * AB_SCALE for s in seeds]         # (B, 2, H, W) Lab units
+        per_image = mean_pairwise_distance(abs_, reduction="none")             # (B,)
+        out: dict[str, Any] = {"seeds": seeds, "mean_pairwise_ab": float(per_image.mean()),
+                               "per_image": per_image.tolist(),
+                               "chroma": float(abs_[0].norm(dim=1).mean())}
+        if truth is not None:
+            truth = truth.to(self.device, torch.float32)
+            rows = [[float(psnr(self.colorize_tensor(L[i:i + 1], seed=s), truth[i:i + 1])) for s in seeds]
+                    for i in range(L.shape[0])]
+            out["psnr"] = rows
+            out["max_psnr_dev_db"] = max(max(abs(p - sum(r) / len(r)) for p in r) for r in rows)
+        return out
 
     # ------------------------------------------------------------------ one photo
     def __call__(self, image: Any, seed: int | None = None):

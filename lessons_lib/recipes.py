@@ -211,7 +211,8 @@ class ColorGANRecipe(ColorizationRecipe):
     """ColorGAN (Shafiq & Lee, seed 001): the colorization recipe plus a noise branch and
     two feature losses; see :mod:`lessons_lib.train.colorgan`. G's objective (eq. 1):
     ``lambda_gan * L_wgan + lambda_perceptual * L_p + lambda_l1 * L_1 + lambda_s * L_s``
-    (seed: 0.1, 100, 10, 1); the critic: WGAN + ``lambda_gp`` gradient penalty."""
+    (seed: 0.1, 100, 10, 1); the critic: WGAN + ``lambda_gp`` gradient penalty. An optional
+    ``lambda_ms`` (default 0) adds MSGAN's mode-seeking term for diverse colourings."""
 
     #: z ~ N(0, noise_std^2) (seed sec. 2.2: sigma = 0.1)
     noise_std: float = 0.1
@@ -223,6 +224,14 @@ class ColorGANRecipe(ColorizationRecipe):
     lambda_perceptual: float = 100.0
     #: weight of L_s, the noise map against the true image's features (seed: 1)
     lambda_s: float = 1.0
+    #: weight of the mode-seeking regulariser (Mao et al. 2019, MSGAN eq. 3): G also
+    #: minimises lambda_ms / (mean|G(L, z1) - G(L, z2)| / mean|z1 - z2| + 1e-5), so the
+    #: colouring must change with z. 0 = the seed's recipe (not in seed 001); costs a
+    #: second pass of G over the batch when > 0. See lessons_lib.losses.diversity.
+    lambda_ms: float = 0.0
+    #: initialisation of the noise branch G_f: "normal" (N(0, 0.02), like every layer) or
+    #: "kaiming" (keeps z's scale through G_f); see ColorGANGenerator
+    noise_init: str = "normal"
     #: feature layers of L_p (f1..f4 = VGG16 relu1_2..relu4_3, or the kit network's stages)
     perceptual_layers: tuple = ("f2", "f3")
     perceptual_weights: tuple = (1.0, 1.0)
@@ -244,6 +253,7 @@ class ColorGANRecipe(ColorizationRecipe):
         _choice("color_space", self.color_space, ("lab",))
         _choice("features", self.features, ("vgg16", "kit", "auto"))
         _choice("d_norm", self.d_norm, ("batch", "instance", "none"))
+        _choice("noise_init", self.noise_init, ("normal", "kaiming"))
         _choice("s_layer", self.s_layer, LAYERS)
         for name in self.perceptual_layers:
             _choice("perceptual layer", name, LAYERS)
@@ -254,11 +264,14 @@ class ColorGANRecipe(ColorizationRecipe):
             raise LessonsError("ColorGAN has no identity loss: lambda_identity must be 0")
         if self.g_plain:
             raise LessonsError("g_plain belongs to the U-Net recipes; ColorGAN's G uses g_norm")
-        for k in ("lambda_perceptual", "lambda_s", "noise_std"):
+        for k in ("lambda_perceptual", "lambda_s", "lambda_ms", "noise_std"):
             if getattr(self, k) < 0:
                 raise LessonsError(f"{k} must be >= 0, got {getattr(self, k)}")
         if self.noise_convs < 1:
             raise LessonsError(f"noise_convs must be >= 1, got {self.noise_convs}")
+        if self.lambda_ms > 0 and self.noise_std == 0:
+            raise LessonsError("lambda_ms > 0 rewards outputs that change with the noise, but noise_std is 0 "
+                               "(no noise); set noise_std > 0 (the seed's 0.1) or lambda_ms=0")
         depth = self.g_depth or 4
         if self.size % (2 ** depth):
             raise LessonsError(f"size {self.size} must be a multiple of 2**g_depth = {2 ** depth}")

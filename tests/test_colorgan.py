@@ -231,6 +231,9 @@ def test_recipe_carries_the_seed_settings():
     (dict(features="alexnet"), "features"),
     (dict(size=72), "multiple of"),
     (dict(lambda_s=-1.0), "lambda_s"),
+    (dict(lambda_ms=-0.5), "lambda_ms"),
+    (dict(noise_init="xavier"), "noise_init"),
+    (dict(lambda_ms=1.0, noise_std=0.0), "noise_std is 0"),
 ])
 def test_recipe_rejects_bad_options(bad, message):
     with pytest.raises(LessonsError, match=message):
@@ -315,3 +318,122 @@ def test_pipeline_diversity_on_one_image(run):
 
     assert float(mean_pairwise_distance(abs_)) > 0.0
     assert torch.equal(col.predict_ab(L, seed=4), abs_[4])
+    # Colorizer.diversity: the same number in Lab units, and each seed's PSNR
+    rgb = synthetic_images(1, 32, seed=1).float() / 255.0
+    d = col.diversity(L, truth=rgb, seeds=range(8))
+    assert d["mean_pairwise_ab"] == pytest.approx(float(mean_pairwise_distance(abs_)) * 110, rel=1e-5)
+    assert len(d["per_image"]) == 1 and len(d["psnr"][0]) == 8
+    from lessons_lib.metrics import psnr
+
+    assert d["psnr"][0][3] == pytest.approx(float(psnr(col.colorize_tensor(L, seed=3), rgb)), rel=1e-6)
+    assert d["max_psnr_dev_db"] == pytest.approx(max(abs(p - sum(d["psnr"][0]) / 8) for p in d["psnr"][0]))
+    with pytest.raises(ValueError, match="at least 2 seeds"):
+        col.diversity(L, seeds=[0])
+
+
+# --------------------------------------------------------------------------- mode seeking (lambda_ms)
+def test_mode_seeking_ratio_by_hand():
+    from lessons_lib.losses import mode_seeking_loss, mode_seeking_ratio
+
+    a, b = torch.zeros(2, 2, 4, 4), torch.full((2, 2, 4, 4), 0.5)
+    b[1] = 0.0                                                  # image 1: equal outputs
+    z1, z2 = torch.zeros(2, 3, 1, 1), torch.full((2, 3, 1, 1), 2.0)
+    assert float(mode_seeking_ratio(a, b, z1, z2)) == pytest.approx(0.25 / 2.0)   # mean|a-b| 0.25, mean|dz| 2
+    assert float(mode_seeking_loss(a, b, z1, z2)) == pytest.approx(1 / (0.125 + 1e-5))
+    assert float(mode_seeking_loss(a, a.clone(), z1, z2)) == pytest.approx(1e5)   # collapse: 1 / eps
+    # its gradient pushes the two outputs apart
+    b = b.requires_grad_()
+    mode_seeking_loss(a, b, z1, z2).backward()
+    assert float((b.grad[0] * (b.detach()[0] - a[0])).sum()) < 0         # descending moves b[0] away from a[0]
+
+
+@pytest.mark.parametrize("args, message", [
+    ((torch.zeros(2, 2, 4, 4), torch.zeros(2, 2, 4, 2), torch.zeros(2, 1), torch.ones(2, 1)), "same shape"),
+    ((torch.zeros(2, 2, 4, 4), torch.zeros(2, 2, 4, 4), torch.zeros(2, 1), torch.ones(3, 1)), "same shape"),
+    ((torch.zeros(2, 2, 4, 4), torch.zeros(2, 2, 4, 4), torch.zeros(3, 1), torch.ones(3, 1)), "batch size"),
+    ((torch.zeros(2, 2, 4, 4), torch.zeros(2, 2, 4, 4), torch.ones(2, 1), torch.ones(2, 1)), "noise draws are equal"),
+])
+def test_mode_seeking_rejects_bad_input(args, message):
+    from lessons_lib.losses import mode_seeking_loss
+
+    with pytest.raises(ValueError, match=message):
+        mode_seeking_loss(*args)
+
+
+def test_generator_loss_with_mode_seeking(kit):
+    torch.manual_seed(0)
+    task = build_task(tiny_recipe(lambda_ms=2.0))
+    task.setup(torch.device("cpu"))
+    state = task.forward(task.prepare(synthetic_images(4, 32, seed=2), torch.device("cpu")))
+    assert state["fake_2"].shape == state["fake"].shape == (4, 2, 32, 32)
+    assert not torch.equal(state["noise"], state["noise_2"])           # two independent draws
+    out = task.loss("G", state, 0)
+    ratio = (state["fake"] - state["fake_2"]).abs().mean() / (state["noise"] - state["noise_2"]).abs().mean()
+    assert float(out["ms_ratio"]) == pytest.approx(float(ratio.detach()), rel=1e-5)
+    total = 0.1 * out["gan"] + 100 * out["perceptual"] + 10 * out["l1"] + out["s"] + 2.0 / (ratio + 1e-5)
+    assert float(out["loss"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
+    assert task.describe()["losses"]["lambda_ms (mode seeking, not in the seed)"] == 2.0
+    # the seed's recipe: no second pass, no term
+    plain = build_task(tiny_recipe())
+    plain.setup(torch.device("cpu"))
+    st = plain.forward(plain.prepare(synthetic_images(4, 32, seed=2), torch.device("cpu")))
+    assert "fake_2" not in st and "ms_ratio" not in plain.loss("G", st, 0)
+
+
+def test_mode_seeking_makes_the_noise_matter():
+    """G fitted to one colouring per photo with L1 ignores z; with the mode-seeking term the
+    colourings of different seeds move apart, at a price in L1 (100 Adam steps, 32 px)."""
+    from lessons_lib.losses import l1_loss, mode_seeking_loss
+    from lessons_lib.metrics import mean_pairwise_distance
+
+    L, ab = L_batch(4, 32)
+
+    def fit(lambda_ms):
+        G = small_g().train()
+        opt = torch.optim.Adam(G.parameters(), lr=2e-3, betas=(0.5, 0.999))
+        torch.manual_seed(1)
+        for _ in range(100):
+            z1, z2 = G.sample_noise(L), G.sample_noise(L)
+            fakes = G(torch.cat([L, L]), noise=torch.cat([z1, z2]))     # one pass, as ColorGANTask does
+            loss = 10 * l1_loss(fakes[:4], ab)
+            if lambda_ms:
+                loss = loss + lambda_ms * mode_seeking_loss(fakes[:4], fakes[4:], z1, z2)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        G.eval()
+        with torch.no_grad():
+            outs = [G(L, seed=s) * 110 for s in range(4)]                 # ab in Lab units
+            return float(mean_pairwise_distance(outs)), float(l1_loss(G(L, seed=0), ab))
+
+    div_0, l1_0 = fit(0.0)
+    div_ms, l1_ms = fit(0.1)
+    assert div_0 < 0.5                                                     # z ignored: a fraction of a Lab unit
+    assert div_ms > 2.0 and div_ms > 10 * div_0                            # a visible difference
+    assert l1_ms > l1_0                                                    # diversity is paid for in L1 here
+
+
+def test_noise_init_kaiming_keeps_the_scale_of_z():
+    """The pix2pix rule N(0, 0.02) shrinks z ~ N(0, 0.1^2) through G_f's three convs to a
+    few thousandths; He initialisation keeps it near sigma. Only G_f differs."""
+    L = torch.rand(4, 1, 64, 64) * 2 - 1
+    stds = {}
+    for init in ("normal", "kaiming"):
+        torch.manual_seed(0)
+        G = build_model("colorgan_g", base=16, depth=4, noise_init=init)
+        with torch.no_grad():
+            stds[init] = float(G.noise_features(G.sample_noise(L, seed=0)).std())
+        assert G.noise_init == init
+        if init == "normal":
+            normal = G
+    assert stds["normal"] < 0.01 < 0.04 < stds["kaiming"] < 0.25
+    enc = [(n, p) for n, p in G.named_parameters() if not n.startswith("noise_branch")]
+    assert all(torch.equal(p, dict(normal.named_parameters())[n]) for n, p in enc)   # the rest: same init
+    with pytest.raises(ValueError, match="noise_init"):
+        build_model("colorgan_g", base=8, depth=3, noise_init="xavier")
+
+
+def test_a_kaiming_run_records_its_generator_config(kit):
+    task = build_task(tiny_recipe(noise_init="kaiming", lambda_ms=0.1))
+    assert task.generator_config()["noise_init"] == "kaiming"
+    assert "noise_init" not in build_task(tiny_recipe()).generator_config()   # old cards stay valid

@@ -52,3 +52,38 @@ def test_an_exception_becomes_a_hint():
 
     result = check_gradient_penalty(broken)
     assert not result and "boom" in result.message
+
+
+# --------------------------------------------------------------------------- the mode-seeking loss
+def test_mode_seeking_reference_and_a_correct_answer_pass():
+    from lessons_lib.exercises import check_mode_seeking_loss
+    from lessons_lib.losses import mode_seeking_loss
+
+    assert check_mode_seeking_loss(mode_seeking_loss)
+
+    def mine(ab_1, ab_2, z_1, z_2):
+        ratio = (ab_1 - ab_2).abs().mean() / (z_1 - z_2).abs().mean()
+        return 1.0 / (ratio + 1e-5)
+
+    result = check_mode_seeking_loss(mine)
+    assert result.passed and "lessons_lib.losses.mode_seeking_loss" in result.message
+
+
+def test_mode_seeking_mistakes_are_named():
+    from lessons_lib.exercises import check_mode_seeking_loss
+
+    def ratio(a, b, z1, z2):
+        return (a - b).abs().mean() / (z1 - z2).abs().mean()
+
+    cases = {
+        "stub is still in place": lambda a, b, z1, z2: torch.zeros(()),
+        "reciprocal": ratio,
+        "without bound": lambda a, b, z1, z2: -ratio(a, b, z1, z2),
+        "division by zero": lambda a, b, z1, z2: 1.0 / ratio(a, b, z1, z2),
+        "PER unit of": lambda a, b, z1, z2: 1.0 / ((a - b).abs().mean() + 1e-5),
+        "ABSOLUTE": lambda a, b, z1, z2: 1.0 / (((a - b) ** 2).mean() / ((z1 - z2) ** 2).mean() + 1e-5),
+        "not a sum": lambda a, b, z1, z2: 1.0 / ((a - b).abs().sum() / (z1 - z2).abs().sum() + 1e-5),
+    }
+    for hint, fn in cases.items():
+        result = check_mode_seeking_loss(fn)
+        assert not result and hint in result.message, (hint, result.message)

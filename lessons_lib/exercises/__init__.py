@@ -21,7 +21,7 @@ from .lesson02 import check_generator_objective
 from .lesson03 import check_patchgan_receptive_field, check_receptive_field
 from .lesson04 import check_mlpconv_parameters, check_pointwise_linear
 from .lesson05 import check_lsgan_d_loss, check_lsgan_g_loss
-from .lesson06 import check_gradient_penalty
+from .lesson06 import check_gradient_penalty, check_mode_seeking_loss
 from .lesson07 import check_motion_blur
 from .lesson08 import check_demodulation
 from .lesson09 import check_contextual_loss
@@ -50,6 +50,7 @@ __all__ = [
     "check_lsgan_d_loss",
     "check_lsgan_g_loss",
     "check_gradient_penalty",
+    "check_mode_seeking_loss",
     "check_motion_blur",
     "check_demodulation",
     "check_contextual_loss",

@@ -1,6 +1,7 @@
-"""Lesson 06's exercise: the WGAN-GP gradient penalty of ColorGAN's critic
+"""Lesson 06's exercises: the WGAN-GP gradient penalty of ColorGAN's critic
 (Gulrajani et al. 2017, algorithm 1, eq. 3), checked against
-:func:`lessons_lib.losses.gradient_penalty`.
+:func:`lessons_lib.losses.gradient_penalty`, and the mode-seeking term (Mao et al. 2019,
+eq. 3), checked against :func:`lessons_lib.losses.mode_seeking_loss`.
 
     x_hat = eps * x + (1 - eps) * x_fake,    eps ~ U[0, 1], one per sample
     GP    = lambda * E[(||grad_{x_hat} D(x_hat)||_2 - 1)^2]
@@ -18,10 +19,10 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..losses import gradient_penalty
+from ..losses import gradient_penalty, mode_seeking_loss
 from ._core import Case, Mistake, Result, check_function
 
-__all__ = ["check_gradient_penalty"]
+__all__ = ["check_gradient_penalty", "check_mode_seeking_loss"]
 
 
 def _critics() -> tuple[nn.Module, nn.Module]:
@@ -132,4 +133,74 @@ def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> Result:
         atol=1e-5,
         rtol=1e-4,
         reference_name="lessons_lib.losses.gradient_penalty",
+    )
+
+
+# --------------------------------------------------------------------------- mode seeking
+def _ms_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(11)
+    ab1 = 0.3 * torch.randn(4, 2, 8, 8, generator=g)
+    ab2 = ab1 + 0.05 * torch.randn(4, 2, 8, 8, generator=g)              # two colourings, close
+    z1, z2 = 0.1 * torch.randn(4, 16, 1, 1, generator=g), 0.1 * torch.randn(4, 16, 1, 1, generator=g)
+    w1, w2 = 0.1 * torch.randn(2, 8, 2, 2, generator=g), 0.1 * torch.randn(2, 8, 2, 2, generator=g)
+    far = torch.rand(2, 2, 16, 16, generator=g) * 2 - 1
+    return [
+        Case("two close colourings of 4 photos, noise of ColorGAN's scale (sigma 0.1)", (ab1, ab2, z1, z2)),
+        Case("two unrelated colourings of 2 photos, noise maps (2, 8, 2, 2)",
+             (far, torch.rand(2, 2, 16, 16, generator=g) * 2 - 1, w1, w2)),
+        Case("identical colourings (a collapsed generator)", (ab1, ab1.clone(), z1, z2)),
+    ]
+
+
+def _ms_ratio(a, b, z1, z2, d_out=None, d_z=None):
+    d_out = d_out or (lambda x, y: (x - y).abs().mean())
+    d_z = d_z or (lambda x, y: (x - y).abs().mean())
+    return d_out(a, b) / d_z(z1, z2)
+
+
+_MS_MISTAKES = [
+    Mistake("your function returns zero: the stub is still in place. Divide the mean absolute difference of "
+            "the two outputs by that of the two noise draws, and return 1 / (ratio + eps).",
+            lambda a, b, z1, z2: torch.zeros(())),
+    Mistake("this is the ratio itself; G MINIMISES the loss, so return its reciprocal 1 / (ratio + 1e-5) - "
+            "minimising the ratio would pull the colourings together.",
+            lambda a, b, z1, z2: _ms_ratio(a, b, z1, z2)),
+    Mistake("this is -ratio: it also rewards diversity, but without bound (G could push the outputs apart "
+            "forever); MSGAN uses 1 / (ratio + 1e-5), whose pull fades as the outputs separate.",
+            lambda a, b, z1, z2: -_ms_ratio(a, b, z1, z2)),
+    Mistake("the eps goes in the denominator next to the ratio: 1 / (ratio + 1e-5); without it, two "
+            "identical colourings give a division by zero.",
+            lambda a, b, z1, z2: 1.0 / _ms_ratio(a, b, z1, z2)),
+    Mistake("divide by the distance between the noise draws: the ratio is output distance PER unit of "
+            "noise distance (d_I / d_z).",
+            lambda a, b, z1, z2: 1.0 / ((a - b).abs().mean() + 1e-5)),
+    Mistake("the distances are mean ABSOLUTE differences (L1), not mean squared ones.",
+            lambda a, b, z1, z2: 1.0 / (_ms_ratio(a, b, z1, z2, lambda x, y: ((x - y) ** 2).mean(),
+                                                  lambda x, y: ((x - y) ** 2).mean()) + 1e-5)),
+    Mistake("each distance is a MEAN over all elements, not a sum: sums would change with the image size.",
+            lambda a, b, z1, z2: 1.0 / (_ms_ratio(a, b, z1, z2, lambda x, y: (x - y).abs().sum(),
+                                                  lambda x, y: (x - y).abs().sum()) + 1e-5)),
+]
+
+
+def check_mode_seeking_loss(fn: Callable[..., torch.Tensor]) -> Result:
+    """Lesson 06: ``fn(ab_1, ab_2, z_1, z_2) -> loss``, the mode-seeking term of MSGAN
+    (Mao et al. 2019, eq. 3) as G minimises it:
+
+        ratio = mean|ab_1 - ab_2| / mean|z_1 - z_2|,      loss = 1 / (ratio + 1e-5)
+
+    a scalar. Checked against :func:`lessons_lib.losses.mode_seeking_loss` on close, far and
+    identical colourings; common mistakes (the ratio itself, no eps, no division by the
+    noise distance, squares, sums) are named.
+    """
+    return check_function(
+        "the mode-seeking loss",
+        fn,
+        mode_seeking_loss,
+        _ms_cases(),
+        mistakes=_MS_MISTAKES,
+        output_names=("the loss",),
+        atol=1e-4,
+        rtol=1e-4,
+        reference_name="lessons_lib.losses.mode_seeking_loss",
     )

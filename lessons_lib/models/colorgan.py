@@ -48,10 +48,12 @@ import torch.nn as nn
 from . import register
 from .layers import activation, check_image_batch, conv_block, init_weights
 
-__all__ = ["ColorGANGenerator", "NOISE_STD"]
+__all__ = ["ColorGANGenerator", "NOISE_STD", "NOISE_INITS"]
 
 #: The seed's noise: N(mu = 0, sigma = 0.1) (seed 001, text under eq. 2).
 NOISE_STD = 0.1
+#: how the noise branch G_f is initialised (see ColorGANGenerator)
+NOISE_INITS = ("normal", "kaiming")
 
 
 @register("colorgan_g")
@@ -71,11 +73,17 @@ class ColorGANGenerator(nn.Module):
         norm: "batch" (default), "instance" or "none" for the encoder/decoder blocks.
         dropout: dropout in the decoder blocks (0: the noise is the randomness here, unlike
             pix2pix, whose only noise is dropout).
+        noise_init: "normal" - the pix2pix / DCGAN rule N(0, 0.02) for every layer, G_f
+            included (default); "kaiming" - He et al. (2015) initialisation for G_f's convs
+            (std sqrt(2 / ((1 + 0.2^2) fan_in))), which keeps the scale of z through G_f, so
+            that G_f(z) starts at about sigma instead of ~1e-3 of the latent's scale. The seed
+            does not say how G_f is initialised.
     """
 
     def __init__(self, in_channels: int = 1, out_channels: int = 2, base: int = 32, depth: int = 4,
                  max_mult: int = 8, noise_channels: int | None = None, noise_std: float = NOISE_STD,
-                 noise_convs: int = 3, norm: str = "batch", dropout: float = 0.0) -> None:
+                 noise_convs: int = 3, norm: str = "batch", dropout: float = 0.0,
+                 noise_init: str = "normal") -> None:
         super().__init__()
         if not isinstance(depth, int) or depth < 2:
             raise ValueError(f"depth must be an int >= 2, got {depth!r}")
@@ -85,6 +93,8 @@ class ColorGANGenerator(nn.Module):
             raise ValueError(f"noise_std must be >= 0, got {noise_std}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if noise_init not in NOISE_INITS:
+            raise ValueError(f"noise_init must be one of {', '.join(NOISE_INITS)}, got {noise_init!r}")
         ch = [base * min(2 ** i, max_mult) for i in range(depth)]
         c_lat = ch[-1]
         self.in_channels, self.out_channels = in_channels, out_channels
@@ -124,6 +134,12 @@ class ColorGANGenerator(nn.Module):
         )
         self.decoder = nn.ModuleList(up)
         init_weights(self)  # N(0, 0.02), BN scales N(1, 0.02): the pix2pix / DCGAN rule
+        self.noise_init = noise_init
+        if noise_init == "kaiming":
+            for m in self.noise_branch.modules():
+                if isinstance(m, nn.Conv2d):
+                    nn.init.kaiming_normal_(m.weight, a=0.2, nonlinearity="leaky_relu")
+                    nn.init.zeros_(m.bias)
 
     # ------------------------------------------------------------------ noise
     def noise_shape(self, height: int, width: int) -> tuple[int, int, int]:

@@ -18,6 +18,16 @@ Shafiq & Lee, "ColorGAN: Generative Adversarial Network based Image Colorization
   box-averaged over space to H/16 x W/16 and over groups of channels to C_lat (channels
   repeated when C_f < C_lat). A learned projection could shrink both sides to zero.
 
+Not in the seed, off by default (``lambda_ms = 0``): MSGAN's mode-seeking term (Mao et al.
+2019, eq. 3; :mod:`lessons_lib.losses.diversity`),
+
+* L_ms - ``1 / (mean|G(L, z_1) - G(L, z_2)| / mean|z_1 - z_2| + 1e-5)``: G runs twice on the
+  batch, with two independent noise draws (one pass over the doubled batch); the first
+  colouring is the one every other term sees, the second only enters L_ms. The kit's
+  benchmark (benchmarks/RESULTS.md, issue 4) found the seed's recipe ignores z at the
+  course's budgets - 100 L_p + 10 L_1 reward one answer per photo - and this term is what
+  makes the colourings of different seeds differ.
+
 Everything else - the data, (L, ab) on the device, the PatchGAN critic on the pair
 (L, ab), the L1 and WGAN terms, the gradient penalty, the metrics - is
 :class:`~lessons_lib.train.colorization.ColorizationTask`'s; this class adds the noise,
@@ -60,6 +70,8 @@ class ColorGANTask(ColorizationTask):
         cfg: dict[str, Any] = dict(in_channels=1, out_channels=2, base=r.g_base, depth=r.g_depth or 4,
                                    noise_std=r.noise_std, noise_convs=r.noise_convs, norm=r.g_norm,
                                    dropout=r.g_dropout)
+        if r.noise_init != "normal":        # older cards lack the key; "normal" is the default
+            cfg["noise_init"] = r.noise_init
         if r.noise_channels is not None:
             cfg["noise_channels"] = r.noise_channels
         return cfg
@@ -93,9 +105,17 @@ class ColorGANTask(ColorizationTask):
         # the module behind a torch.compile wrapper: compile covers forward() only, and this
         # step needs the method that also returns G_f(z)
         g = getattr(G, "_orig_mod", G)
-        noise = g.sample_noise(data["cond"])               # fresh z ~ N(0, 0.1^2) each step (global RNG)
-        fake, noise_features = g.forward_with_noise_features(data["cond"], noise=noise)
-        return {**data, "fake": fake, "noise_features": noise_features}
+        cond = data["cond"]
+        noise = g.sample_noise(cond)                       # fresh z ~ N(0, 0.1^2) each step (global RNG)
+        if self.recipe.lambda_ms <= 0:
+            fake, noise_features = g.forward_with_noise_features(cond, noise=noise)
+            return {**data, "fake": fake, "noise_features": noise_features}
+        # L_ms: a second, independent draw for the same L; both in one pass over 2B images
+        noise_2 = g.sample_noise(cond)
+        fakes, feats = g.forward_with_noise_features(torch.cat([cond, cond]), noise=torch.cat([noise, noise_2]))
+        b = cond.shape[0]
+        return {**data, "fake": fakes[:b], "noise_features": feats[:b], "noise": noise,
+                "fake_2": fakes[b:], "noise_2": noise_2}
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         # D: the critic's WGAN loss + gradient penalty; G: 0.1 L_g + 10 L_1 - all the parent's
@@ -125,6 +145,13 @@ class ColorGANTask(ColorizationTask):
                 ls = l1_loss(n, target_s)
                 total = total + r.lambda_s * ls
                 parts["s"] = ls.detach()
+        if r.lambda_ms > 0:
+            from ..losses import mode_seeking_loss
+            from ..losses.diversity import MS_EPS
+
+            lms = mode_seeking_loss(state["fake"], state["fake_2"], state["noise"], state["noise_2"])
+            total = total + r.lambda_ms * lms
+            parts["ms_ratio"] = (1.0 / lms - MS_EPS).detach()  # logged: ab/110 moved per unit of z
         return {**out, "loss": total, **parts}
 
     # ------------------------------------------------------------------ outputs
@@ -148,7 +175,8 @@ class ColorGANTask(ColorizationTask):
             g_noise=True,
             noise={"std": r.noise_std, "channels": getattr(self.nets.get("G"), "noise_channels", r.noise_channels)},
             losses={"lambda_gan (WGAN)": r.lambda_gan, "lambda_perceptual": r.lambda_perceptual,
-                    "lambda_l1": r.lambda_l1, "lambda_s": r.lambda_s, "lambda_gp": r.lambda_gp},
+                    "lambda_l1": r.lambda_l1, "lambda_s": r.lambda_s, "lambda_gp": r.lambda_gp,
+                    "lambda_ms (mode seeking, not in the seed)": r.lambda_ms},
             perceptual_features=(self.features.description if self.features is not None
                                  else "none (lambda_perceptual = lambda_s = 0)"),
         )
