@@ -229,6 +229,9 @@ class ColorGANRecipe(ColorizationRecipe):
     #: colouring must change with z. 0 = the seed's recipe (not in seed 001); costs a
     #: second pass of G over the batch when > 0. See lessons_lib.losses.diversity.
     lambda_ms: float = 0.0
+    #: the mode-seeking distance compares ms_pool x ms_pool block means of the two colourings
+    #: (1 = pixels, as MSGAN); > 1 rewards region colours that differ, not pixel patterns
+    ms_pool: int = 1
     #: initialisation of the noise branch G_f: "normal" (N(0, 0.02), like every layer) or
     #: "kaiming" (keeps z's scale through G_f); see ColorGANGenerator
     noise_init: str = "normal"
@@ -269,6 +272,9 @@ class ColorGANRecipe(ColorizationRecipe):
                 raise LessonsError(f"{k} must be >= 0, got {getattr(self, k)}")
         if self.noise_convs < 1:
             raise LessonsError(f"noise_convs must be >= 1, got {self.noise_convs}")
+        if not isinstance(self.ms_pool, int) or self.ms_pool < 1 or self.size % self.ms_pool:
+            raise LessonsError(f"ms_pool must be a whole number >= 1 that divides size {self.size}, "
+                               f"got {self.ms_pool!r}")
         if self.lambda_ms > 0 and self.noise_std == 0:
             raise LessonsError("lambda_ms > 0 rewards outputs that change with the noise, but noise_std is 0 "
                                "(no noise); set noise_std > 0 (the seed's 0.1) or lambda_ms=0")

@@ -47,6 +47,7 @@ __all__ = [
     "train_shipped",
     "ship",
     "sample_metric",
+    "sample_diversity",
 ]
 
 #: Where the shipped weights live (installed with the package).
@@ -104,9 +105,11 @@ SPECS: dict[str, ShippedSpec] = {
         ShippedSpec(
             name="colorgan", task="colorization",
             description="ColorGAN (seed 001): U-Net (32 ch) + latent noise, WGAN-GP PatchGAN critic, perceptual "
-                        "+ L1 + L_s, scenes8 + flowers5 128 px",
+                        "+ L1 + L_s, plus MSGAN's mode-seeking term (diverse colourings), scenes8 + flowers5 128 px",
+            # lambda_ms and noise_init are not the seed's: without them the seeds' colourings
+            # differ by ~0.1 Lab units at this budget (benchmarks/RESULTS.md, issue 4: diversity)
             stages={"colorgan": dict(data="scenes8+flowers5", size=128, g_base=32, d_base=32, steps=240,
-                                     batch_size=16, **_TRAIN)},
+                                     batch_size=16, lambda_ms=1.0, noise_init="kaiming", **_TRAIN)},
             eval_data=("scenes8", "flowers5"), size=128,
         ),
         ShippedSpec(
@@ -234,6 +237,29 @@ def sample_metric(name: str, weights: str | os.PathLike | None = None) -> dict[s
                      sample_photos(spec.sample_photos))
 
 
+def sample_diversity(name: str, weights: str | os.PathLike | None = None, seeds: int = 8) -> dict[str, Any] | None:
+    """For a colorizer with a noise input: how far the colourings of ``seeds`` seeds are
+    apart on the bundled photos (:meth:`lessons_lib.pipeline.Colorizer.diversity`, at the
+    model's size); None for a model without noise (its seeds all give one colouring)."""
+    spec = _spec(name)
+    if spec.task != "colorization":
+        return None
+    from .color import rgb_to_lab_normalized
+    from .data import ColorizationDataset
+    from .data.sources import sample_photos
+    from .pipeline import Colorizer
+
+    col = Colorizer(Path(weights) if weights is not None else model_path(name), device="cpu")
+    if not col.has_noise:
+        return None
+    data = ColorizationDataset(sample_photos(spec.sample_photos), col.size, train=False)
+    rgb = torch.stack([data[i] for i in range(len(data))]).float() / 255.0      # (N, 3, S, S)
+    L, _ = rgb_to_lab_normalized(rgb)
+    d = col.diversity(L, truth=rgb, seeds=range(seeds))
+    return {"seeds": seeds, "n_images": len(data), "mean_pairwise_ab": d["mean_pairwise_ab"],
+            "per_image": d["per_image"], "chroma": d["chroma"], "max_psnr_dev_db": d["max_psnr_dev_db"]}
+
+
 def _hardware() -> dict[str, Any]:
     """Where the shipped weights were scored (on the CPU, as :func:`_evaluate` runs): the
     engine's hardware record of the model cards, plus the number of cores."""
@@ -298,6 +324,7 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
         "metrics_heldout": heldout,
         "sample_photos": list(spec.sample_photos),
         "metrics_samples": sample_metric(name, target),
+        "diversity_samples": sample_diversity(name, target),
         "ship_wall_s": round(time.perf_counter() - t0, 1),
     }
     # the card, written once the stored weights are scored (the weights' sha256 is unchanged)
@@ -385,6 +412,10 @@ def _headline(m: dict[str, Any]) -> str:
         else:
             parts.append(f"{source} val PSNR " + ", ".join(f"{k} {rep[k]['psnr']:.2f}" for k in
                                                            ("blurred", "x_R", "x_G", "x_hat") if k in rep))
+    div = shipped.get("diversity_samples")
+    if div:
+        parts.append(f"{div['seeds']} seeds' colourings {div['mean_pairwise_ab']:.2f} Lab units apart "
+                     f"(bundled photos)")
     return "; ".join(parts) if parts else "no metrics in its card"
 
 

@@ -233,6 +233,8 @@ def test_recipe_carries_the_seed_settings():
     (dict(lambda_s=-1.0), "lambda_s"),
     (dict(lambda_ms=-0.5), "lambda_ms"),
     (dict(noise_init="xavier"), "noise_init"),
+    (dict(ms_pool=0), "ms_pool"),
+    (dict(size=64, ms_pool=3), "divides size 64"),
     (dict(lambda_ms=1.0, noise_std=0.0), "noise_std is 0"),
 ])
 def test_recipe_rejects_bad_options(bad, message):
@@ -347,6 +349,25 @@ def test_mode_seeking_ratio_by_hand():
     assert float((b.grad[0] * (b.detach()[0] - a[0])).sum()) < 0         # descending moves b[0] away from a[0]
 
 
+def test_mode_seeking_pool_ignores_pixel_patterns():
+    """With pool > 1 the distance is between block means: a checkerboard difference (the
+    cheap way to make two outputs differ) counts 0, a uniform shift counts fully."""
+    from lessons_lib.losses import mode_seeking_ratio
+
+    a = torch.zeros(1, 2, 8, 8)
+    checker = (torch.arange(8)[:, None] + torch.arange(8)[None, :]) % 2 * 2.0 - 1.0      # +-1
+    b = a + 0.5 * checker                                                               # differs by 0.5 everywhere
+    c = a + 0.5                                                                         # a uniform shift
+    z1, z2 = torch.zeros(1, 4, 1, 1), torch.ones(1, 4, 1, 1)
+    assert float(mode_seeking_ratio(a, b, z1, z2)) == pytest.approx(0.5)                # pixels: 0.5
+    assert float(mode_seeking_ratio(a, b, z1, z2, pool=2)) == pytest.approx(0.0, abs=1e-7)
+    assert float(mode_seeking_ratio(a, c, z1, z2, pool=4)) == pytest.approx(0.5)
+    with pytest.raises(ValueError, match="pool must be an int >= 1"):
+        mode_seeking_ratio(a, c, z1, z2, pool=0)
+    with pytest.raises(ValueError, match="at least 16x16"):
+        mode_seeking_ratio(a, c, z1, z2, pool=16)
+
+
 @pytest.mark.parametrize("args, message", [
     ((torch.zeros(2, 2, 4, 4), torch.zeros(2, 2, 4, 2), torch.zeros(2, 1), torch.ones(2, 1)), "same shape"),
     ((torch.zeros(2, 2, 4, 4), torch.zeros(2, 2, 4, 4), torch.zeros(2, 1), torch.ones(3, 1)), "same shape"),
@@ -362,17 +383,19 @@ def test_mode_seeking_rejects_bad_input(args, message):
 
 def test_generator_loss_with_mode_seeking(kit):
     torch.manual_seed(0)
-    task = build_task(tiny_recipe(lambda_ms=2.0))
+    task = build_task(tiny_recipe(lambda_ms=2.0, ms_pool=4))
     task.setup(torch.device("cpu"))
     state = task.forward(task.prepare(synthetic_images(4, 32, seed=2), torch.device("cpu")))
     assert state["fake_2"].shape == state["fake"].shape == (4, 2, 32, 32)
     assert not torch.equal(state["noise"], state["noise_2"])           # two independent draws
     out = task.loss("G", state, 0)
-    ratio = (state["fake"] - state["fake_2"]).abs().mean() / (state["noise"] - state["noise_2"]).abs().mean()
+    blocks = torch.nn.functional.avg_pool2d(state["fake"] - state["fake_2"], 4)     # ms_pool = 4
+    ratio = blocks.abs().mean() / (state["noise"] - state["noise_2"]).abs().mean()
     assert float(out["ms_ratio"]) == pytest.approx(float(ratio.detach()), rel=1e-5)
     total = 0.1 * out["gan"] + 100 * out["perceptual"] + 10 * out["l1"] + out["s"] + 2.0 / (ratio + 1e-5)
     assert float(out["loss"].detach()) == pytest.approx(float(total.detach()), rel=1e-5)
     assert task.describe()["losses"]["lambda_ms (mode seeking, not in the seed)"] == 2.0
+    assert task.describe()["losses"]["ms_pool"] == 4
     # the seed's recipe: no second pass, no term
     plain = build_task(tiny_recipe())
     plain.setup(torch.device("cpu"))
@@ -383,7 +406,7 @@ def test_generator_loss_with_mode_seeking(kit):
 def test_mode_seeking_makes_the_noise_matter():
     """G fitted to one colouring per photo with L1 ignores z; with the mode-seeking term the
     colourings of different seeds move apart, at a price in L1 (100 Adam steps, 32 px)."""
-    from lessons_lib.losses import l1_loss, mode_seeking_loss
+    from lessons_lib.losses import mode_seeking_loss
     from lessons_lib.metrics import mean_pairwise_distance
 
     L, ab = L_batch(4, 32)
@@ -437,3 +460,20 @@ def test_a_kaiming_run_records_its_generator_config(kit):
     task = build_task(tiny_recipe(noise_init="kaiming", lambda_ms=0.1))
     assert task.generator_config()["noise_init"] == "kaiming"
     assert "noise_init" not in build_task(tiny_recipe()).generator_config()   # old cards stay valid
+
+
+def test_train_cli_with_mode_seeking(kit, tmp_path):
+    out = tmp_path / "colorgan_ms"
+    assert main(["train", "colorgan", *TINY, "--set", "lambda_ms=1.0", "--set", "noise_init=kaiming",
+                 "--out", str(out)]) == 0
+    import csv
+    import json
+
+    card = json.loads((out / "model.json").read_text())
+    assert card["losses"]["lambda_ms (mode seeking, not in the seed)"] == 1.0
+    assert card["config"]["noise_init"] == "kaiming"
+    rows = list(csv.DictReader((out / "metrics.csv").open()))
+    assert float(rows[-1]["G_ms_ratio"]) > 0                                # the ratio is logged
+    from lessons_lib.pipeline import Colorizer
+
+    assert Colorizer(out, device="cpu").model.noise_init == "kaiming"       # the card rebuilds the net

@@ -55,6 +55,21 @@ def test_card_metric_on_bundled_photos_is_reproduced(name):
         assert again[k]["ssim"] == pytest.approx(recorded[k]["ssim"], abs=0.002), (name, k)
 
 
+@pytest.mark.parametrize("name", [n for n, s in zoo.SPECS.items() if s.task == "colorization"])
+def test_card_diversity_on_bundled_photos_is_reproduced(name):
+    """A colorizer with a noise input records how far its seeds' colourings are apart; the
+    others record None (one colouring)."""
+    card = next(m["card"] for m in zoo.list_models() if m["name"] == name)
+    recorded = card["shipped"].get("diversity_samples")
+    again = zoo.sample_diversity(name)
+    if not card.get("g_noise"):
+        assert again is None and recorded is None
+        return
+    assert again["mean_pairwise_ab"] == pytest.approx(recorded["mean_pairwise_ab"], rel=0.02, abs=0.01)
+    assert again["max_psnr_dev_db"] == pytest.approx(recorded["max_psnr_dev_db"], abs=0.05)
+    assert again["seeds"] == 8 and again["n_images"] == len(zoo.SPECS[name].sample_photos)
+
+
 def test_resolve_model_names_and_errors(tmp_path):
     assert zoo.resolve_model("colorization") == zoo.model_path(zoo.default_model("colorization"))
     assert zoo.resolve_model("colorization", "pix2pix").name == "pix2pix.safetensors"

@@ -24,6 +24,7 @@ switches it off): :mod:`lessons_lib.train.colorgan`.
 from __future__ import annotations
 
 import torch
+import torch.nn.functional as F
 
 __all__ = ["MS_EPS", "mode_seeking_ratio", "mode_seeking_loss"]
 
@@ -41,22 +42,35 @@ def _same_batch(a: torch.Tensor, b: torch.Tensor, what: str) -> None:
 
 
 def mode_seeking_ratio(out_1: torch.Tensor, out_2: torch.Tensor, z_1: torch.Tensor,
-                       z_2: torch.Tensor) -> torch.Tensor:
+                       z_2: torch.Tensor, pool: int = 1) -> torch.Tensor:
     """``mean|out_1 - out_2| / mean|z_1 - z_2|``: how far the outputs of two noise draws for
-    the same inputs are apart, per unit of distance between the draws (MSGAN eq. 3)."""
+    the same inputs are apart, per unit of distance between the draws (MSGAN eq. 3).
+
+    ``pool > 1`` (not in MSGAN) compares the outputs' ``pool x pool`` block means instead of
+    their pixels: then only differences that survive a blur count - a red vs a blue region -
+    and not a high-frequency pattern, the cheapest way for a generator to make two outputs
+    differ pixel by pixel."""
     _same_batch(out_1, out_2, "outputs")
     _same_batch(z_1, z_2, "noise draws")
     if out_1.shape[0] != z_1.shape[0]:
         raise ValueError(f"mode-seeking loss: outputs ({out_1.shape[0]}) and noise draws ({z_1.shape[0]}) "
                          f"must have the same batch size")
+    if not isinstance(pool, int) or pool < 1:
+        raise ValueError(f"mode-seeking loss: pool must be an int >= 1, got {pool!r}")
     dz = (z_1.float() - z_2.float()).abs().mean()
     if float(dz) == 0.0:
         raise ValueError("mode-seeking loss: the two noise draws are equal; draw z_2 independently of z_1")
-    return (out_1.float() - out_2.float()).abs().mean() / dz
+    diff = out_1.float() - out_2.float()
+    if pool > 1:
+        if diff.dim() != 4 or diff.shape[-1] < pool or diff.shape[-2] < pool:
+            raise ValueError(f"mode-seeking loss: pool {pool} needs image batches (B, C, H, W) of at least "
+                             f"{pool}x{pool} pixels, got {tuple(diff.shape)}")
+        diff = F.avg_pool2d(diff, pool, ceil_mode=True)        # the block means' difference
+    return diff.abs().mean() / dz
 
 
 def mode_seeking_loss(out_1: torch.Tensor, out_2: torch.Tensor, z_1: torch.Tensor, z_2: torch.Tensor,
-                      eps: float = MS_EPS) -> torch.Tensor:
+                      eps: float = MS_EPS, pool: int = 1) -> torch.Tensor:
     """``1 / (mode_seeking_ratio(...) + eps)``, the term G minimises (MSGAN's implementation
     of eq. 3); it falls as the two outputs move apart."""
-    return 1.0 / (mode_seeking_ratio(out_1, out_2, z_1, z_2) + eps)
+    return 1.0 / (mode_seeking_ratio(out_1, out_2, z_1, z_2, pool=pool) + eps)

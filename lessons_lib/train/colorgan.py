@@ -149,7 +149,8 @@ class ColorGANTask(ColorizationTask):
             from ..losses import mode_seeking_loss
             from ..losses.diversity import MS_EPS
 
-            lms = mode_seeking_loss(state["fake"], state["fake_2"], state["noise"], state["noise_2"])
+            lms = mode_seeking_loss(state["fake"], state["fake_2"], state["noise"], state["noise_2"],
+                                    pool=r.ms_pool)
             total = total + r.lambda_ms * lms
             parts["ms_ratio"] = (1.0 / lms - MS_EPS).detach()  # logged: ab/110 moved per unit of z
         return {**out, "loss": total, **parts}
@@ -176,7 +177,7 @@ class ColorGANTask(ColorizationTask):
             noise={"std": r.noise_std, "channels": getattr(self.nets.get("G"), "noise_channels", r.noise_channels)},
             losses={"lambda_gan (WGAN)": r.lambda_gan, "lambda_perceptual": r.lambda_perceptual,
                     "lambda_l1": r.lambda_l1, "lambda_s": r.lambda_s, "lambda_gp": r.lambda_gp,
-                    "lambda_ms (mode seeking, not in the seed)": r.lambda_ms},
+                    "lambda_ms (mode seeking, not in the seed)": r.lambda_ms, "ms_pool": r.ms_pool},
             perceptual_features=(self.features.description if self.features is not None
                                  else "none (lambda_perceptual = lambda_s = 0)"),
         )
