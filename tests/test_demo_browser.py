@@ -119,6 +119,23 @@ def test_colorize_in_the_browser(browser, url, photos, tmp_path):
     page.close()
 
 
+def test_colorgan_colourings_in_the_browser(browser, url, photos, tmp_path):
+    """Pick ColorGAN in the model list and ask for 4 colourings of one photo."""
+    page, errors = _page(browser, url)
+    page.locator("#colorize-input input[type=file]").set_input_files(photos["chelsea"])
+    _loaded(page, "#colorize-input img")
+    page.locator("#colorize-model input").click()
+    page.get_by_role("option").filter(has_text="colorgan").first.click()
+    page.click("#colorize-many-button")
+    page.locator("#colorize-many-status").get_by_text("colourings", exact=False).first.wait_for()
+    page.wait_for_function("() => document.querySelectorAll('#colorize-gallery img').length >= 4", timeout=WAIT_MS)
+    status = page.locator("#colorize-many-status").inner_text()
+    assert "by colorgan" in status and "4 colourings" in status, status
+    _save(page, tmp_path, "demo_colourings.png")
+    assert not errors, errors
+    page.close()
+
+
 def test_restore_in_the_browser(browser, url, photos, tmp_path):
     page, errors = _page(browser, url)
     page.get_by_role("tab", name="Restore").click()
