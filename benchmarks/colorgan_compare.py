@@ -62,9 +62,8 @@ def diversity(model_path: str, data: str, size: int, n_images: int, seeds: int =
     per_image = []
     for i in range(L.shape[0]):
         ps = d["psnr"][i]
-        m = statistics.mean(ps)
-        per_image.append({"mean_pairwise_ab": d["per_image"][i],
-                          "psnr_per_seed": ps, "psnr_mean": m, "max_psnr_dev_db": max(abs(p - m) for p in ps),
+        per_image.append({"mean_pairwise_ab": d["per_image"][i], "psnr_per_seed": ps,
+                          "psnr_mean": statistics.mean(ps), "max_psnr_dev_db": d["psnr_dev_db"][i],
                           # scales to read the distance against: the chroma of seed 0's colouring
                           # and its ab error to the photo, both Lab units averaged over pixels
                           "ab_chroma_seed0": float(ab_0[i].norm(dim=0).mean()),

@@ -44,7 +44,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import OUT_DIR, ROOT, machine_info, machine_line, write_json  # noqa: E402
 
-from lessons_lib.zoo import SPECS  # noqa: E402
+from lessons_lib.zoo import SPECS, stage_refs  # noqa: E402
 
 STAGES = ("nafnet", "stylegan2", "inversion", "fusion")
 
@@ -64,13 +64,6 @@ QUICK: dict[str, dict[str, Any]] = {
     "fusion": dict(steps=4, batch_size=4, width=8, n_blocks=2, eval_every=2, val_limit=8),
 }
 
-def _refs(stage: str, runs: Path) -> dict[str, Any]:
-    if stage == "inversion":
-        return dict(nafnet_weights=str(runs / "nafnet"), stylegan2_weights=str(runs / "stylegan2"))
-    if stage == "fusion":
-        return dict(nafnet_weights=str(runs / "nafnet"), inversion_weights=str(runs / "inversion"))
-    return {}
-
 
 def train_stage(stage: str, runs: Path, data: str, size: int, quick: bool, steps: int | None) -> dict[str, Any]:
     """Train (or resume, or skip) one stage; returns what it did."""
@@ -88,7 +81,7 @@ def train_stage(stage: str, runs: Path, data: str, size: int, quick: bool, steps
         path = OUT_DIR / f"restore_train_{stage}{'_quick' if quick else ''}.json"
         return json.loads(path.read_text()) if path.is_file() else {"stage": stage, "steps": done, "skipped": True}
     recipe = get_recipe(stage, data=data, size=size, out=str(out), device="cpu", progress=False, sample_every=200,
-                        ckpt_every=100, resume=done > 0, overwrite=done == 0, **_refs(stage, runs), **opts)
+                        ckpt_every=100, resume=done > 0, overwrite=done == 0, **stage_refs(stage, runs), **opts)
     marks: list[tuple[int, float, float]] = []
     cpu0, wall0 = time.process_time(), time.perf_counter()
     result = run_recipe(recipe, hooks=[lambda step, logs: marks.append((step, time.process_time(),

@@ -664,9 +664,13 @@ class Colorizer(_Pipeline):
         The input L is kept (recombined with the predicted ab by
         :func:`lab_to_rgb_keep_lightness`), exactly as :meth:`__call__` does for one photo.
         """
+        return self._recombine_batch(L, self.predict_ab(L, seed))
+
+    @staticmethod
+    def _recombine_batch(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """Normalised L (B, 1, H, W) and normalised ab (B, 2, H, W) -> RGB in [0, 1], L kept."""
         from .color import AB_SCALE, L_SCALE
 
-        ab = self.predict_ab(L, seed)
         L = L.to(ab.device, torch.float32)
         lab = torch.cat([(L + 1.0) * L_SCALE, ab * AB_SCALE], dim=1)          # (B, 3, H, W) Lab
         return lab_to_rgb_keep_lightness(lab)
@@ -683,8 +687,9 @@ class Colorizer(_Pipeline):
         Returns ``mean_pairwise_ab`` (Lab units: the per-pixel ab distance between two
         colourings, averaged over pixels and all pairs of seeds; 0 for a model without noise),
         ``per_image`` (the same per image), ``chroma`` (mean ab length of the first seed's
-        colouring, for scale) and, with ``truth``, ``psnr`` (B rows x one per seed) and
-        ``max_psnr_dev_db`` (the largest distance of a seed's PSNR from its image's mean).
+        colouring, for scale) and, with ``truth``, ``psnr`` (B rows x one per seed),
+        ``psnr_dev_db`` (per image: the largest distance of a seed's PSNR from the image's
+        mean) and ``max_psnr_dev_db`` (their maximum).
         """
         from .color import AB_SCALE
         from .metrics import mean_pairwise_distance, psnr
@@ -692,17 +697,19 @@ class Colorizer(_Pipeline):
         seeds = [int(s) for s in seeds]
         if len(seeds) < 2:
             raise ValueError(f"diversity needs at least 2 seeds, got {seeds}")
-        abs_ = [self.predict_ab(L, seed=s) * AB_SCALE for s in seeds]         # (B, 2, H, W) Lab units
-        per_image = mean_pairwise_distance(abs_, reduction="none")             # (B,)
+        abs_ = [self.predict_ab(L, seed=s) for s in seeds]                      # (B, 2, H, W) ab / 110
+        per_image = mean_pairwise_distance([ab * AB_SCALE for ab in abs_], reduction="none")  # (B,) Lab units
         out: dict[str, Any] = {"seeds": seeds, "mean_pairwise_ab": float(per_image.mean()),
                                "per_image": per_image.tolist(),
-                               "chroma": float(abs_[0].norm(dim=1).mean())}
+                               "chroma": float((abs_[0] * AB_SCALE).norm(dim=1).mean())}
         if truth is not None:
             truth = truth.to(self.device, torch.float32)
-            rows = [[float(psnr(self.colorize_tensor(L[i:i + 1], seed=s), truth[i:i + 1])) for s in seeds]
-                    for i in range(L.shape[0])]
-            out["psnr"] = rows
-            out["max_psnr_dev_db"] = max(max(abs(p - sum(r) / len(r)) for p in r) for r in rows)
+            by_seed = torch.stack([psnr(self._recombine_batch(L, ab), truth, reduction="none")
+                                   for ab in abs_], dim=1).double()             # (B, seeds) dB
+            dev = (by_seed - by_seed.mean(dim=1, keepdim=True)).abs().amax(dim=1)  # (B,)
+            out["psnr"] = by_seed.tolist()
+            out["psnr_dev_db"] = dev.tolist()
+            out["max_psnr_dev_db"] = float(dev.max())
         return out
 
     # ------------------------------------------------------------------ one photo

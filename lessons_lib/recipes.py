@@ -251,12 +251,13 @@ class ColorGANRecipe(ColorizationRecipe):
 
     def validate(self) -> None:
         super().validate()
+        from .models.colorgan import NOISE_INITS
         from .models.features import LAYERS
 
         _choice("color_space", self.color_space, ("lab",))
         _choice("features", self.features, ("vgg16", "kit", "auto"))
         _choice("d_norm", self.d_norm, ("batch", "instance", "none"))
-        _choice("noise_init", self.noise_init, ("normal", "kaiming"))
+        _choice("noise_init", self.noise_init, NOISE_INITS)
         _choice("s_layer", self.s_layer, LAYERS)
         for name in self.perceptual_layers:
             _choice("perceptual layer", name, LAYERS)

@@ -48,6 +48,7 @@ __all__ = [
     "ship",
     "sample_metric",
     "sample_diversity",
+    "stage_refs",
 ]
 
 #: Where the shipped weights live (installed with the package).
@@ -141,8 +142,8 @@ SPECS: dict[str, ShippedSpec] = {
 
 
 # =========================================================================== training
-def _stage_refs(stage: str, runs: Path) -> dict[str, str]:
-    """The restorer's later stages name the earlier runs by path."""
+def stage_refs(stage: str, runs: Path) -> dict[str, str]:
+    """The restorer's later stages name the earlier runs by path (``runs/nafnet`` ...)."""
     if stage == "inversion":
         return dict(nafnet_weights=str(runs / "nafnet"), stylegan2_weights=str(runs / "stylegan2"))
     if stage == "fusion":
@@ -187,7 +188,7 @@ def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: in
             print(f"{name}: {out} already has {done} steps, skipped")
             continue
         common = dict(out=str(out), device=device, resume=done > 0, overwrite=done == 0,
-                      **(_stage_refs(stage, root) if multi else {}))
+                      **(stage_refs(stage, root) if multi else {}))
         if smoke:
             from .recipes import apply_overrides
 
