@@ -1,10 +1,20 @@
 """The shipped models' cards as one table: training budget and held-out metrics.
 
     python benchmarks/shipped_models.py            # Markdown table on stdout, JSON in benchmarks/out/
+    python benchmarks/shipped_models.py --score    # + every model scored again on the same images
 
-Nothing is trained or scored here: the numbers are those :func:`lessons_lib.zoo.ship`
-measured on the stored (float16) weights and wrote into each card (``lessons models train
-NAME`` retrains and re-scores one); ``tests/test_zoo.py`` recomputes the bundled-photo column.
+Without ``--score`` nothing is trained or scored: the numbers are those
+:func:`lessons_lib.zoo.ship` measured on the stored (float16) weights and wrote into each
+card (``lessons models train NAME`` retrains and re-scores one); ``tests/test_zoo.py``
+recomputes the bundled-photo column.
+
+``--score`` puts every shipped colorizer on one footing: the held-out sets of the default
+colorizer's card (scenes8 val, imagenet1k val, all of cbsd68: none trained on by any
+model), each photo resized (short side) and centre-cropped to ``--size`` (default the
+default colorizer's evaluation size, 160 px), colorized as ``lessons colorize`` does (the
+model at its own size, its ab upsampled onto the true L), the gray input beside it; and
+the restorer on celeba10k val (``--restore-limit`` faces) with the blurred input and each
+of its outputs. Writes ``benchmarks/out/shipped_models_scored.json``.
 """
 from __future__ import annotations
 
@@ -18,10 +28,15 @@ from _common import OUT_DIR, write_json  # noqa: E402
 from lessons_lib import zoo  # noqa: E402
 
 
+def _per_stage(training: dict[str, Any]) -> dict[str, Any]:
+    """The training facts per stage: a NoGAN card keeps them under "stages", a restorer's at the top."""
+    return training.get("stages") or training
+
+
 def _wall(training: dict[str, Any], stages) -> float:
-    if "wall_time_s" in training:
+    if len(stages) == 1 and "wall_time_s" in training:
         return float(training["wall_time_s"] or 0)
-    return sum(float((training.get(s) or {}).get("wall_time_s") or 0) for s in stages)
+    return sum(float((_per_stage(training).get(s) or {}).get("wall_time_s") or 0) for s in stages)
 
 
 def rows() -> list[dict[str, Any]]:
@@ -34,7 +49,7 @@ def rows() -> list[dict[str, Any]]:
         out.append({
             "name": m["name"], "task": m["task"], "default": m["default"],
             "mb": sum(f.stat().st_size for f in files) / 2**20,
-            "steps": {s: (training.get(s) or {}).get("steps") for s in spec.stages} if len(spec.stages) > 1
+            "steps": {s: (_per_stage(training).get(s) or {}).get("steps") for s in spec.stages} if len(spec.stages) > 1
             else training.get("steps"),
             "train_wall_min": _wall(training, spec.stages) / 60,
             "hardware": training.get("hardware") or next(
@@ -67,17 +82,81 @@ def markdown(table: list[dict[str, Any]]) -> str:
                          "", "")
                 sample = r["samples"]["x_hat"]["psnr"]
             name = r["name"] + (" (default)" if r["default"] else "")
-            lines.append(f"| {name} | {r['mb']:.1f} | {steps} | {r['train_wall_min']:.0f} | {source} val "
+            lines.append(f"| {name} | {r['mb']:.1f} | {steps} | {r['train_wall_min']:.0f} | {source} {rep.get('split', 'val')} "
                          f"({rep['n_images']}) | {cells[0]} | {cells[1]} | {cells[2]} | {cells[3]} | {sample:.2f} |")
     total = sum(f.stat().st_size for f in zoo.WEIGHTS_DIR.rglob("*") if f.is_file()) / 2**20
     lines.append(f"\nAll of lessons_lib/weights (with the feature network and the cards): {total:.1f} MB.")
     return "\n".join(lines)
 
 
-def main() -> int:
+def score(size: int | None, restore_limit: int | None) -> dict[str, Any]:
+    """Every shipped model scored again on the same held-out images (see the docstring)."""
+    from lessons_lib.pipeline import Colorizer, Restorer, evaluate_colorizer
+    from lessons_lib.train.restoration import evaluate_restorer
+
+    default = zoo.SPECS[zoo.default_model("colorization")]
+    size = size or default.size
+    out: dict[str, Any] = {"size": size, "colorization": {}, "restoration": {}}
+    for source in default.eval_data:
+        split = zoo.heldout_split(source)
+        per: dict[str, Any] = {}
+        for m in zoo.list_models("colorization"):
+            res = evaluate_colorizer(Colorizer(m["path"], device="cpu"), source, split, size=size)
+            per[m["name"]] = {k: res["model"][k] for k in ("psnr", "ssim", "auc", "colorfulness")}
+            per["gray input"] = {k: res["gray_baseline"][k] for k in ("psnr", "ssim", "auc", "colorfulness")}
+            per["photos' colorfulness"] = res["model"]["colorfulness_gt"]
+            per["n_images"] = res["n_images"]
+        out["colorization"][f"{source} {split}"] = per
+    for m in zoo.list_models("restoration"):
+        res = evaluate_restorer(Restorer(m["path"], device="cpu"), "celeba10k", "val", limit=restore_limit)
+        out["restoration"][m["name"]] = {k: {q: res[k][q] for q in ("psnr", "ssim", "perceptual")}
+                                         for k in ("blurred", "x_R", "x_G", "x_hat") if k in res}
+        out["restoration"][m["name"]]["n_images"] = res["n_images"]
+        out["restoration"][m["name"]]["default_output"] = Restorer(m["path"], device="cpu").output
+    return out
+
+
+def scored_markdown(scored: dict[str, Any]) -> str:
+    lines = [f"Colorizers at {scored['size']} px (PSNR / SSIM / AuC / colourfulness, % of the photos'):", "",
+             "| held-out set | model | PSNR | vs gray | SSIM | AuC | colourfulness | % of photos |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]
+    for source, per in scored["colorization"].items():
+        gray, photos = per["gray input"]["psnr"], per["photos' colorfulness"]
+        for name, m in per.items():
+            if not isinstance(m, dict):
+                continue
+            lines.append(f"| {source} ({per['n_images']}) | {name} | {m['psnr']:.2f} | {m['psnr'] - gray:+.2f} | "
+                         f"{m['ssim']:.3f} | {m['auc']:.3f} | {m['colorfulness']:.1f} | "
+                         f"{100 * m['colorfulness'] / photos:.0f}% |")
+    for name, rep in scored["restoration"].items():
+        lines += ["", f"Restorer `{name}` on celeba10k val ({rep['n_images']} faces, 64 px; default output "
+                  f"{rep['default_output']}):", "", "| output | PSNR | SSIM | feature distance |", "|---|---:|---:|---:|"]
+        for k in ("blurred", "x_R", "x_G", "x_hat"):
+            if k in rep:
+                lines.append(f"| {k} | {rep[k]['psnr']:.2f} | {rep[k]['ssim']:.3f} | {rep[k]['perceptual']:.4f} |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--score", action="store_true", help="score every shipped model again on the same images")
+    ap.add_argument("--size", type=int, default=None, help="colorizers' evaluation size (default: the default's)")
+    ap.add_argument("--restore-limit", type=int, default=None, help="celeba10k val faces (default: all 1,000)")
+    args = ap.parse_args(argv)
     table = rows()
     print(markdown(table))
     write_json({"models": table}, OUT_DIR / "shipped_models.json")
+    if args.score:
+        from _common import machine_info, machine_line
+
+        info = machine_info()
+        scored = score(args.size, args.restore_limit)
+        print()
+        print(machine_line(info))
+        print(scored_markdown(scored))
+        write_json({"machine": info, **scored}, OUT_DIR / "shipped_models_scored.json")
     return 0
 
 

@@ -31,7 +31,7 @@ import torch.nn as nn
 
 from . import LessonsError, __version__
 
-__all__ = ["FORMAT", "save_model", "load_model", "read_card", "resolve_checkpoint"]
+__all__ = ["FORMAT", "save_model", "load_model", "read_card", "resolve_checkpoint", "select_eval"]
 
 #: The ``format`` field of every card (and of the safetensors metadata) this module writes.
 FORMAT = "gan-lessons/1"
@@ -321,3 +321,39 @@ def _check_state(model: nn.Module, state: dict[str, torch.Tensor], weights: Path
             + "; ".join(problems)
             + ". The file was saved from another version of the model; re-save or re-train it."
         )
+
+
+# --------------------------------------------------------------------------- choosing among a run's evals
+def select_eval(run: str | os.PathLike, *, fidelity: str = "psnr", tolerance: float = 0.3,
+                prefer: str = "colorfulness") -> dict:
+    """Pick one of the models a run exported at its validations (``TrainConfig.keep_evals``:
+    ``RUN/evals/step_NNNNNN.safetensors``, each card holding its validation metrics).
+
+    The rule (NoGAN's stopping point, made explicit): among the evals whose ``fidelity``
+    metric is within ``tolerance`` of the best one of the run (PSNR: 0.3 dB), the one with
+    the largest ``prefer`` metric (colourfulness). A GAN phase trades fidelity for colour;
+    the rule buys as much colour as a fixed, stated fidelity loss allows, and never
+    chooses an eval only because it came last.
+
+    Returns ``{"path", "step", "rule", fidelity, prefer, "best_" + fidelity, "candidates"}``
+    (``candidates``: every eval's step and the two metrics, in step order).
+    """
+    folder = Path(run) / "evals"
+    found = sorted(folder.glob(f"step_*{_WEIGHTS}"))
+    if not found:
+        raise LessonsError(f"no evals in {folder}: train with keep_evals=True (and eval_every > 0) "
+                           "to choose a checkpoint by rule")
+    rows = []
+    for weights in found:
+        metrics = (read_card(weights).get("metrics") or {})
+        if fidelity not in metrics or prefer not in metrics:
+            raise LessonsError(f"{weights}'s card has no {fidelity!r} or {prefer!r} metric "
+                               f"(it has {sorted(metrics)}); the rule needs both")
+        rows.append({"path": str(weights), "step": int(read_card(weights).get("steps", 0)),
+                     fidelity: float(metrics[fidelity]), prefer: float(metrics[prefer])})
+    best = max(r[fidelity] for r in rows)
+    within = [r for r in rows if r[fidelity] >= best - tolerance]
+    pick = max(within, key=lambda r: (r[prefer], r["step"]))
+    return {**pick, f"best_{fidelity}": best,
+            "rule": f"the largest {prefer} among the evals within {tolerance:g} of the run's best {fidelity}",
+            "candidates": [{k: r[k] for k in ("step", fidelity, prefer)} for r in rows]}

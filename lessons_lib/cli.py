@@ -361,6 +361,8 @@ def _cmd_restore(args) -> int:
     w, h = result.size
     print(f"wrote {out} ({w}x{h}): {restorer.output} of the {restorer.model.stage} restorer at {restorer.size} px "
           f"on {restorer.device}")
+    if args.output is None and restorer.output_reason:
+        print(f"the default output is {restorer.output_reason} (--output x_R|x_G|x_hat picks another)")
     return 0
 
 

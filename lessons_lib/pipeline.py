@@ -961,8 +961,19 @@ class Restorer(_Pipeline):
 
     @property
     def output(self) -> str:
-        """The default output of :meth:`__call__` (the last stage the weights have)."""
-        return self._check_output(self._output) if self._output is not None else self.outputs[-1]
+        """The default output of :meth:`__call__`: the one asked for, else the one the card
+        names (``default_output``: a shipped restorer's is chosen by
+        :func:`lessons_lib.zoo.choose_restorer_output`'s rule on held-out faces), else the
+        last stage the weights have."""
+        if self._output is not None:
+            return self._check_output(self._output)
+        named = self.card.get("default_output")
+        return named if named in self.outputs[1:] else self.outputs[-1]
+
+    @property
+    def output_reason(self) -> str | None:
+        """Why the card names its default output (None when it names none)."""
+        return self.card.get("default_output_why")
 
     def _check_output(self, output: str) -> str:
         if output not in self.outputs[1:]:

@@ -61,8 +61,6 @@ class ColorGANTask(ColorizationTask):
             raise LessonsError("ColorGAN has no identity loss (its G takes L alone); set lambda_identity=0")
         super().__init__(recipe)
         self.recipe: "ColorGANRecipe" = recipe
-        self.features = None
-        self.perceptual = None
 
     # ------------------------------------------------------------------ building
     def generator_config(self) -> dict[str, Any]:
@@ -81,23 +79,12 @@ class ColorGANTask(ColorizationTask):
         cfg["norm"] = self.recipe.d_norm
         return cfg
 
-    def load_features(self, device: torch.device | str = "cpu"):
-        """The frozen feature network of L_p and L_s (printed: which one)."""
-        from ..losses import PerceptualLoss
-        from ..models.features import load_feature_net
-
-        r = self.recipe
-        if self.features is None:
-            self.features = load_feature_net(r.features, device=device, verbose=True)
-            self.perceptual = PerceptualLoss(self.features, r.perceptual_layers, r.perceptual_weights)
-        return self.features
-
-    def setup(self, device: torch.device) -> None:
-        super().setup(device)  # G = colorgan_g, D = the critic, Adam(lr, lr_d, betas), the GAN loss
+    def needs_features(self) -> bool:
         # the feature network is needed only when its terms count (a lesson may switch them off)
-        if self.recipe.lambda_perceptual > 0 or self.recipe.lambda_s > 0:
-            self.load_features(device)
-            self.features.to(device)
+        return self.recipe.lambda_perceptual > 0 or self.recipe.lambda_s > 0
+
+    def extra_feature_layers(self) -> tuple[str, ...]:
+        return (self.recipe.s_layer,)   # L_s reads the true photo's features at this layer
 
     # ------------------------------------------------------------------ one step
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -122,29 +109,18 @@ class ColorGANTask(ColorizationTask):
         out = super().loss(phase, state, step)
         if phase != "G":
             return out
-        from ..color import lab_normalized_to_rgb
         from ..losses import l1_loss
         from ..models.features import project_features
 
         r = self.recipe
-        total = out["loss"]
+        total = out["loss"]                  # the parent added lambda_perceptual * L_p already
         parts: dict[str, torch.Tensor] = {}
-        if self.features is not None and (r.lambda_perceptual > 0 or r.lambda_s > 0):
-            cond, target, fake = state["cond"], state["target"], state["fake"]
-            with torch.no_grad():
-                true_rgb = lab_normalized_to_rgb(cond.float(), target.float())      # (B, 3, H, W)
-                true_feats = self.perceptual.features(true_rgb, extra=(r.s_layer,))
-            if r.lambda_perceptual > 0:
-                pred_rgb = lab_normalized_to_rgb(cond.float(), fake.float())        # differentiable in ab
-                lp = self.perceptual.distance(self.perceptual.features(pred_rgb), true_feats)
-                total = total + r.lambda_perceptual * lp
-                parts["perceptual"] = lp.detach()
-            if r.lambda_s > 0:
-                n = state["noise_features"]                                         # (B, C_lat, h, w)
-                target_s = project_features(true_feats[r.s_layer], n.shape[1], tuple(n.shape[-2:]))
-                ls = l1_loss(n, target_s)
-                total = total + r.lambda_s * ls
-                parts["s"] = ls.detach()
+        if self.features is not None and r.lambda_s > 0:
+            n = state["noise_features"]                                             # (B, C_lat, h, w)
+            target_s = project_features(self.true_features(state)[r.s_layer], n.shape[1], tuple(n.shape[-2:]))
+            ls = l1_loss(n, target_s)
+            total = total + r.lambda_s * ls
+            parts["s"] = ls.detach()
         if r.lambda_ms > 0:
             from ..losses import mode_seeking_loss
             from ..losses.diversity import MS_EPS

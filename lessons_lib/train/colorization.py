@@ -74,6 +74,8 @@ class ColorizationTask(Task):
         # (L, 0, 0); without it G takes L alone, as pix2pix does. RGB: always gray3 / rgb.
         self.lab_with_chroma_input = self.color_space == "lab" and recipe.lambda_identity > 0
         self._datasets: dict[tuple[str, bool], Dataset | None] = {}
+        self.features = None
+        self.perceptual = None
 
     # ------------------------------------------------------------------ building
     def generator_config(self) -> dict[str, Any]:
@@ -104,6 +106,63 @@ class ColorizationTask(Task):
             cfg["image_size"] = r.size
         return cfg
 
+    #: feature layers computed beyond L_p's (ColorGAN adds L_s's layer)
+    def extra_feature_layers(self) -> tuple[str, ...]:
+        return ()
+
+    def needs_features(self) -> bool:
+        """Whether a loss term reads the frozen feature network (L_p here)."""
+        return self.recipe.lambda_perceptual > 0
+
+    def load_features(self, device: torch.device | str = "cpu"):
+        """The frozen feature network of the perceptual terms (printed: which one)."""
+        from ..losses import PerceptualLoss
+        from ..models.features import load_feature_net
+
+        r = self.recipe
+        if self.features is None:
+            self.features = load_feature_net(r.features, device=device, verbose=True)
+            self.perceptual = PerceptualLoss(self.features, r.perceptual_layers, r.perceptual_weights)
+        return self.features
+
+    def true_features(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
+        """Feature maps of the true colour photo, computed once per step (no gradients)."""
+        if "true_features" not in state:
+            from ..color import lab_normalized_to_rgb
+
+            with torch.no_grad():
+                true_rgb = lab_normalized_to_rgb(state["cond"].float(), state["target"].float())  # (B, 3, H, W)
+                state["true_features"] = self.perceptual.features(true_rgb, extra=self.extra_feature_layers())
+        return state["true_features"]
+
+    def perceptual_loss(self, state: dict[str, Any]) -> torch.Tensor:
+        """L_p = sum_l w_l mean|phi_l(colorized) - phi_l(photo)| (Johnson et al. 2016, eq. 2),
+        the colorized photo rebuilt from the true L and G's ab (differentiable in ab)."""
+        from ..color import lab_normalized_to_rgb
+
+        pred_rgb = lab_normalized_to_rgb(state["cond"].float(), state["fake"].float())      # (B, 3, H, W)
+        return self.perceptual.distance(self.perceptual.features(pred_rgb), self.true_features(state))
+
+    def active_phases(self, step: int) -> tuple[str, ...]:
+        """NoGAN's critic warm-up: D alone for the first ``d_pretrain_steps`` steps."""
+        if step < self.recipe.d_pretrain_steps and "D" in self.phases:
+            return ("D",)
+        return self.phases
+
+    def _warm_start(self, G: torch.nn.Module) -> None:
+        """Load ``recipe.init_g`` into G (same architecture and config, strict)."""
+        from ..checkpoints import load_model
+
+        r = self.recipe
+        src, card = load_model(r.init_g, expect_arch=self.generator_arch)
+        want = self.generator_config()
+        have = {k: card.get("config", {}).get(k) for k in want}
+        if have != want:
+            diff = ", ".join(f"{k}: weights {have[k]!r} vs recipe {want[k]!r}" for k in want if have[k] != want[k])
+            raise LessonsError(f"init_g {r.init_g} holds another generator than this recipe builds ({diff}); "
+                               "set the recipe's options to the warm start's (see its card) or train G anew")
+        G.load_state_dict(src.state_dict())
+
     def setup(self, device: torch.device) -> None:
         from ..losses import gan_loss
         from ..models import build_model
@@ -111,6 +170,8 @@ class ColorizationTask(Task):
 
         r = self.recipe
         self.nets = {"G": build_model(self.generator_arch, **self.generator_config()).to(device)}
+        if r.init_g:
+            self._warm_start(self.nets["G"])
         # Adam with beta1 = 0.5 instead of 0.9 (Radford et al. 2016, sec. 4; pix2pix): with a
         # moving target (D changes every step) a long momentum memory makes G and D
         # oscillate; 0.5 halves the memory and keeps GAN training stable.
@@ -131,6 +192,9 @@ class ColorizationTask(Task):
             # relative to a gradient penalty.
             self.d_weight = r.d_loss_weight if r.d_loss_weight is not None else (
                 0.5 if self.gan.mode == "vanilla" else 1.0)
+        if self.needs_features():  # last: building it must not move the RNG the nets were drawn from
+            self.load_features(device)
+            self.features.to(device)
 
     # ------------------------------------------------------------------ data
     def dataset(self, split: str, train: bool) -> Dataset | None:
@@ -207,6 +271,10 @@ class ColorizationTask(Task):
                 adv = self.gan.g_loss(self.nets["D"](pair(cond, fake)))  # through D, into G
                 loss = loss + r.lambda_gan * adv
                 out["gan"] = adv.detach()
+            if r.lambda_perceptual > 0 and self.perceptual is not None:
+                lp = self.perceptual_loss(state)
+                loss = loss + r.lambda_perceptual * lp
+                out["perceptual"] = lp.detach()
             if r.lambda_identity > 0:
                 colour = self.colour_input(state)
                 idt = identity_loss(self.nets["G"], colour, identity_target(colour, self.color_space))
@@ -263,7 +331,7 @@ class ColorizationTask(Task):
         from ..recipes import recipe_to_dict
 
         r = self.recipe
-        return {
+        info = {
             "task": "colorization",
             "recipe": r.name,
             "recipe_config": recipe_to_dict(r),
@@ -274,6 +342,12 @@ class ColorizationTask(Task):
             # "gray3" (gray in 3 channels, [-1, 1]) -> RGB [-1, 1]
             "g_input": "gray3" if self.color_space == "rgb" else ("L00" if self.lab_with_chroma_input else "L"),
         }
+        if r.lambda_perceptual > 0:
+            info["perceptual_features"] = (self.features.description if self.features is not None
+                                           else f"{r.features} (not loaded yet)")
+        if r.init_g:
+            info["init_g"] = r.init_g
+        return info
 
 
 def _flatten(report: dict[str, Any], prefix: str = "") -> dict[str, float]:

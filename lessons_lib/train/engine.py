@@ -46,6 +46,7 @@ import sys
 import threading
 import time
 import typing
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
@@ -138,6 +139,11 @@ class TrainConfig:
     best_metric: str | None = None
     #: "max" when a larger ``best_metric`` is better (PSNR, SSIM, AuC), "min" otherwise (MAE)
     best_mode: str = "max"
+    #: export the model at every validation (``evals/step_NNNNNN.safetensors``, its metrics in
+    #: the card), and validate once before the first step of a new run: a recipe can then pick
+    #: its checkpoint by a rule over all of them (e.g. NoGAN's "most colourful within 0.3 dB
+    #: of the best PSNR", :func:`lessons_lib.checkpoints.select_eval`)
+    keep_evals: bool = False
     #: DataLoader worker processes; None = 0 on CPU (the 2-core machine needs its cores for
     #: the convolutions), min(8, cores) on a GPU
     num_workers: int | None = None
@@ -687,7 +693,8 @@ class Trainer:
             "best": self.best,
             "task": self._jsonable(self.task.describe()),
             "config": self._jsonable(dataclasses.asdict(self.cfg)),
-            "wall_s": self.wall_before + (time.perf_counter() - self.t_start),
+            "wall_s": self._wall(),
+            "cpu_s": self._cpu(),
             "version": __version__,
         }
 
@@ -734,6 +741,7 @@ class Trainer:
         _set_rng_state(ckpt["rng"], self.device)
         self.best = ckpt.get("best")
         self.wall_before = float(ckpt.get("wall_s", 0.0))
+        self.cpu_before = float(ckpt.get("cpu_s", 0.0))
         if not ckpt.get("exact", True):
             self._say(
                 f"note: the run was interrupted in the middle of step {ckpt['step'] + 1}; "
@@ -794,21 +802,29 @@ class Trainer:
         logs: dict[str, float] = {}
         # extra discriminator updates on fresh batches (WGAN's n_critic); G is not trained
         # in them, so its forward runs without a graph
-        for _ in range(self.cfg.d_steps - 1):
+        phases = task.active_phases(step)
+        for _ in range(self.cfg.d_steps - 1 if "D" in phases else 0):
             data = self._prepare(self._next_batch())
             self._set_trainable(())
             with torch.no_grad(), self._autocast():
                 state = task.forward(data)
             self._update("D", state, step, logs)
         data = self._prepare(self._next_batch())
-        self._set_trainable(self._learning)
+        # only the nets of this step's phases learn: a phase that sits out (NoGAN's D-only
+        # warm-up of the critic) builds no graph through its nets' weights
+        self._set_trainable(self._learning if phases == task.phases else
+                            {k for p in phases for k in task.phase_nets(p)})
         with self._autocast():
             state = task.forward(data)
-        for phase in task.phases:
+        for phase in phases:
             self._update(phase, state, step, logs)
         self._last_lr = {p: task.opts[p].param_groups[0]["lr"] for p in task.phases}
-        for s in self.scheds.values():
-            s.step()
+        with warnings.catch_warnings():
+            # every schedule follows the global step, also while its phase sits out (NoGAN's
+            # D warm-up), where torch warns that the optimiser has not stepped yet
+            warnings.filterwarnings("ignore", message=r"Detected call of `lr_scheduler\.step\(\)`")
+            for s in self.scheds.values():
+                s.step()
         return logs
 
     def _next_batch(self) -> Any:
@@ -855,7 +871,11 @@ class Trainer:
         if not metrics:
             return {}
         numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
-        self.val_log.write({"step": step, "epoch": round(self.data_pos / self.per_epoch, 4), **numeric})
+        self.val_log.write({"step": step, "epoch": round(self.data_pos / self.per_epoch, 4),
+                            "wall_s": round(self._wall(), 1), "cpu_s": round(self._cpu(), 1), **numeric})
+        if self.cfg.keep_evals:
+            (self.out / "evals").mkdir(exist_ok=True)
+            self._export(self.out / "evals" / f"step_{step:06d}", step, numeric, kind="eval")
         metric = self.cfg.best_metric
         if metric is not None:
             if metric not in numeric:
@@ -882,7 +902,8 @@ class Trainer:
             "hardware": _hardware(self.device),
             "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             "command": self.command or "lessons_lib.train.train(...) from Python",
-            "wall_time_s": round(self.wall_before + time.perf_counter() - self.t_start, 1),
+            "wall_time_s": round(self._wall(), 1),
+            "cpu_time_s": round(self._cpu(), 1),
         }
         card.update(self._jsonable(self.extra_card))
         return card
@@ -894,6 +915,16 @@ class Trainer:
         card["kind"] = kind
         net = _unwrap(self.task.nets[self.task.export_key])
         return Path(save_model(net, path, card))
+
+    def _wall(self) -> float:
+        """Seconds of wall-clock time of the run so far, over all its resumes."""
+        return self.wall_before + time.perf_counter() - self.t_start
+
+    def _cpu(self) -> float:
+        """CPU seconds of this process (all its threads) over the run's resumes: the
+        budget a curve "quality against CPU-hours" is drawn on (a busy machine stretches
+        wall time, not CPU time)."""
+        return self.cpu_before + time.process_time() - self.cpu_start
 
     # ----------------------------------------------------------------- SIGINT
     @contextlib.contextmanager
@@ -925,7 +956,9 @@ class Trainer:
         self.out.mkdir(parents=True, exist_ok=True)
         self._bar = None
         self.t_start = time.perf_counter()
+        self.cpu_start = time.process_time()
         self.wall_before = 0.0
+        self.cpu_before = 0.0
         self.best: dict[str, Any] | None = None
         self.val_metrics: dict[str, float] = {}
         self.samples: list[Path] = []
@@ -975,8 +1008,11 @@ class Trainer:
 
         if ckpt is not None:
             self._say(f"resumed {self.out} at step {start} of {total}")
-        elif cfg.sample_every >= 0:
-            self._save_samples(0)
+        else:
+            if cfg.sample_every >= 0:
+                self._save_samples(0)
+            if cfg.keep_evals and cfg.eval_every >= 0:
+                self._evaluate(0)   # the starting point is a candidate too (a warm start)
 
         from tqdm.auto import tqdm
 
@@ -1054,7 +1090,7 @@ class Trainer:
             self._bar.close()
             self._bar = None
             del self._batches  # shuts the loader's worker processes down now
-        wall = self.wall_before + time.perf_counter() - self.t_start
+        wall = self._wall()
         return TrainResult(
             out=self.out, steps=step, epochs=round(self.data_pos / self.per_epoch, 4),
             model_path=model_path, checkpoint_path=self.ckpt_path, metrics_csv=self.out / "metrics.csv",

@@ -343,6 +343,10 @@ class FusionRecipe(BlurRecipe):
     width: int = 32
     #: residual blocks of Res (the seed: 8)
     n_blocks: int = 8
+    #: x_hat = x_R + a zero-initialised correction (not in the seed, whose eq. 1 has no
+    #: global skip): the fusion starts as x_R and cannot fall far below it on a small
+    #: budget (see lessons_lib.models.fusion); False = the seed's equation
+    residual: bool = False
     # the seed's eqs. 3-4 and weights
     lambda_l1: float = 1.0
     lambda_perceptual: float = 10.0
@@ -975,7 +979,10 @@ class FusionTask(_RestorationTask):
         r = self.recipe
         self.nafnet = self._load_nafnet(r.nafnet_weights)
         self.inversion = self._load_inversion(r.inversion_weights)
-        self.nets = {"F": build_model("fusion_net", width=r.width, n_blocks=r.n_blocks).to(device)}
+        cfg: dict[str, Any] = dict(width=r.width, n_blocks=r.n_blocks)
+        if r.residual:                  # older cards lack the key; False is the default
+            cfg["residual"] = True
+        self.nets = {"F": build_model("fusion_net", **cfg).to(device)}
         self.opts = {"G": _adam(self.nets["F"].parameters(), r.lr, (0.9, 0.999))}
         self.perceptual = self._perceptual() if (r.lambda_perceptual > 0 or r.lambda_fc > 0) else None
 

@@ -63,6 +63,12 @@ class Task:
         """Build ``nets`` and ``opts`` on ``device`` (the global RNG is already seeded)."""
         raise NotImplementedError
 
+    def active_phases(self, step: int) -> tuple[str, ...]:
+        """The phases updated at ``step`` (0-based), in order: ``phases`` by default. A
+        task overrides it to schedule its phases, e.g. NoGAN's critic warm-up trains
+        ``("D",)`` alone for its first steps (the engine then leaves G's weights alone)."""
+        return self.phases
+
     def phase_nets(self, phase: str) -> tuple[str, ...]:
         """Names of the nets the optimiser of ``phase`` updates (default: the net named
         like the phase). Override when one phase trains several nets (an encoder and a
