@@ -25,13 +25,14 @@ import os
 import tempfile
 import warnings
 from pathlib import Path
+from typing import Sequence
 
 import torch
 import torch.nn as nn
 
 from . import LessonsError, __version__
 
-__all__ = ["FORMAT", "save_model", "load_model", "read_card", "resolve_checkpoint", "select_eval"]
+__all__ = ["FORMAT", "save_model", "load_model", "read_card", "resolve_checkpoint", "select_eval", "choose_by_rule"]
 
 #: The ``format`` field of every card (and of the safetensors metadata) this module writes.
 FORMAT = "gan-lessons/1"
@@ -324,6 +325,18 @@ def _check_state(model: nn.Module, state: dict[str, torch.Tensor], weights: Path
 
 
 # --------------------------------------------------------------------------- choosing among a run's evals
+def choose_by_rule(fidelity: Sequence[float], prefer: Sequence[float], tolerance: float) -> int:
+    """The index the rule picks from candidates in training order: among those whose
+    ``fidelity`` (PSNR) is at least ``max(fidelity) - tolerance``, the one with the largest
+    ``prefer`` (colourfulness); of equals, the later one (more training)."""
+    if len(fidelity) != len(prefer) or not len(fidelity):
+        raise ValueError(f"need one prefer value per fidelity value (got {len(fidelity)} and {len(prefer)}), "
+                         "at least one")
+    floor = max(fidelity) - tolerance
+    allowed = [i for i, f in enumerate(fidelity) if f >= floor]
+    return max(allowed, key=lambda i: (prefer[i], i))
+
+
 def select_eval(run: str | os.PathLike, *, fidelity: str = "psnr", tolerance: float = 0.3,
                 prefer: str = "colorfulness") -> dict:
     """Pick one of the models a run exported at its validations (``TrainConfig.keep_evals``:
@@ -351,9 +364,9 @@ def select_eval(run: str | os.PathLike, *, fidelity: str = "psnr", tolerance: fl
                                f"(it has {sorted(metrics)}); the rule needs both")
         rows.append({"path": str(weights), "step": int(read_card(weights).get("steps", 0)),
                      fidelity: float(metrics[fidelity]), prefer: float(metrics[prefer])})
+    rows.sort(key=lambda r: r["step"])
+    pick = rows[choose_by_rule([r[fidelity] for r in rows], [r[prefer] for r in rows], tolerance)]
     best = max(r[fidelity] for r in rows)
-    within = [r for r in rows if r[fidelity] >= best - tolerance]
-    pick = max(within, key=lambda r: (r[prefer], r["step"]))
     return {**pick, f"best_{fidelity}": best,
             "rule": f"the largest {prefer} among the evals within {tolerance:g} of the run's best {fidelity}",
             "candidates": [{k: r[k] for k in ("step", fidelity, prefer)} for r in rows]}

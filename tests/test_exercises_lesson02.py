@@ -192,3 +192,40 @@ def test_show_accuracy_at_rejects_bad_input():
     with pytest.raises(ValueError, match="outside the batch"):
         show_accuracy_at(x, x, 10, index=3)
     assert not plt.get_fignums()
+
+
+# --------------------------------------------------------------------------- section 8: NoGAN's rule
+from lessons_lib.checkpoints import choose_by_rule  # noqa: E402
+from lessons_lib.exercises import check_checkpoint_rule  # noqa: E402
+from lessons_lib.exercises.lesson02 import _RULE_MISTAKES  # noqa: E402
+
+
+def test_checkpoint_rule_accepts_the_rule_written_out():
+    def mine(psnr, colour, tolerance):
+        best = max(psnr)
+        ok = [i for i, p in enumerate(psnr) if p >= best - tolerance]
+        return max(ok, key=lambda i: (colour[i], i))
+
+    assert check_checkpoint_rule(mine).passed
+    assert check_checkpoint_rule(choose_by_rule).passed
+    assert check_checkpoint_rule(lambda p, c, t: torch.tensor(choose_by_rule(p, c, t))).passed
+
+
+@pytest.mark.parametrize("hint, wrong", _RULE_MISTAKES, ids=[h[:30] for h, _ in _RULE_MISTAKES])
+def test_checkpoint_rule_names_each_mistake(hint, wrong):
+    result = check_checkpoint_rule(wrong)
+    assert not result.passed and hint in result.hints[0]
+
+
+def test_checkpoint_rule_reports_other_answers_and_errors():
+    r = check_checkpoint_rule(lambda p, c, t: 0)
+    assert not r.passed and "you chose index 0, the rule chooses 2" in r.hints[0]
+
+    def unfinished(p, c, t):
+        raise NotImplementedError
+
+    assert "NotImplementedError" in check_checkpoint_rule(unfinished).hints[0]
+    assert "pass your function itself" in check_checkpoint_rule(3).hints[0]
+    assert choose_by_rule([21.0, 22.0], [30.0, 10.0], 0.3) == 1
+    with pytest.raises(ValueError, match="one prefer value per fidelity value"):
+        choose_by_rule([1.0], [1.0, 2.0], 0.3)

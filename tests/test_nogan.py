@@ -223,3 +223,24 @@ def test_nogan_train_and_ship_chain_in_smoke_mode(tmp_path):
     assert cpu == sorted(cpu) and training["cpu_hours"] >= cpu[-1]
     held = card["shipped"]["metrics_heldout"]["synthetic"]
     assert held["size"] == zoo.SPECS["nogan"].size and held["split"] == "val"
+
+
+def test_scale_jitter_draws_a_short_side_per_item_reproducibly():
+    from PIL import Image
+
+    from lessons_lib.data import ColorizationDataset, open_source
+
+    ds = ColorizationDataset(open_source("synthetic", "train"), 16, train=True, max_load_size=48)
+    img = Image.new("RGB", (96, 64))
+    img.paste((255, 0, 0), (0, 0, 48, 64))                     # left half red, right half black
+    crops = [ds.transform(img, seed) for seed in range(12)]
+    assert all(torch.equal(c, ds.transform(img, seed)) for seed, c in enumerate(crops))   # same seed, same crop
+    reds = {int((c[0] > 128).sum()) for c in crops}
+    assert len(reds) > 3                                         # the scale (and crop) change with the seed
+    plain = ColorizationDataset(open_source("synthetic", "train"), 16, train=True)
+    assert torch.equal(plain.transform(img, 5), ColorizationDataset(
+        open_source("synthetic", "train"), 16, train=True, max_load_size=16).transform(img, 5))
+    with pytest.raises(LessonsError, match="max_load_size .* must be >= load_size"):
+        ColorizationDataset(open_source("synthetic", "train"), 16, max_load_size=8)
+    with pytest.raises(LessonsError, match="scale_jitter is the largest short side over size"):
+        get_recipe("nogan", scale_jitter=0.5)

@@ -53,6 +53,9 @@ class ColorizationDataset(Dataset):
         split: the split to open when ``source`` is a name.
         load_size: the short side is resized to this before cropping (default ``size``:
             the crop then only moves along the long side). pix2pix uses 286 for 256 crops.
+        max_load_size: scale augmentation when training: the short side is resized to a
+            size drawn uniformly from ``load_size..max_load_size`` for each item, so the crop
+            shows between all and ``load_size / max_load_size`` of the short side (None: off).
 
     Indexing with an int uses torch's global random generator for the augmentation;
     indexing with ``(i, seed)`` (what :func:`make_loader` does) uses that seed, so the
@@ -60,7 +63,7 @@ class ColorizationDataset(Dataset):
     """
 
     def __init__(self, source: ImageSource | str, size: int, train: bool = True, split: str = "train",
-                 *, load_size: int | None = None) -> None:
+                 *, load_size: int | None = None, max_load_size: int | None = None) -> None:
         if int(size) < 8:
             raise LessonsError(f"crop size must be at least 8 pixels, got {size}")
         self.source = open_source(source, split)
@@ -68,6 +71,9 @@ class ColorizationDataset(Dataset):
         self.load_size = int(load_size) if load_size is not None else self.size
         if self.load_size < self.size:
             raise LessonsError(f"load_size ({self.load_size}) must be >= size ({self.size})")
+        self.max_load_size = int(max_load_size) if max_load_size is not None else None
+        if self.max_load_size is not None and self.max_load_size < self.load_size:
+            raise LessonsError(f"max_load_size ({self.max_load_size}) must be >= load_size ({self.load_size})")
         self.train = bool(train)
 
     def __len__(self) -> int:
@@ -84,15 +90,18 @@ class ColorizationDataset(Dataset):
     def transform(self, img: Image.Image, seed: int = 0) -> torch.Tensor:
         """Resize the short side, crop (random or centre), maybe flip: uint8 ``(3, size, size)``."""
         w, h = img.size
-        scale = self.load_size / min(w, h)  # small images are upscaled too
-        new_w = max(self.load_size, round(w * scale))
-        new_h = max(self.load_size, round(h * scale))
+        g = torch.Generator().manual_seed(int(seed)) if self.train else None
+        load = self.load_size
+        if g is not None and self.max_load_size is not None and self.max_load_size > load:
+            load = int(torch.randint(load, self.max_load_size + 1, (1,), generator=g))
+        scale = load / min(w, h)  # small images are upscaled too
+        new_w = max(load, round(w * scale))
+        new_h = max(load, round(h * scale))
         if (new_w, new_h) != (w, h):
             # Bicubic with a kernel widened by the shrink factor: antialiased when shrinking.
             img = img.resize((new_w, new_h), Image.Resampling.BICUBIC, reducing_gap=_REDUCING_GAP)
         s = self.size
-        if self.train:
-            g = torch.Generator().manual_seed(int(seed))
+        if g is not None:
             x0 = int(torch.randint(0, new_w - s + 1, (1,), generator=g))
             y0 = int(torch.randint(0, new_h - s + 1, (1,), generator=g))
             flip = bool(torch.rand(1, generator=g) < 0.5)

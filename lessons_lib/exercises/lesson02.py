@@ -1,4 +1,5 @@
-"""Lesson 02's exercise: the pix2pix generator objective (GAN term + lambda * L1)."""
+"""Lesson 02's exercises: the pix2pix generator objective (GAN term + lambda * L1), and
+NoGAN's rule for choosing the shipped checkpoint (section 8, "a good model on a laptop")."""
 from __future__ import annotations
 
 from typing import Callable
@@ -6,10 +7,11 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..checkpoints import choose_by_rule
 from ..losses import gan_loss, l1_loss
 from ._core import Case, Mistake, Result, check_function
 
-__all__ = ["check_generator_objective", "pix2pix_generator_objective"]
+__all__ = ["check_generator_objective", "pix2pix_generator_objective", "check_checkpoint_rule"]
 
 
 def pix2pix_generator_objective(
@@ -120,3 +122,62 @@ def check_generator_objective(
         rtol=1e-4,
         reference_name="gan_loss('vanilla').g_loss(D) + lambda_l1 * l1_loss(fake, real)",
     )
+
+
+# --------------------------------------------------------------------------- NoGAN's checkpoint rule
+#: (name, PSNR of each validation in training order, colourfulness, tolerance in dB); the
+#: values are exact in binary, so "within 0.25 dB" has no rounding at its edge
+_RULE_CASES = [
+    ("a GAN phase that trades PSNR for colour", [22.0, 21.875, 21.75, 21.5], [20.0, 25.0, 30.0, 40.0], 0.25),
+    ("PSNR that first rises (the best is not the warm start)", [21.5, 22.0, 21.875, 21.25], [20.0, 22.0, 30.0, 35.0],
+     0.25),
+    ("tolerance 0: the best PSNR itself", [21.0, 21.5, 21.25], [10.0, 12.0, 30.0], 0.0),
+    ("the most colourful is far below", [22.0, 21.5, 21.875, 20.0], [18.0, 26.0, 24.0, 60.0], 0.5),
+    ("a tie in colourfulness: the later one", [22.0, 21.875, 21.875], [20.0, 25.0, 25.0], 0.5),
+    ("a run that collapsed in the middle", [22.0, 19.0, 21.0], [20.0, 60.0, 30.0], 0.5),
+]
+
+_RULE_MISTAKES: list[tuple[str, Callable[[list, list, float], int]]] = [
+    ("you took the most colourful of all: the PSNR window (within the tolerance of the best PSNR) comes first.",
+     lambda p, c, t: max(range(len(c)), key=lambda i: (c[i], i))),
+    ("you took the best PSNR: within the window, the rule wants the most colourful one.",
+     lambda p, c, t: max(range(len(p)), key=lambda i: p[i])),
+    ("the window starts at the first validation's PSNR (the warm start); it starts at the BEST PSNR of the run.",
+     lambda p, c, t: max([i for i in range(len(p)) if p[i] >= p[0] - t], key=lambda i: (c[i], i))),
+    ("the window starts at the last validation's PSNR; it starts at the BEST PSNR of the run.",
+     lambda p, c, t: max([i for i in range(len(p)) if p[i] >= p[-1] - t], key=lambda i: (c[i], i))),
+    ("a candidate exactly `tolerance` below the best is inside the window: use >=, not >.",
+     lambda p, c, t: max([i for i in range(len(p)) if p[i] > max(p) - t] or [max(range(len(p)), key=p.__getitem__)],
+                         key=lambda i: (c[i], i))),
+    ("of two equally colourful candidates the rule keeps the later one (more training): compare (colour, index).",
+     lambda p, c, t: max([i for i in range(len(p)) if p[i] >= max(p) - t], key=lambda i: (c[i], -i))),
+]
+
+
+def check_checkpoint_rule(fn: Callable[[list, list, float], int]) -> Result:
+    """Lesson 02, section 8: ``fn(psnr, colourfulness, tolerance) -> index``, the validation
+    NoGAN ships: among those whose PSNR is within ``tolerance`` dB of the run's best, the most
+    colourful; of equals, the later. ``psnr`` and ``colourfulness`` are lists of floats in
+    training order. The reference is :func:`lessons_lib.checkpoints.choose_by_rule`, the rule
+    ``lessons models train nogan`` applies; the common mistakes are named."""
+    exercise = "NoGAN's checkpoint rule"
+    if not callable(fn):
+        return Result(exercise, False, [f"pass your function itself (without calling it), got a {type(fn).__name__}."])
+    answers, wants = [], []
+    for name, psnr, colour, tol in _RULE_CASES:
+        wants.append(choose_by_rule(psnr, colour, tol))
+        try:
+            got = fn(list(psnr), list(colour), tol)
+            answers.append(int(got.item() if isinstance(got, torch.Tensor) else got))
+        except Exception as exc:  # the student's code: any error becomes a hint
+            return Result(exercise, False, [f"on '{name}': {type(exc).__name__}: {exc}"])
+    wrong_at = [i for i, (got, want) in enumerate(zip(answers, wants)) if got != want]
+    if wrong_at:
+        name, psnr, colour, tol = _RULE_CASES[wrong_at[0]]
+        # a known mistake is named when it gives the student's answer on every case
+        for hint, wrong in _RULE_MISTAKES:
+            if [wrong(list(p), list(c), t) for _, p, c, t in _RULE_CASES] == answers:
+                return Result(exercise, False, [f"on '{name}': {hint}"])
+        return Result(exercise, False, [f"on '{name}' (PSNR {psnr}, colourfulness {colour}, tolerance {tol}) "
+                                        f"you chose index {answers[wrong_at[0]]}, the rule chooses {wants[wrong_at[0]]}."])
+    return Result(exercise, True, [], f"matches lessons_lib.checkpoints.choose_by_rule on {len(_RULE_CASES)} cases.")

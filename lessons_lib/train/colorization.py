@@ -206,7 +206,9 @@ class ColorizationTask(Task):
         r = self.recipe
         if split == "train":
             source = open_source(r.data, r.train_split)
-            ds: Dataset | None = _limited(ColorizationDataset(source, r.size, train=train), r.limit)
+            jitter = round(r.size * r.scale_jitter) if r.scale_jitter > 1 else None
+            ds: Dataset | None = _limited(ColorizationDataset(source, r.size, train=train, max_load_size=jitter),
+                                          r.limit)
         else:
             try:
                 source = open_source(r.data, r.val_split)
