@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--card", default=str(zoo.WEIGHTS_DIR / "nogan.json"), help="the shipped NoGAN model's card")
     ap.add_argument("--run", action="append", default=[], help="LABEL=RUN_DIR: another run's validation curve")
+    ap.add_argument("--gan-run", action="append", default=[],
+                    help="LABEL=RUN_DIR: another GAN phase from the same warm start (drawn after phase 1's CPU time)")
     ap.add_argument("--png", default=str(ROOT / "benchmarks" / "colorizer_curve.png"))
     ap.add_argument("--out", default=str(OUT_DIR / "colorizer_curve.json"))
     args = ap.parse_args(argv)
@@ -71,11 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     curves: dict[str, list[dict[str, Any]]] = {}
     curve, selection = nogan_curve(Path(args.card))
     curves["nogan (shipped)"] = curve
-    for item in args.run:
+    warm_s = 3600 * max((r["cpu_h"] for r in curve if r.get("stage") == "nogan_pretrain"), default=0.0)
+    for item, offset in [(i, 0.0) for i in args.run] + [(i, warm_s) for i in args.gan_run]:
         label, _, folder = item.partition("=")
         if not folder:
-            ap.error(f"--run takes LABEL=RUN_DIR, got {item!r}")
-        curves[label] = zoo.training_curve(folder)
+            ap.error(f"--run and --gan-run take LABEL=RUN_DIR, got {item!r}")
+        curves[label] = zoo.training_curve(folder, cpu_offset_s=offset)
         if not curves[label]:
             ap.error(f"{folder} has no val_metrics.csv with cpu_s (train it with eval_every > 0)")
     gray = gray_baseline(data, size)
@@ -86,8 +89,17 @@ def main(argv: list[str] | None = None) -> int:
         for r in rows:
             print(f"{label:22} {r['cpu_h']:6.2f} {r['step']:6d} {r['psnr']:6.2f} {r['psnr'] - gray['psnr']:+8.2f} "
                   f"{r['ssim']:6.3f} {r['colorfulness']:8.1f} {100 * r['colorfulness'] / gray['photos_colorfulness']:7.0f}%")
+    ttq = None
     if selection:
         print(f"shipped: step {selection.get('step')} of the GAN phase - {selection.get('rule')}")
+        gan = [r for r in curve if r.get("stage") == "nogan"]
+        reached = next((r for r in gan if r["colorfulness"] >= selection["colorfulness"] - 1e-9), None)
+        if gan and reached:
+            # from the warm start (the GAN phase's step 0 = the shipped nogan_warm) to the shipped colour
+            ttq = {"step": reached["step"], "cpu_min": round(60 * (reached["cpu_h"] - gan[0]["cpu_h"]), 1),
+                   "colorfulness": reached["colorfulness"], "warm_start_colorfulness": gan[0]["colorfulness"]}
+            print(f"time to quality from the warm start: {ttq['cpu_min']} CPU-minutes (step {ttq['step']}): "
+                  f"colourfulness {ttq['warm_start_colorfulness']:.1f} -> {ttq['colorfulness']:.1f}")
 
     import matplotlib
 
@@ -113,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     fig.tight_layout()
     fig.savefig(args.png, dpi=90)
     print(f"wrote {args.png}")
-    write_json({"data": data, "size": size, "gray": gray, "curves": curves, "selection": selection}, args.out)
+    write_json({"data": data, "size": size, "gray": gray, "curves": curves, "selection": selection,
+                "time_to_quality_from_warm_start": ttq}, args.out)
     return 0
 
 

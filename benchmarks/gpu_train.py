@@ -201,6 +201,14 @@ def main(argv: list[str] | None = None) -> int:
                         command=f"python benchmarks/gpu_train.py --minutes {args.minutes:g} --device {args.device}",
                         recipe_options=used)
         print(f"shipped {name} -> {path}", flush=True)
+        for warm, spec_w in zoo.SPECS.items():          # a warm start is a stage of this model's runs
+            if spec_w.runs_dir and spec_w.runs_dir.split("/")[0] == name:
+                stage = next(iter(spec_w.stages))
+                path = zoo.ship(warm, root / stage, to=ship_to, limit=args.eval_limit,
+                                eval_data=("synthetic",) if args.quick else None,
+                                command=f"python benchmarks/gpu_train.py (stage {stage} of {name})",
+                                recipe_options={stage: used[stage]})
+                print(f"shipped {warm} -> {path}", flush=True)
     total = time.perf_counter() - t_all
     print()
     print(f"{'model/stage':28} {'size':>5} {'batch':>5} {'steps':>6} {'img/s':>8} {'GFLOP/step':>11} "

@@ -241,7 +241,7 @@ def _colour_label(m: dict[str, Any]) -> str:
     label = m["name"] + (" (default)" if m["default"] else "")
     for source, rep in _heldout(m["card"]).items():
         if isinstance(rep, dict) and isinstance((rep.get("model") or {}).get("psnr"), (int, float)):
-            return f"{label} - {source} val PSNR {rep['model']['psnr']:.2f} dB"
+            return f"{label} - {source} {rep.get('split', 'val')} PSNR {rep['model']['psnr']:.2f} dB"
     return label
 
 
@@ -263,7 +263,8 @@ def _colour_info(m: dict[str, Any] | None) -> str:
         def f(d: dict, k: str, fmt: str) -> str:
             return format(d[k], fmt) if isinstance(d.get(k), (int, float)) else "n/a"
 
-        lines.append(f"Held-out **{source}** val ({rep.get('n_images', '?')} photos): PSNR {f(mod, 'psnr', '.2f')} dB "
+        lines.append(f"Held-out **{source}** {rep.get('split', 'val')} ({rep.get('n_images', '?')} photos, "
+                     f"{rep.get('size', card.get('size', '?'))} px): PSNR {f(mod, 'psnr', '.2f')} dB "
                      f"(gray input {f(gray, 'psnr', '.2f')}), SSIM {f(mod, 'ssim', '.3f')}, "
                      f"AuC {f(mod, 'auc', '.3f')}, colourfulness {f(mod, 'colorfulness', '.1f')}")
     if not _heldout(card):
@@ -285,6 +286,8 @@ def _restorer_info(m: dict[str, Any] | None, bank: dict[str, Any]) -> str:
         psnrs = ", ".join(f"{k} {rep[k]['psnr']:.2f}" for k in ("blurred", "x_R", "x_G", "x_hat")
                           if isinstance((rep.get(k) or {}).get("psnr"), (int, float)))
         lines.append(f"Held-out **{source}** val ({rep.get('n_images', '?')} faces), PSNR in dB: {psnrs}")
+    if card.get("default_output_why"):
+        lines.append(f"`lessons restore` returns {card['default_output_why']}")
     return "  \n".join(lines)
 
 

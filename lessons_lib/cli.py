@@ -201,8 +201,8 @@ def _add_colorize(sub) -> None:
     )
     p.add_argument("in_image", metavar="IN_IMAGE", help="the photo (any size and mode; a colour photo is read as gray)")
     p.add_argument("out_image", metavar="OUT_IMAGE", help="where to write the result (.png, .jpg, ...)")
-    p.add_argument("--model", help="a shipped model: pix2pix, seed000_full, colorgan (default: the best shipped "
-                                   "one; `lessons models` lists them)")
+    p.add_argument("--model", help="a shipped model: nogan, pix2pix, seed000_full, colorgan (default: nogan, the "
+                                   "best shipped one; `lessons models` lists them)")
     p.add_argument("--weights", help="your own model instead: a run folder of `lessons train` (model.safetensors + "
                                      "model.json), a .safetensors file or its .json card")
     p.add_argument("--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
@@ -264,7 +264,7 @@ def _add_eval(sub) -> None:
                     "for the model and for the gray input itself; --json writes them.",
     )
     pc.add_argument("--weights", help="a run folder, a .safetensors file or its .json card")
-    pc.add_argument("--model", help="a shipped model instead (pix2pix, seed000_full, colorgan); default: the "
+    pc.add_argument("--model", help="a shipped model instead (nogan, pix2pix, seed000_full, colorgan); default: the "
                                     "default shipped colorizer when --weights is not given")
     pc.add_argument("--data", required=True, help="image source: scenes8, samples, synthetic, a folder or a .zip")
     pc.add_argument("--split", default="val", help="train, val or test (default val)")
@@ -407,7 +407,7 @@ def _add_models(sub) -> None:
     for what in ("train", "ship"):
         q = msub.add_parser(what, help="retrain and ship a model" if what == "train"
                             else "ship a model from its finished runs (score it and write its card)")
-        q.add_argument("name", help="pix2pix, seed000_full, colorgan or restorer")
+        q.add_argument("name", help="nogan, pix2pix, seed000_full, colorgan or restorer")
         q.add_argument("--runs", help="its run folder (default runs/shipped/NAME)")
         q.add_argument("--limit", type=int, help="score at most this many held-out images per source")
         if what == "train":

@@ -80,6 +80,13 @@ class ShippedSpec:
     why: str = ""
     #: the photos of ``samples`` the card's bundled-photo metric is computed on
     sample_photos: tuple[str, ...] = field(default=("astronaut", "coffee", "chelsea", "rocket"))
+    #: its run folder under ``runs/shipped`` when it is not NAME: a warm start is the first
+    #: stage of another model's runs, trained once for both
+    runs_dir: str | None = None
+
+    def runs(self) -> Path:
+        """Where ``lessons models train/ship NAME`` keeps this model's runs by default."""
+        return RUNS_DIR / (self.runs_dir or self.name)
 
     @property
     def command(self) -> str:
@@ -87,6 +94,8 @@ class ShippedSpec:
 
 
 _TRAIN = dict(log_every=10, sample_every=100, ckpt_every=25, eval_every=0, progress=False)
+#: NoGAN's phase 1, shared by the practical colorizer and its warm start (one run for both)
+_NOGAN_PRETRAIN = dict(val_limit=None, progress=False)
 
 SPECS: dict[str, ShippedSpec] = {
     spec.name: spec
@@ -104,12 +113,18 @@ SPECS: dict[str, ShippedSpec] = {
                         "critic warm-up and a short GAN phase; scenes8 + flowers5 + imagenet1k",
             # the two-core CPU budget of issue 11: ~80 min of phase 1, ~35 min of phases 2-3
             # the recipes' own settings (their defaults are this budget: ~95 + ~35 min on 2 cores)
-            stages={"nogan_pretrain": dict(val_limit=None, progress=False),
-                    "nogan": dict(progress=False)},
+            stages={"nogan_pretrain": _NOGAN_PRETRAIN, "nogan": dict(progress=False)},
             eval_data=("scenes8", "imagenet1k", "cbsd68"), size=160, default=True,
             why="the one shipped colorizer that beats the gray input on photos it never saw by PSNR "
                 "while putting visible colour in (benchmarks/RESULTS.md, issue 11); trained at 64 px, "
                 "its colour is upsampled onto the full-size L of any photo",
+        ),
+        ShippedSpec(
+            name="nogan_warm", task="colorization",
+            description="the warm start of the lessons: NoGAN's phase-1 G (U-Net 32 ch, L1 alone at 64 px, "
+                        "scenes8 + flowers5 + imagenet1k), the G the shipped nogan's GAN phase started from",
+            stages={"nogan_pretrain": _NOGAN_PRETRAIN},
+            eval_data=("scenes8", "imagenet1k", "cbsd68"), size=160, runs_dir="nogan/nogan_pretrain",
         ),
         ShippedSpec(
             name="seed000_full", task="colorization",
@@ -131,9 +146,9 @@ SPECS: dict[str, ShippedSpec] = {
         ),
         ShippedSpec(
             name="restorer", task="restoration", default=True,
-            why="the one shipped restorer; it returns x_hat (the fusion) by default as seed 004 does - "
-                "sharper than x_R (NAFNet), though at the course's CPU budget 2.6 dB below it in PSNR "
-                "(`--output x_R` for the faithful one)",
+            why="the one shipped restorer; `lessons restore` returns the output its card shows best by "
+                "a stated rule (choose_restorer_output: x_hat only when it beats the blurred input, stays "
+                "within 1 dB of x_R and is nearer the sharp faces in feature space; x_R otherwise)",
             description="seed 004's face restorer: NAFNet (x_R) + StyleGAN2 prior inversion (x_G) + fusion (x_hat), "
                         "celeba10k 64 px",
             # the CPU budget of benchmarks/restore_compare.py (RESULTS.md, issue 5)
@@ -188,7 +203,7 @@ def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: in
     from .train import load_checkpoint
 
     spec = _spec(name)
-    root = Path(runs) if runs is not None else RUNS_DIR / name
+    root = Path(runs) if runs is not None else spec.runs()
     multi = len(spec.stages) > 1
     def length(stage: str, opts: dict[str, Any]) -> int:      # the spec's steps, else the recipe's
         return int(opts["steps"]) if "steps" in opts else int(get_recipe(stage).train.steps)
@@ -372,7 +387,7 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
     from .train.restoration import BUNDLE_CARD, export_bundle
 
     spec = _spec(name)
-    root = Path(runs) if runs is not None else RUNS_DIR / name
+    root = Path(runs) if runs is not None else spec.runs()
     dest = Path(to) if to is not None else WEIGHTS_DIR
     dest.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -29,7 +29,7 @@ def test_gpu_train_quick_on_the_cpu_trains_measures_and_ships(tmp_path):
     pre, gan = report["rows"][1]["gflop_per_step"], report["rows"][2]["gflop_per_step"]
     assert gan > 0.5 * pre
     assert "MFU" in proc.stdout and "all models, calibration and shipping included" in proc.stdout
-    for name in ("pix2pix", "nogan"):
+    for name in ("pix2pix", "nogan", "nogan_warm"):       # the warm start: the GPU run's phase 1
         card = json.loads((tmp_path / "runs" / "weights" / f"{name}.json").read_text())
         assert card["dtype"] == "float16"
         assert card["shipped"]["command"].startswith("python benchmarks/gpu_train.py")

@@ -16,7 +16,7 @@ COLORIZERS = [n for n, s in zoo.SPECS.items() if s.task == "colorization"]
 
 def test_every_spec_is_shipped_with_a_full_card():
     shipped = {m["name"]: m for m in zoo.list_models()}
-    assert set(shipped) == set(zoo.SPECS) >= {"pix2pix", "seed000_full", "colorgan", "restorer"}
+    assert set(shipped) == set(zoo.SPECS) >= {"nogan", "pix2pix", "seed000_full", "colorgan", "restorer"}
     for name, m in shipped.items():
         info = m["card"]["shipped"]
         assert info["name"] == name and info["task"] == zoo.SPECS[name].task
@@ -102,8 +102,8 @@ def test_train_and_ship_chain_in_smoke_mode(tmp_path):
     assert set(rest["metrics_samples"]) == {"n_images", "blurred", "x_R", "x_G", "x_hat"}
     assert set(rest["training"]) >= {"nafnet", "stylegan2", "inversion", "fusion"}
     table = zoo.format_models(tmp_path / "w")
-    assert "pix2pix (default)  [colorization]" in table and "retrain: lessons models train restorer" in table
-    assert "the default: " in table
+    assert "pix2pix  [colorization]" in table and "retrain: lessons models train restorer" in table
+    assert "the default: " in table          # the restorer's reason
     # the finished runs are skipped, not retrained
     before = (tmp_path / "runs" / "pix2pix" / "model.safetensors").stat().st_mtime_ns
     zoo.train_shipped("pix2pix", tmp_path / "runs" / "pix2pix", smoke=True, device="cpu")
@@ -138,7 +138,11 @@ def test_cli_colorize_uses_shipped_models(tmp_path, capsys, extra):
 def test_cli_restore_uses_the_shipped_restorer(tmp_path, capsys):
     src = _photo(tmp_path / "face.png", (70, 80))
     assert main(["restore", str(src), str(tmp_path / "out.png"), "--device", "cpu"]) == 0
-    assert "x_hat of the fusion restorer" in capsys.readouterr().out
+    said = capsys.readouterr().out
+    card = zoo.list_models("restoration")[0]["card"]
+    # the output the card's rule chose, and why (issue 11: never worse than the blurred input unannounced)
+    assert f"{card['default_output']} of the fusion restorer" in said
+    assert f"the default output is {card['default_output_why']}" in said
     assert Image.open(tmp_path / "out.png").size == (70, 80)
     assert main(["restore", str(src), str(tmp_path / "o.png"), "--model", "colorgan"]) == 2
     assert "unknown restoration model 'colorgan'" in capsys.readouterr().err

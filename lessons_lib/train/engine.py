@@ -903,7 +903,7 @@ class Trainer:
             "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             "command": self.command or "lessons_lib.train.train(...) from Python",
             "wall_time_s": round(self._wall(), 1),
-            "cpu_time_s": round(self._cpu(), 1),
+            "cpu_time_s": round(self._cpu(), 3),
         }
         card.update(self._jsonable(self.extra_card))
         return card
