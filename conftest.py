@@ -11,3 +11,19 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Smoke-mode tensors are tiny: one thread per process is faster than two threads that
 # spin-wait (measured: a lesson 05 run 15 s with 1 thread vs 67 s with 2 under load).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def one_thread():
+    """One torch thread for the test (``pytestmark = pytest.mark.usefixtures("one_thread")``):
+    the tests' nets are tiny, and on the shared 2-core machine a second thread only adds
+    waiting (a recipe test ran 25x slower with two threads under load)."""
+    import torch
+
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)

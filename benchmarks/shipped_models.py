@@ -101,11 +101,13 @@ def score(size: int | None, restore_limit: int | None) -> dict[str, Any]:
         split = zoo.heldout_split(source)
         per: dict[str, Any] = {}
         for m in zoo.list_models("colorization"):
-            res = evaluate_colorizer(Colorizer(m["path"], device="cpu"), source, split, size=size)
+            first = "gray input" not in per          # the gray input is scored once per set
+            res = evaluate_colorizer(Colorizer(m["path"], device="cpu"), source, split, size=size, baseline=first)
             per[m["name"]] = {k: res["model"][k] for k in ("psnr", "ssim", "auc", "colorfulness")}
-            per["gray input"] = {k: res["gray_baseline"][k] for k in ("psnr", "ssim", "auc", "colorfulness")}
-            per["photos' colorfulness"] = res["model"]["colorfulness_gt"]
-            per["n_images"] = res["n_images"]
+            if first:
+                per["gray input"] = {k: res["gray_baseline"][k] for k in ("psnr", "ssim", "auc", "colorfulness")}
+                per["photos' colorfulness"] = res["model"]["colorfulness_gt"]
+                per["n_images"] = res["n_images"]
         out["colorization"][f"{source} {split}"] = per
     for m in zoo.list_models("restoration"):
         res = evaluate_restorer(Restorer(m["path"], device="cpu"), "celeba10k", "val", limit=restore_limit)

@@ -358,11 +358,12 @@ def select_eval(run: str | os.PathLike, *, fidelity: str = "psnr", tolerance: fl
                            "to choose a checkpoint by rule")
     rows = []
     for weights in found:
-        metrics = (read_card(weights).get("metrics") or {})
+        card = read_card(weights)
+        metrics = card.get("metrics") or {}
         if fidelity not in metrics or prefer not in metrics:
             raise LessonsError(f"{weights}'s card has no {fidelity!r} or {prefer!r} metric "
                                f"(it has {sorted(metrics)}); the rule needs both")
-        rows.append({"path": str(weights), "step": int(read_card(weights).get("steps", 0)),
+        rows.append({"path": str(weights), "step": int(card.get("steps", 0)),
                      fidelity: float(metrics[fidelity]), prefer: float(metrics[prefer])})
     rows.sort(key=lambda r: r["step"])
     pick = rows[choose_by_rule([r[fidelity] for r in rows], [r[prefer] for r in rows], tolerance)]

@@ -757,8 +757,9 @@ def _colorgan() -> Recipe:
 # * colour is low-frequency - JPEG keeps chroma at half resolution, Zhang et al. (2016)
 #   predict ab at a quarter of the input size - so G is trained at 64 px and the pipeline
 #   upsamples its ab onto the full-resolution L of any photo (pipeline.Colorizer);
-# * NoGAN (DeOldify, Antic 2019): most of the budget goes to G alone with L1 + a perceptual
-#   loss (stable, cheap, and it learns *where* colour goes), then D is warmed up on that G's
+# * NoGAN (DeOldify, Antic 2019): most of the budget goes to G alone with L1 (DeOldify adds
+#   a perceptual loss; here it is an option, see below: stable, cheap, and G learns *where*
+#   colour goes), then D is warmed up on that G's
 #   colourings, then a short GAN phase adds the colour L1 averages away (L1's optimum is the
 #   median colour, timid wherever several colours are plausible). The GAN phase exports G at
 #   every validation and the shipped model is chosen by a stated rule: the most colourful

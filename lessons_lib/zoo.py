@@ -111,8 +111,8 @@ SPECS: dict[str, ShippedSpec] = {
             name="nogan", task="colorization",
             description="the practical colorizer (NoGAN at 64 px): U-Net (32 ch) trained with L1 alone, then a "
                         "critic warm-up and a short GAN phase; scenes8 + flowers5 + imagenet1k",
-            # the two-core CPU budget of issue 11: ~80 min of phase 1, ~35 min of phases 2-3
-            # the recipes' own settings (their defaults are this budget: ~95 + ~35 min on 2 cores)
+            # the recipes' own settings: their defaults are the 2-core CPU budget of issue 11
+            # (phase 1 ~87 min, phases 2-3 ~10 min; benchmarks/RESULTS.md)
             stages={"nogan_pretrain": _NOGAN_PRETRAIN, "nogan": dict(progress=False)},
             eval_data=("scenes8", "imagenet1k", "cbsd68"), size=160, default=True,
             why="the one shipped colorizer that beats the gray input on photos it never saw by PSNR "

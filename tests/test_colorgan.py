@@ -22,12 +22,8 @@ from lessons_lib.models.features import project_features
 from lessons_lib.recipes import ColorGANRecipe, apply_overrides, build_task, get_recipe
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets on a shared 2-core machine
-    yield
-    torch.set_num_threads(n)
+# tiny nets: one torch thread per test (the shared fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -35,13 +35,8 @@ from lessons_lib.train.engine import (
 DIM = 12  # = 3 x 2 x 2: a vector doubles as a tiny image for the sample grid
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # the tensors here are tiny: threads only add overhead on the shared 2-core machine
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny nets: one torch thread per test (the shared fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @register("test_engine_g")

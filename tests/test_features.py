@@ -21,12 +21,8 @@ from lessons_lib.recipes import get_recipe, run_recipe
 from lessons_lib.train.features import LabelledImages
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny nets: one torch thread per test (the shared fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny_net(n_classes=3) -> FeatureNet:

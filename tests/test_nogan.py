@@ -20,12 +20,8 @@ from lessons_lib.recipes import apply_overrides, build_task, get_recipe, run_rec
 from lessons_lib.train import train
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny nets: one torch thread per test (the shared fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _smoke(name, out, **kw):

@@ -28,13 +28,8 @@ ALL = ["gan_toy", "dcgan", "pix2pix", "seed000_pix2pix", "seed000_lsgan", "seed0
        "nogan_pretrain", "nogan", "nafnet", "stylegan2", "inversion", "fusion", "feature_net"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    # tiny nets: on the shared 2-core machine a second thread only adds waiting (25x slower measured)
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+# tiny nets: one torch thread per test (the shared fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def quick(tmp_path, recipe, **train_kw):

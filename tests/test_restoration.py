@@ -32,12 +32,8 @@ from lessons_lib.train.restoration import (
 )
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)  # tiny nets on the shared 2-core machine
-    yield
-    torch.set_num_threads(n)
+# tiny nets: one torch thread per test (the shared fixture in conftest.py)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def tiny(name: str, out: Path, **over):
