@@ -14,7 +14,9 @@ model), each photo resized (short side) and centre-cropped to ``--size`` (defaul
 default colorizer's evaluation size, 160 px), colorized as ``lessons colorize`` does (the
 model at its own size, its ab upsampled onto the true L), the gray input beside it; and
 the restorer on celeba10k val (``--restore-limit`` faces) with the blurred input and each
-of its outputs. Writes ``benchmarks/out/shipped_models_scored.json``.
+of its outputs; both with the kit-feature distribution metrics. It is
+:func:`lessons_lib.zoo.compare_models` (``lessons models compare``) with the machine
+recorded. Writes ``benchmarks/out/shipped_models_scored.json``.
 """
 from __future__ import annotations
 
@@ -89,56 +91,6 @@ def markdown(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def score(size: int | None, restore_limit: int | None) -> dict[str, Any]:
-    """Every shipped model scored again on the same held-out images (see the docstring)."""
-    from lessons_lib.pipeline import Colorizer, Restorer, evaluate_colorizer
-    from lessons_lib.train.restoration import evaluate_restorer
-
-    default = zoo.SPECS[zoo.default_model("colorization")]
-    size = size or default.size
-    out: dict[str, Any] = {"size": size, "colorization": {}, "restoration": {}}
-    for source in default.eval_data:
-        split = zoo.heldout_split(source)
-        per: dict[str, Any] = {}
-        for m in zoo.list_models("colorization"):
-            first = "gray input" not in per          # the gray input is scored once per set
-            res = evaluate_colorizer(Colorizer(m["path"], device="cpu"), source, split, size=size, baseline=first)
-            per[m["name"]] = {k: res["model"][k] for k in ("psnr", "ssim", "auc", "colorfulness")}
-            if first:
-                per["gray input"] = {k: res["gray_baseline"][k] for k in ("psnr", "ssim", "auc", "colorfulness")}
-                per["photos' colorfulness"] = res["model"]["colorfulness_gt"]
-                per["n_images"] = res["n_images"]
-        out["colorization"][f"{source} {split}"] = per
-    for m in zoo.list_models("restoration"):
-        res = evaluate_restorer(Restorer(m["path"], device="cpu"), "celeba10k", "val", limit=restore_limit)
-        out["restoration"][m["name"]] = {k: {q: res[k][q] for q in ("psnr", "ssim", "perceptual")}
-                                         for k in ("blurred", "x_R", "x_G", "x_hat") if k in res}
-        out["restoration"][m["name"]]["n_images"] = res["n_images"]
-        out["restoration"][m["name"]]["default_output"] = Restorer(m["path"], device="cpu").output
-    return out
-
-
-def scored_markdown(scored: dict[str, Any]) -> str:
-    lines = [f"Colorizers at {scored['size']} px (PSNR / SSIM / AuC / colourfulness, % of the photos'):", "",
-             "| held-out set | model | PSNR | vs gray | SSIM | AuC | colourfulness | % of photos |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
-    for source, per in scored["colorization"].items():
-        gray, photos = per["gray input"]["psnr"], per["photos' colorfulness"]
-        for name, m in per.items():
-            if not isinstance(m, dict):
-                continue
-            lines.append(f"| {source} ({per['n_images']}) | {name} | {m['psnr']:.2f} | {m['psnr'] - gray:+.2f} | "
-                         f"{m['ssim']:.3f} | {m['auc']:.3f} | {m['colorfulness']:.1f} | "
-                         f"{100 * m['colorfulness'] / photos:.0f}% |")
-    for name, rep in scored["restoration"].items():
-        lines += ["", f"Restorer `{name}` on celeba10k val ({rep['n_images']} faces, 64 px; default output "
-                  f"{rep['default_output']}):", "", "| output | PSNR | SSIM | feature distance |", "|---|---:|---:|---:|"]
-        for k in ("blurred", "x_R", "x_G", "x_hat"):
-            if k in rep:
-                lines.append(f"| {k} | {rep[k]['psnr']:.2f} | {rep[k]['ssim']:.3f} | {rep[k]['perceptual']:.4f} |")
-    return "\n".join(lines)
-
-
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
@@ -154,10 +106,10 @@ def main(argv: list[str] | None = None) -> int:
         from _common import machine_info, machine_line
 
         info = machine_info()
-        scored = score(args.size, args.restore_limit)
+        scored = zoo.compare_models(args.size, restore_limit=args.restore_limit)
         print()
         print(machine_line(info))
-        print(scored_markdown(scored))
+        print(zoo.format_comparison(scored))
         write_json({"machine": info, **scored}, OUT_DIR / "shipped_models_scored.json")
     return 0
 

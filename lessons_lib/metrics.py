@@ -22,7 +22,16 @@ FID               Frechet distance of Inception pool3 features          Heusel e
                   (needs pretrained weights on disk)
 perceptual        LPIPS's formula with every channel weighing 1, on     Zhang et al. 2018
 distance          any feature network (the kit's): not LPIPS            (baseline)
+FID_kit           FID's formula on the kit network's pooled f4          Heusel et al. 2017
+                  features (any set size; biased up for small sets)
+KID_kit           unbiased MMD^2, cubic polynomial kernel, kit features Binkowski et al. 2018
+precision /       share of fake (real) vectors inside the k-NN balls    Kynkaanniemi et al.
+recall            of the real (fake) set, k = 3                         2019
 ================  =====================================================  ==================
+
+The ``_kit`` metrics (:func:`feature_report`) use the kit's own feature network, whose
+validation accuracy every report prints beside them: they rank models against each other
+on the same images, but their values are not comparable with papers' FID or KID.
 
 LPIPS and FID are computed only when their pretrained weights are already on this disk
 (see :func:`weights_dir`); nothing is ever downloaded, and a network with random weights
@@ -58,6 +67,14 @@ __all__ = [
     "fid",
     "frechet_distance",
     "perceptual_distance",
+    "frechet_feature_distance",
+    "polynomial_kernel",
+    "mmd2_unbiased",
+    "kernel_distance",
+    "precision_recall",
+    "bootstrap_interval",
+    "image_embeddings",
+    "feature_report",
     "colorization_report",
     "restoration_report",
     "format_report",
@@ -647,6 +664,164 @@ def perceptual_distance(
     return _reduce(total, reduction)
 
 
+# --------------------------------------------------------------------------- distributions
+# FID, KID, precision and recall compare two *sets* of images through the features of an
+# image classifier. Computed on the kit's own network they are named ``FID_kit``, ``KID_kit``
+# ...: their values depend on the network and are not comparable with papers' figures
+# (which use ImageNet Inception-v3 pool3 features on 10k-50k images).
+
+def _features_2d(x: torch.Tensor, name: str) -> torch.Tensor:
+    f = torch.as_tensor(x)
+    if f.dim() != 2 or f.shape[0] < 2 or not f.is_floating_point():
+        raise ValueError(f"{name} must be a float matrix (N, D) of N >= 2 feature vectors, "
+                         f"got {tuple(f.shape)} {f.dtype}")
+    if not torch.isfinite(f).all():
+        raise ValueError(f"{name} holds NaN or infinite values")
+    return f.double()
+
+
+def _same_dim(a: torch.Tensor, b: torch.Tensor) -> None:
+    if a.shape[1] != b.shape[1]:
+        raise ValueError(f"the two feature sets differ in dimension ({a.shape[1]} and {b.shape[1]}): "
+                         "compute both with the same network and layer")
+
+
+def frechet_feature_distance(feat_a: torch.Tensor, feat_b: torch.Tensor) -> float:
+    """FID's formula on two sets of feature vectors ``(N, D)`` and ``(M, D)``: the Frechet
+    distance of the Gaussians with their means and (unbiased) covariances. Biased upwards for
+    small N (it is a plug-in estimate): compare values computed on equally many images."""
+    a, b = _features_2d(feat_a, "feat_a"), _features_2d(feat_b, "feat_b")
+    _same_dim(a, b)
+    return frechet_distance(a.mean(0), torch.cov(a.T).reshape(a.shape[1], -1),
+                            b.mean(0), torch.cov(b.T).reshape(b.shape[1], -1))
+
+
+def polynomial_kernel(x: torch.Tensor, y: torch.Tensor, degree: int = 3, coef0: float = 1.0,
+                      gamma: float | None = None) -> torch.Tensor:
+    """KID's kernel (Binkowski et al. 2018): ``k(x, y) = (gamma x.y + coef0) ** degree``,
+    ``gamma = 1 / D`` by default. ``(N, D), (M, D) -> (N, M)``."""
+    g = 1.0 / x.shape[1] if gamma is None else float(gamma)
+    return (g * x @ y.T + coef0) ** degree
+
+
+def mmd2_unbiased(feat_a: torch.Tensor, feat_b: torch.Tensor, kernel=polynomial_kernel) -> float:
+    """The unbiased estimate of the squared maximum mean discrepancy (Gretton et al. 2012,
+    eq. 3): ``mean_{i != j} k(a_i, a_j) + mean_{i != j} k(b_i, b_j) - 2 mean_{i, j} k(a_i, b_j)``.
+    Its expectation is exactly 0 when both sets come from the same distribution, so it can be
+    negative on a finite sample; that is what makes it usable on a few hundred images."""
+    a, b = _features_2d(feat_a, "feat_a"), _features_2d(feat_b, "feat_b")
+    _same_dim(a, b)
+    n, m = a.shape[0], b.shape[0]
+    kaa, kbb, kab = kernel(a, a), kernel(b, b), kernel(a, b)
+    saa = (kaa.sum() - kaa.diagonal().sum()) / (n * (n - 1))
+    sbb = (kbb.sum() - kbb.diagonal().sum()) / (m * (m - 1))
+    return float(saa + sbb - 2 * kab.mean())
+
+
+def kernel_distance(feat_a: torch.Tensor, feat_b: torch.Tensor, *, subsets: int = 100,
+                    subset_size: int = 1000, seed: int = 0) -> tuple[float, float]:
+    """KID (Binkowski et al. 2018, sec. 3): the unbiased MMD^2 with the cubic polynomial
+    kernel, averaged over ``subsets`` random subsets of ``min(subset_size, N, M)`` vectors of
+    each set (as their reference code does). Returns ``(mean, standard deviation over the
+    subsets)``. With both sets no larger than ``subset_size`` the estimate is computed once
+    on the whole sets (standard deviation 0)."""
+    a, b = _features_2d(feat_a, "feat_a"), _features_2d(feat_b, "feat_b")
+    _same_dim(a, b)
+    if int(subset_size) < 2:
+        raise ValueError(f"subset_size must be at least 2, got {subset_size}")
+    if a.shape[0] <= subset_size and b.shape[0] <= subset_size:
+        return mmd2_unbiased(a, b), 0.0
+    k = min(int(subset_size), a.shape[0], b.shape[0])
+    gen = torch.Generator().manual_seed(int(seed))
+    vals = torch.tensor([mmd2_unbiased(a[torch.randperm(a.shape[0], generator=gen)[:k]],
+                                       b[torch.randperm(b.shape[0], generator=gen)[:k]])
+                         for _ in range(max(1, int(subsets)))], dtype=torch.float64)
+    return float(vals.mean()), float(vals.std(unbiased=False))
+
+
+def precision_recall(real: torch.Tensor, fake: torch.Tensor, k: int = 3) -> tuple[float, float]:
+    """Improved precision and recall of distributions (Kynkaanniemi et al. 2019, sec. 2).
+
+    Each set's manifold is the union of balls around its vectors, each ball reaching that
+    vector's ``k``-th nearest neighbour in the same set (the paper: k = 3). **Precision** is
+    the share of fake vectors inside the real manifold (are the samples realistic?),
+    **recall** the share of real vectors inside the fake manifold (do the samples cover the
+    variety of the real ones?). A timid model that paints every photo the same plausible way
+    has high precision and low recall. Both in [0, 1]."""
+    r, f = _features_2d(real, "real"), _features_2d(fake, "fake")
+    _same_dim(r, f)
+    if not 1 <= int(k) < min(r.shape[0], f.shape[0]):
+        raise ValueError(f"k must be in 1 .. {min(r.shape[0], f.shape[0]) - 1} "
+                         f"(fewer than the vectors of each set), got {k}")
+
+    def radii(x: torch.Tensor) -> torch.Tensor:          # distance to the k-th neighbour (self excluded)
+        return torch.cdist(x, x).kthvalue(int(k) + 1, dim=1).values
+
+    def inside(points: torch.Tensor, centres: torch.Tensor, r_c: torch.Tensor) -> float:
+        return float((torch.cdist(points, centres) <= r_c[None, :]).any(dim=1).double().mean())
+
+    return inside(f, r, radii(r)), inside(r, f, radii(f))
+
+
+def bootstrap_interval(stat, feat_a: torch.Tensor, feat_b: torch.Tensor, *, n_boot: int = 200,
+                       level: float = 0.95, seed: int = 0) -> tuple[float, float]:
+    """A percentile bootstrap interval of ``stat(feat_a, feat_b) -> float``: both sets are
+    resampled with replacement ``n_boot`` times (Efron & Tibshirani 1993, ch. 13). It shows
+    how much a distance moves when other images of the same kind are drawn."""
+    a, b = _features_2d(feat_a, "feat_a"), _features_2d(feat_b, "feat_b")
+    if not 0 < level < 1:
+        raise ValueError(f"level must be in (0, 1), got {level}")
+    gen = torch.Generator().manual_seed(int(seed))
+    vals = torch.tensor([float(stat(a[torch.randint(a.shape[0], (a.shape[0],), generator=gen)],
+                                    b[torch.randint(b.shape[0], (b.shape[0],), generator=gen)]))
+                         for _ in range(max(2, int(n_boot)))], dtype=torch.float64)
+    lo, hi = torch.quantile(vals, torch.tensor([(1 - level) / 2, (1 + level) / 2], dtype=torch.float64))
+    return float(lo), float(hi)
+
+
+def image_embeddings(images: torch.Tensor, features: nn.Module, *, layer: str = "f4",
+                     batch_size: int = 32) -> torch.Tensor:
+    """One feature vector per image: the global average of a feature network's ``layer`` map
+    (e.g. the kit's, :func:`lessons_lib.models.features.load_feature_net` ``("kit")``; ``f4``
+    is what its classifier head reads). RGB ``(N, 3, H, W)`` in [0, 1] or uint8 -> ``(N, C)``
+    float64."""
+    x = _float(_batch(images, "images"))
+    if x.shape[1] != 3:
+        raise ValueError(f"images must be RGB (N, 3, H, W), got shape {tuple(x.shape)}")
+    net = features
+    with torch.no_grad():
+        out = [net(x[i : i + batch_size], (layer,))[layer].mean(dim=(2, 3)) for i in range(0, x.shape[0], batch_size)]
+    return torch.cat(out).double()
+
+
+def feature_report(pred: torch.Tensor, target: torch.Tensor, features: nn.Module, *, k: int = 3) -> dict:
+    """The distribution metrics of a set of outputs against their true images, on one
+    feature network (:func:`lessons_lib.models.features.load_feature_net`): ``fid_kit``, ``kid_kit`` (x 1000, as papers print
+    KID), ``lpips_kit`` (the mean paired :func:`perceptual_distance`: LPIPS's formula without
+    its learned weights), ``precision_kit``, ``recall_kit`` and ``features`` (which network,
+    with its validation accuracy: a distance is only as meaningful as the features). The
+    suffix names the network: ``_kit`` or ``_vgg16``. Needs 2 images or more per set (and
+    more than ``k``; precision and recall are ``None`` below that)."""
+    p, t = _rgb_pair(pred, target)
+    if p.shape[0] < 2:
+        raise ValueError(f"distribution metrics need at least 2 images, got {p.shape[0]}")
+    net = features
+    tag = getattr(net, "source", "kit")
+    fp, ft = image_embeddings(p, net), image_embeddings(t, net)
+    with torch.no_grad():
+        lp = float(torch.cat([perceptual_distance(p[i : i + 32], t[i : i + 32], net, reduction="none")
+                              for i in range(0, p.shape[0], 32)]).mean())
+    prec, rec = precision_recall(ft, fp, k=k) if p.shape[0] > k else (None, None)
+    return {
+        f"fid_{tag}": frechet_feature_distance(fp, ft),
+        f"kid_{tag}": 1000.0 * kernel_distance(fp, ft)[0],
+        f"lpips_{tag}": lp,
+        f"precision_{tag}": prec,
+        f"recall_{tag}": rec,
+        "features": getattr(net, "description", type(net).__name__),
+    }
+
+
 # --------------------------------------------------------------------------- reports
 def _optional(available: bool, compute) -> float | str:
     return float(compute()) if available else UNAVAILABLE
@@ -712,6 +887,17 @@ METRIC_LABELS = {
     "colorfulness_gap": "colorfulness gap (pred - gt)",
     "lpips": "LPIPS (alex)",
     "fid": "FID",
+    "fid_kit": "FID_kit (kit features; not FID)",
+    "kid_kit": "KID_kit x1000 (kit features)",
+    "lpips_kit": "LPIPS_kit (kit features, unweighted)",
+    "precision_kit": "precision_kit (k=3)",
+    "recall_kit": "recall_kit (k=3)",
+    "fid_vgg16": "FID_vgg16 (VGG16 features; not FID)",
+    "kid_vgg16": "KID_vgg16 x1000",
+    "lpips_vgg16": "LPIPS_vgg16 (unweighted)",
+    "precision_vgg16": "precision_vgg16 (k=3)",
+    "recall_vgg16": "recall_vgg16 (k=3)",
+    "features": "feature network",
 }
 
 

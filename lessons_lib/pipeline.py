@@ -771,6 +771,7 @@ def evaluate_colorizer(
     seed: int | None = None,
     num_workers: int = 0,
     baseline: bool = True,
+    feature_metrics: bool = False,
 ) -> dict[str, Any]:
     """Colorize the gray versions of a source's images and measure against the colours.
 
@@ -790,6 +791,11 @@ def evaluate_colorizer(
     images, so the per-batch reports combine exactly by weighting with the batch size; FID,
     which is not a mean, is computed once on the whole set (only when its weights exist).
 
+    With ``feature_metrics=True`` each report also holds the distribution metrics of the
+    whole set on the kit's feature network (:func:`lessons_lib.metrics.feature_report`:
+    ``fid_kit``, ``kid_kit``, ``lpips_kit``, ``precision_kit``, ``recall_kit`` and the
+    network's description with its accuracy), or says why they are unavailable.
+
     Returns ``{"weights", "recipe", "data", "split", "size", "n_images", "seed", "model":
     report, "gray_baseline": report}`` (plain JSON).
     """
@@ -806,6 +812,7 @@ def evaluate_colorizer(
                          limit=limit, drop_last=False)
     runs = {"model": {}, "gray_baseline": {}} if baseline else {"model": {}}
     keep_fid = fid_available()
+    keep = keep_fid or feature_metrics
     kept: dict[str, list[torch.Tensor]] = {k: [] for k in (*runs, "truth")}
     n = 0
     for batch in loader:                                   # (B, 3, S, S) uint8
@@ -817,9 +824,9 @@ def evaluate_colorizer(
         b = batch.shape[0]
         for name, pred in preds.items():
             _accumulate(runs[name], colorization_report(pred, truth), b)
-            if keep_fid:
+            if keep:
                 kept[name].append((pred * 255).round().to(torch.uint8).cpu())
-        if keep_fid:
+        if keep:
             kept["truth"].append(batch.cpu())
         n += b
     if n == 0:
@@ -842,8 +849,25 @@ def evaluate_colorizer(
             report["fid"] = "unavailable (needs at least 2 images)"
         else:
             report["fid"] = fid(torch.cat(kept[name]), torch.cat(kept["truth"]))
+        if feature_metrics:
+            report.update(distribution_metrics(torch.cat(kept[name]), torch.cat(kept["truth"])))
         result[name] = report
     return result
+
+
+def distribution_metrics(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, Any]:
+    """:func:`lessons_lib.metrics.feature_report` on the kit's feature network, or
+    ``{"features": why not}`` when the network is missing or the set is too small."""
+    from .metrics import feature_report
+    from .models.features import load_feature_net
+
+    if pred.shape[0] < 2:
+        return {"features": "unavailable (distribution metrics need at least 2 images)"}
+    try:
+        net = load_feature_net("kit")
+    except LessonsError as e:
+        return {"features": f"unavailable ({e})"}
+    return feature_report(pred, truth, net)
 
 
 def _flat_rows(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
@@ -866,6 +890,9 @@ def format_evaluation(result: dict[str, Any]) -> str:
     if not columns:
         raise ValueError("not an evaluate_colorizer result: no 'model' report in it")
     rows = {name: dict(_flat_rows(result[name])) for name in columns}
+    network = rows[columns[0]].pop("features", None)          # a description: printed below
+    for c in columns[1:]:
+        rows[c].pop("features", None)
     keys = list(rows[columns[0]])
 
     def label(key: str) -> str:
@@ -885,6 +912,9 @@ def format_evaluation(result: dict[str, Any]) -> str:
     title = (f"{result.get('recipe') or result.get('weights')} on {result.get('data')} "
              f"[{result.get('split')}], {result.get('n_images')} images at {result.get('size')} px")
     lines = [title] + ["  ".join(c.ljust(wd) for c, wd in zip(r, widths)).rstrip() for r in table]
+    if network is not None:
+        lines.append(f"feature network of the _kit metrics: {network} (values rank models on these "
+                     "images; they are not papers' FID / KID / LPIPS)")
     return "\n".join(lines)
 
 

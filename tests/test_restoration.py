@@ -259,6 +259,29 @@ def test_bundle_layout_and_loading(chain):
     assert load_restorer_parts(chain["inversion"]).outputs == ("blurred", "x_R", "x_G")
 
 
+def test_a_bundle_is_a_warm_start_for_the_later_stages(chain, tmp_path):
+    """--set nafnet_weights=BUNDLE / inversion_weights=BUNDLE / stylegan2_weights=BUNDLE:
+    the shipped restorer's parts start a lesson's fusion or inversion run."""
+    from lessons_lib.train.restoration import load_stage
+
+    b = chain["bundle"]
+    parts = load_restorer_parts(b)
+    x = torch.rand(2, 3, 32, 32)
+    nafnet, card = load_stage(b, "nafnet", "NAFNet run")
+    assert card["arch"] == "nafnet" and torch.equal(nafnet(x), parts.nafnet(x))
+    pair, card = load_stage(b, "inversion_pair", "inversion run")
+    assert card["arch"] == "inversion_encoder" and torch.equal(pair(x), parts.inversion(x))
+    G, card = load_stage(b, "stylegan2_g", "StyleGAN2 run")
+    assert card["arch"] == "stylegan2_g"
+    for k, v in parts.inversion.generator.state_dict().items():
+        assert torch.equal(G.state_dict()[k], v), k
+    with pytest.raises(LessonsError, match="restorer bundle: it holds"):
+        load_stage(b, "fusion_net", "fusion run")
+    r = tiny("fusion", tmp_path / "warm", nafnet_weights=str(b), inversion_weights=str(b), residual=True)
+    res = train(build_task(r), r.train)
+    assert res.steps == 1 and (tmp_path / "warm" / "model.safetensors").is_file()
+
+
 def test_bad_bundles_say_what_is_wrong(chain, tmp_path):
     import shutil
 

@@ -561,9 +561,26 @@ def load_stage(weights: str | os.PathLike, arch: str, what: str, *, device: torc
 
     Returns ``(model, card)`` in eval mode with gradients off. When the file does not exist
     and ``fallback`` (a config) is given, builds that model *untrained* and warns (smoke runs
-    only); otherwise raises a :class:`LessonsError` that says which command makes it."""
-    from ..checkpoints import load_model
+    only); otherwise raises a :class:`LessonsError` that says which command makes it.
 
+    A restorer bundle (a folder with ``restorer.json``, e.g. the shipped
+    ``lessons_lib/weights/restorer``) serves as a warm start: its NAFNet for ``"nafnet"``,
+    its (inversion-tuned) StyleGAN2 generator for ``"stylegan2_g"``, its encoder and
+    generator for ``"inversion_pair"``."""
+    from ..checkpoints import load_model, read_card
+
+    bundle = Path(weights).expanduser()
+    if bundle.is_dir() and (bundle / BUNDLE_CARD).is_file():
+        files = {"nafnet": "nafnet", "stylegan2_g": "generator", "inversion_pair": "encoder"}
+        if arch not in files:
+            raise LessonsError(f"{bundle} is a restorer bundle: it holds a NAFNet, a StyleGAN2 generator and an "
+                               f"inversion encoder, not a {arch}")
+        parts = load_restorer_parts(bundle, device=device)
+        model = {"nafnet": parts.nafnet, "inversion_pair": parts.inversion,
+                 "stylegan2_g": parts.inversion.generator if parts.inversion is not None else None}[arch]
+        folder, card = read_bundle(bundle)
+        comp_card = read_card(folder / card["components"][files[arch]])
+        return model.eval().requires_grad_(False), comp_card
     st, _ = _stage_paths(weights)
     if not st.is_file():
         if fallback is not None:
@@ -1294,7 +1311,7 @@ def _eval_bank_params(card: dict[str, Any], size: int, model_size: int) -> dict[
 
 def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | None = None, *,
                       limit: int | None = None, batch_size: int = 16, seed: int | None = None,
-                      num_workers: int = 0) -> dict[str, Any]:
+                      num_workers: int = 0, feature_metrics: bool = False) -> dict[str, Any]:
     """Blur the faces of a source with the bank's kernels and score every stage's output.
 
     Image ``i`` of ``split`` (short side resized to ``size``, centre crop; default the
@@ -1304,6 +1321,8 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
     PSNR, SSIM, the perceptual distance of the kit's feature network (*not* LPIPS; VGG16
     when its weights are on disk), and LPIPS / FID only when their weights are on disk.
     The same is reported for the blurred input itself, the baseline every output must beat.
+    ``feature_metrics=True`` adds the distribution metrics on the kit's feature network
+    (:func:`lessons_lib.pipeline.distribution_metrics`: FID_kit, KID_kit, precision, recall).
 
     Returns plain JSON: ``{"weights", "data", "split", "size", "n_images", "kernel_bank",
     "perceptual_features", "labels", "blurred": {...}, "x_R": {...}, "x_G": {...},
@@ -1331,6 +1350,7 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
     except LessonsError:
         features = None
     keep_fid = metrics.fid_available() and len(ds) >= 2
+    keep = keep_fid or feature_metrics
     kept: dict[str, list[torch.Tensor]] = {}
 
     def scored():
@@ -1341,7 +1361,7 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
                 noise = torch.randn(blurred.shape, generator=g).to(device)
                 blurred = (blurred + bank["noise_std"] * noise).clamp(0, 1)
             outs = restorer.restore_tensor(blurred)
-            if keep_fid:
+            if keep:
                 for k, v in {**outs, "sharp": sharp}.items():
                     kept.setdefault(k, []).append((v * 255).round().to(torch.uint8).cpu())
             yield outs, sharp
@@ -1371,6 +1391,10 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
             rep["fid"] = metrics.fid(torch.cat(kept[name]), torch.cat(kept["sharp"]))
         else:
             rep["fid"] = metrics.UNAVAILABLE if not metrics.fid_available() else "unavailable (needs 2 images)"
+        if feature_metrics:
+            from ..pipeline import distribution_metrics
+
+            rep.update(distribution_metrics(torch.cat(kept[name]), torch.cat(kept["sharp"])))
         result[name] = rep
     return result
 
@@ -1378,12 +1402,16 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
 def format_restoration(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_restorer` as a table: one metric per row, the blurred
     input and each stage's output side by side."""
+    from ..metrics import METRIC_LABELS
+
     columns = [k for k in OUTPUTS if k in result]
     if not columns:
         raise ValueError("not an evaluate_restorer result: no 'blurred' report in it")
     labels = result.get("labels", {})
-    keys = [k for k in ("psnr", "ssim", "perceptual", "sharpness", "lpips", "fid")
+    keys = [k for k in ("psnr", "ssim", "perceptual", "sharpness", "lpips", "fid", "fid_kit", "kid_kit",
+                        "lpips_kit", "precision_kit", "recall_kit")
             if any(k in result[c] for c in columns)]
+    labels = {**METRIC_LABELS, **labels}
     names = {"blurred": "blurred input", "x_R": "x_R (NAFNet)", "x_G": "x_G (inversion)", "x_hat": "x_hat (fusion)"}
 
     def fmt(v: Any) -> str:
@@ -1402,6 +1430,9 @@ def format_restoration(result: dict[str, Any]) -> str:
     if unavailable:
         lines.append(f"n/a ({', '.join(unavailable)}): unavailable, their pretrained weights are not on this disk")
     lines.append(f"perceptual features: {result.get('perceptual_features')}")
+    network = result[columns[0]].get("features")
+    if network is not None:
+        lines.append(f"feature network of the _kit metrics: {network}")
     return "\n".join(lines)
 
 
