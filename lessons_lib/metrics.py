@@ -75,6 +75,7 @@ __all__ = [
     "bootstrap_interval",
     "image_embeddings",
     "feature_report",
+    "kit_feature_report",
     "colorization_report",
     "restoration_report",
     "format_report",
@@ -820,6 +821,20 @@ def feature_report(pred: torch.Tensor, target: torch.Tensor, features: nn.Module
         f"recall_{tag}": rec,
         "features": getattr(net, "description", type(net).__name__),
     }
+
+
+def kit_feature_report(pred: torch.Tensor, truth: torch.Tensor) -> dict:
+    """:func:`feature_report` on the kit's shipped feature network, or ``{"features": why
+    not}`` when the network is missing or the set has fewer than 2 images."""
+    from .models.features import load_feature_net
+
+    if _batch(pred, "pred").shape[0] < 2:
+        return {"features": "unavailable (distribution metrics need at least 2 images)"}
+    try:
+        net = load_feature_net("kit")
+    except LessonsError as e:
+        return {"features": f"unavailable ({e})"}
+    return feature_report(pred, truth, net)
 
 
 # --------------------------------------------------------------------------- reports

@@ -792,7 +792,7 @@ def evaluate_colorizer(
     which is not a mean, is computed once on the whole set (only when its weights exist).
 
     With ``feature_metrics=True`` each report also holds the distribution metrics of the
-    whole set on the kit's feature network (:func:`lessons_lib.metrics.feature_report`:
+    whole set on the kit's feature network (:func:`lessons_lib.metrics.kit_feature_report`:
     ``fid_kit``, ``kid_kit``, ``lpips_kit``, ``precision_kit``, ``recall_kit`` and the
     network's description with its accuracy), or says why they are unavailable.
 
@@ -801,7 +801,7 @@ def evaluate_colorizer(
     """
     from .color import lab_normalized_to_rgb
     from .data import lab_batch, make_loader
-    from .metrics import UNAVAILABLE, colorization_report, fid, fid_available
+    from .metrics import UNAVAILABLE, colorization_report, fid, fid_available, kit_feature_report
 
     size = int(size) if size is not None else colorizer.size
     if size < 8:
@@ -850,24 +850,10 @@ def evaluate_colorizer(
         else:
             report["fid"] = fid(torch.cat(kept[name]), torch.cat(kept["truth"]))
         if feature_metrics:
-            report.update(distribution_metrics(torch.cat(kept[name]), torch.cat(kept["truth"])))
+            report.update(kit_feature_report(torch.cat(kept[name]), torch.cat(kept["truth"])))
         result[name] = report
     return result
 
-
-def distribution_metrics(pred: torch.Tensor, truth: torch.Tensor) -> dict[str, Any]:
-    """:func:`lessons_lib.metrics.feature_report` on the kit's feature network, or
-    ``{"features": why not}`` when the network is missing or the set is too small."""
-    from .metrics import feature_report
-    from .models.features import load_feature_net
-
-    if pred.shape[0] < 2:
-        return {"features": "unavailable (distribution metrics need at least 2 images)"}
-    try:
-        net = load_feature_net("kit")
-    except LessonsError as e:
-        return {"features": f"unavailable ({e})"}
-    return feature_report(pred, truth, net)
 
 
 def _flat_rows(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

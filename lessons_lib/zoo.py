@@ -491,7 +491,7 @@ def compare_models(size: int | None = None, *, limit: int | None = None, restore
     colorize`` does, with the gray input as a row. The restorer(s): celeba10k val with the
     blurred input and each output as rows. Each row: PSNR, SSIM (and AuC, colourfulness) and,
     with ``feature_metrics``, FID_kit, KID_kit, LPIPS_kit, precision and recall on the kit's
-    feature network (:func:`lessons_lib.pipeline.distribution_metrics`). ``limit`` /
+    feature network (:func:`lessons_lib.metrics.kit_feature_report`). ``limit`` /
     ``restore_limit``: the first K images of each set (default all); ``sources`` and
     ``face_source`` replace the held-out sets (e.g. ``"synthetic"`` where the packs are
     absent). Plain JSON.

@@ -162,15 +162,15 @@ def test_feature_report_names_its_network_and_ranks_the_better_copy():
 
 
 def test_feature_report_on_the_shipped_kit_network():
-    from lessons_lib.pipeline import distribution_metrics
+    from lessons_lib.metrics import kit_feature_report
 
     torch.manual_seed(2)
     x = torch.rand(6, 3, 32, 32)
-    rep = distribution_metrics(x, x)          # the shipped kit network (lessons_lib/weights)
+    rep = kit_feature_report(x, x)          # the shipped kit network (lessons_lib/weights)
     assert rep["fid_kit"] == pytest.approx(0.0, abs=1e-6) and rep["lpips_kit"] == pytest.approx(0.0, abs=1e-6)
     assert rep["precision_kit"] == 1.0 and rep["recall_kit"] == 1.0
     assert "val accuracy" in rep["features"]
-    assert distribution_metrics(x[:1], x[:1]) == {
+    assert kit_feature_report(x[:1], x[:1]) == {
         "features": "unavailable (distribution metrics need at least 2 images)"}
 
 

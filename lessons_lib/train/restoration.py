@@ -1322,7 +1322,7 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
     when its weights are on disk), and LPIPS / FID only when their weights are on disk.
     The same is reported for the blurred input itself, the baseline every output must beat.
     ``feature_metrics=True`` adds the distribution metrics on the kit's feature network
-    (:func:`lessons_lib.pipeline.distribution_metrics`: FID_kit, KID_kit, precision, recall).
+    (:func:`lessons_lib.metrics.kit_feature_report`: FID_kit, KID_kit, precision, recall).
 
     Returns plain JSON: ``{"weights", "data", "split", "size", "n_images", "kernel_bank",
     "perceptual_features", "labels", "blurred": {...}, "x_R": {...}, "x_G": {...},
@@ -1392,9 +1392,7 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
         else:
             rep["fid"] = metrics.UNAVAILABLE if not metrics.fid_available() else "unavailable (needs 2 images)"
         if feature_metrics:
-            from ..pipeline import distribution_metrics
-
-            rep.update(distribution_metrics(torch.cat(kept[name]), torch.cat(kept["sharp"])))
+            rep.update(metrics.kit_feature_report(torch.cat(kept[name]), torch.cat(kept["sharp"])))
         result[name] = rep
     return result
 
