@@ -208,6 +208,8 @@ def _add_colorize(sub) -> None:
     p.add_argument("--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--seed", type=int, default=None,
                    help="colouring of a model with a noise input (ColorGAN); default 0, ignored by others")
+    p.add_argument("--chroma", type=float, default=1.0,
+                   help="colour gain: 1 = the model's own colours (default), 1.3 = 30%% more saturated, 0 = gray")
     p.set_defaults(func=_cmd_colorize)
 
 
@@ -240,7 +242,8 @@ def _cmd_colorize(args) -> int:
     from .zoo import resolve_model
 
     out = _output_path(args.out_image, args.in_image)
-    colorizer = Colorizer(resolve_model("colorization", args.model, args.weights), device=args.device)
+    colorizer = Colorizer(resolve_model("colorization", args.model, args.weights), device=args.device,
+                          chroma=args.chroma)
     result = colorizer(args.in_image, seed=args.seed)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -51,6 +51,17 @@ def test_colorize_writes_an_image_of_the_input_size(run, photo, tmp_path, capsys
         assert not np.array_equal(np.asarray(img), np.asarray(Image.open(photo).convert("RGB")))
 
 
+def test_colorize_chroma_option(run, photo, tmp_path, capsys):
+    out = tmp_path / "gray.png"
+    assert main(["colorize", str(photo), str(out), "--weights", str(run), "--chroma", "0"]) == 0
+    arr = np.asarray(Image.open(out)).astype(int)
+    assert np.abs(arr - arr[..., :1]).max() <= 1
+    before = out.read_bytes()
+    assert main(["colorize", str(photo), str(out), "--weights", str(run), "--chroma", "9"]) == 2
+    assert "chroma must be between 0 (gray) and 3" in capsys.readouterr().err
+    assert out.read_bytes() == before                      # the earlier result is left alone
+
+
 def test_colorize_refuses_to_overwrite_its_input(run, photo, capsys):
     before = photo.read_bytes()
     assert main(["colorize", str(photo), str(photo), "--weights", str(run)]) == 2

@@ -197,6 +197,23 @@ def test_predict_ab_rejects_bad_tensors(runs):
         c.predict_ab(torch.full((1, 1, 32, 32), 60.0))
 
 
+@pytest.mark.parametrize("kind", ["lab", "rgb"])
+def test_chroma_scales_the_predicted_ab(runs, kind):
+    L = torch.rand(2, 1, 32, 32) * 2 - 1
+    base = Colorizer(runs[kind], device="cpu").predict_ab(L)
+    torch.testing.assert_close(Colorizer(runs[kind], device="cpu", chroma=1.5).predict_ab(L), base * 1.5)
+    assert torch.equal(Colorizer(runs[kind], device="cpu", chroma=0).predict_ab(L), torch.zeros_like(base))
+    gray = Colorizer(runs[kind], device="cpu", chroma=0)(Image.new("RGB", (20, 14), (90, 140, 60)))
+    arr = np.asarray(gray).astype(int)
+    assert np.abs(arr - arr[..., :1]).max() <= 1          # chroma 0: R = G = B (the photo's gray)
+
+
+@pytest.mark.parametrize("bad, match", [(-0.1, "between 0"), (3.5, "between 0"), ("vivid", "must be a number")])
+def test_bad_chroma_is_refused(runs, bad, match):
+    with pytest.raises(LessonsError, match=match):
+        Colorizer(runs["lab"], device="cpu", chroma=bad)
+
+
 # --------------------------------------------------------------------------- recombination
 def test_banded_recombination_equals_the_unbanded_one(runs):
     img = _photo(151, 97, index=2)
