@@ -118,7 +118,7 @@ def main(argv: list[str] | None = None) -> int:
             pick = next((r for r in curve if r.get("stage") == "nogan" and r["step"] == selection.get("step")), None)
             if pick:
                 ax.plot([pick["cpu_h"]], [pick[key]], "r*", ms=12, label="shipped (rule)")
-        ax.set_xlabel("CPU-hours (process time, both cores)")
+        ax.set_xlabel("CPU-hours (process time of all its threads)")
         ax.set_title(f"{title}, {data} val, {size} px")
     axes[0].legend(fontsize=8)
     axes[2].legend(fontsize=8)

@@ -905,6 +905,8 @@ def format_evaluation(result: dict[str, Any]) -> str:
         return f"{METRIC_LABELS.get(head, head)} {rest}".strip()
 
     def fmt(v: Any) -> str:
+        if v is None:                                   # e.g. precision / recall of a tiny set
+            return "n/a"
         if isinstance(v, float):
             if not math.isfinite(v):
                 return str(v)

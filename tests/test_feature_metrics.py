@@ -210,3 +210,14 @@ def test_models_compare_one_table(capsys, tmp_path):
     with pytest.raises(SystemExit):
         main(["models", "compare", "--help"])
     assert "--restore-limit" in capsys.readouterr().out
+
+
+def test_a_set_too_small_for_precision_prints_n_a():
+    from lessons_lib.pipeline import Colorizer, evaluate_colorizer, format_evaluation
+    from lessons_lib.zoo import model_path
+
+    res = evaluate_colorizer(Colorizer(model_path("nogan"), device="cpu"), "synthetic", size=32, limit=3,
+                             feature_metrics=True)
+    assert res["model"]["precision_kit"] is None and res["model"]["fid_kit"] >= 0   # 3 images, k = 3
+    line = next(r for r in format_evaluation(res).splitlines() if r.startswith("precision_kit"))
+    assert line.split()[-2:] == ["n/a", "n/a"]

@@ -1415,6 +1415,8 @@ def format_restoration(result: dict[str, Any]) -> str:
     def fmt(v: Any) -> str:
         if isinstance(v, float):
             return f"{v:.4f}" if abs(v) < 10 else f"{v:.2f}"
+        if v is None:
+            return "n/a"
         return "n/a" if isinstance(v, str) and v.startswith("unavailable") else str(v)
 
     table = [["metric", *(names[c] for c in columns)]]
