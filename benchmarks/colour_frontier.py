@@ -42,11 +42,12 @@ def main(argv: list[str] | None = None) -> int:
     rows: list[dict[str, Any]] = []
     for source in spec.eval_data:
         split = zoo.heldout_split(source)
+        gray = None                                    # the gray input, scored once per set
         for name in models:
             for g in gains:
                 res = evaluate_colorizer(Colorizer(zoo.model_path(name), device="cpu", chroma=g), source, split,
-                                         size=size)
-                m, gray = res["model"], res["gray_baseline"]
+                                         size=size, baseline=gray is None)
+                m, gray = res["model"], gray or res["gray_baseline"]
                 rows.append({"set": f"{source} {split}", "n_images": res["n_images"], "model": name, "chroma": g,
                              "psnr": m["psnr"], "psnr_vs_gray": m["psnr"] - gray["psnr"], "ssim": m["ssim"],
                              "colorfulness": m["colorfulness"],

@@ -244,7 +244,9 @@ def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: in
 
 # =========================================================================== shipping
 def _summary(report: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: report[k] for k in keys if isinstance(report.get(k), (int, float))}
+    """The numeric metrics of ``keys`` (None kept: a metric the set was too small for);
+    strings such as "unavailable ..." are left out."""
+    return {k: report[k] for k in keys if k in report and (report[k] is None or isinstance(report[k], (int, float)))}
 
 
 _COLOR_KEYS = ("psnr", "ssim", "auc", "mae_ab_mean", "colorfulness", "colorfulness_gap", "n_images")
@@ -476,10 +478,6 @@ _COMPARE_COLOR = ("psnr", "ssim", "auc", "colorfulness", "fid_kit", "kid_kit", "
 _COMPARE_RESTORE = ("psnr", "ssim", "fid_kit", "kid_kit", "lpips_kit", "precision_kit", "recall_kit")
 
 
-def _pick(report: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {k: report[k] for k in keys if k in report and (report[k] is None or isinstance(report[k], (int, float)))}
-
-
 def compare_models(size: int | None = None, *, limit: int | None = None, restore_limit: int | None = None,
                    feature_metrics: bool = True, weights_dir: str | os.PathLike | None = None,
                    sources: tuple[str, ...] | None = None, face_source: str = "celeba10k") -> dict[str, Any]:
@@ -509,22 +507,22 @@ def compare_models(size: int | None = None, *, limit: int | None = None, restore
             first = not per["rows"]                       # the gray input is scored once per set
             res = evaluate_colorizer(Colorizer(m["path"], device="cpu"), source, split, size=size, limit=limit,
                                      baseline=first, feature_metrics=feature_metrics)
-            per["rows"][m["name"] + (" (default)" if m["default"] else "")] = _pick(res["model"], _COMPARE_COLOR)
+            per["rows"][m["name"] + (" (default)" if m["default"] else "")] = _summary(res["model"], _COMPARE_COLOR)
             if first:
-                per["gray_input"] = _pick(res["gray_baseline"], _COMPARE_COLOR)
+                per["gray_input"] = _summary(res["gray_baseline"], _COMPARE_COLOR)
                 per["photos_colorfulness"] = res["model"]["colorfulness_gt"]
                 per["n_images"] = res["n_images"]
                 out["features"] = res["model"].get("features", out["features"])
         per["rows"]["gray input"] = per.pop("gray_input")
         out["colorization"][f"{source} {split}"] = per
     for m in list_models("restoration", weights_dir):
-        res = evaluate_restorer(Restorer(m["path"], device="cpu"), face_source, "val", limit=restore_limit,
-                                feature_metrics=feature_metrics)
-        rows = {k: _pick(res[k], _COMPARE_RESTORE + ("perceptual",)) for k in ("x_hat", "x_R", "x_G", "blurred")
+        restorer = Restorer(m["path"], device="cpu")
+        res = evaluate_restorer(restorer, face_source, "val", limit=restore_limit, feature_metrics=feature_metrics)
+        rows = {k: _summary(res[k], _COMPARE_RESTORE + ("perceptual",)) for k in ("x_hat", "x_R", "x_G", "blurred")
                 if k in res}
         out["restoration"][m["name"]] = {"rows": rows, "n_images": res["n_images"], "size": res["size"],
                                          "data": f"{face_source} val",
-                                         "default_output": Restorer(m["path"], device="cpu").output}
+                                         "default_output": restorer.output}
     return out
 
 
