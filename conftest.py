@@ -6,6 +6,7 @@ set here, in the test process, so the Jupyter kernels nbval starts inherit it.
 import os
 
 os.environ["LESSONS_SMOKE"] = "1"
+os.environ["LESSONS_MODE"] = "smoke"     # wins over a user's LESSONS_MODE=class in the shell
 # Notebooks and tests draw with a non-interactive backend; nothing opens a window.
 os.environ.setdefault("MPLBACKEND", "Agg")
 # Smoke-mode tensors are tiny: one thread per process is faster than two threads that

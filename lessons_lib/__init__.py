@@ -23,9 +23,14 @@ class LessonsError(Exception):
 
 
 def smoke_mode() -> bool:
-    """True when ``LESSONS_SMOKE=1``: lessons and recipes shrink data and steps.
+    """True in smoke mode (``LESSONS_MODE=smoke``, or the older ``LESSONS_SMOKE=1``): lessons
+    and recipes shrink data and steps.
 
     The test configuration sets it so that every notebook runs in seconds on a CPU
-    (the same switch as pyro's ``smoke_test``).
+    (the same switch as pyro's ``smoke_test``). The three modes (smoke, class, full) are
+    read by :func:`lessons_lib.classroom.lesson_mode`.
     """
+    mode = os.environ.get("LESSONS_MODE", "").strip().lower()
+    if mode:
+        return mode == "smoke"
     return os.environ.get("LESSONS_SMOKE", "0").strip().lower() in {"1", "true", "yes", "on"}

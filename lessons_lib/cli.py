@@ -8,6 +8,8 @@
     lessons restore IN OUT                 deblur a face photo with the shipped restorer
     lessons eval colorize|restore ...      measure a model on a data source
     lessons demo                           the Gradio web demo
+    lessons course student OUT_DIR         write the student edition of the lessons
+    lessons course grade NOTEBOOK...       run notebooks and print every exercise's verdict
 
 Each sub-command is one ``_cmd_*`` function that imports what it needs lazily (``lessons
 --help`` stays instant) and calls the same package functions the notebooks use. A
@@ -487,6 +489,55 @@ def _cmd_demo(args) -> int:
                          + ["--share"] * args.share) or 0)
 
 
+# --------------------------------------------------------------------------- course
+def _default_notebooks():
+    from pathlib import Path
+
+    return Path(__file__).resolve().parent.parent / "notebooks"
+
+
+def _add_course(sub) -> None:
+    p = sub.add_parser("course", help="the classroom: write the student edition, grade notebooks",
+                       description="The committed notebooks are the instructor edition (solutions marked); "
+                                   "see notebooks/INSTRUCTOR.md.")
+    csub = p.add_subparsers(dest="course_cmd", required=True, metavar="{student,grade}")
+    s = csub.add_parser("student", help="write the student edition (solutions and instructor notes removed)")
+    s.add_argument("out", help="the folder to write the student notebooks to")
+    s.add_argument("--source", default=None, help="the instructor's notebooks (default: this checkout's notebooks/)")
+    s.add_argument("--overwrite", action="store_true", help="replace the notebooks in a non-empty OUT folder")
+    s.set_defaults(func=_cmd_course_student)
+    g = csub.add_parser("grade", help="run notebooks in a fresh kernel and print each exercise's verdict")
+    g.add_argument("notebooks", nargs="+", help="the notebooks to grade (they are read, never written)")
+    g.add_argument("--mode", default="smoke", help="the run mode: smoke (default: seconds), class or full")
+    g.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    g.add_argument("--json", default=None, help="also write the verdicts as JSON to this file")
+    g.set_defaults(func=_cmd_course_grade)
+
+
+def _cmd_course_student(args) -> int:
+    from .classroom import write_student_edition
+
+    source = args.source or _default_notebooks()
+    report = write_student_edition(source, args.out, overwrite=args.overwrite)
+    print(report)
+    print(f"student edition in {args.out}: hand out these notebooks; the checks in lessons_lib.exercises grade them")
+    return 0
+
+
+def _cmd_course_grade(args) -> int:
+    import json
+
+    from .classroom.grading import format_grades, grade_notebook
+
+    grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout) for nb in args.notebooks]
+    print(format_grades(grades))
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump([{"notebook": str(g.notebook), "verdicts": g.verdicts, "error": g.error} for g in grades],
+                      fh, indent=1)
+    return 0
+
+
 # --------------------------------------------------------------------------- main
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -501,7 +552,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # Each feature adds its sub-commands here (keep the order of `lessons --help`).
-_ADDERS = [_add_data, _add_train, _add_models, _add_colorize, _add_restore, _add_eval, _add_demo]
+_ADDERS = [_add_data, _add_train, _add_models, _add_colorize, _add_restore, _add_eval, _add_demo, _add_course]
 
 
 def main(argv: list[str] | None = None) -> int:

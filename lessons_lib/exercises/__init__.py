@@ -13,7 +13,8 @@ A wrong answer never raises: the student reads the hint and tries again.
 """
 from __future__ import annotations
 
-from ._core import Case, Mistake, Result, check_function, check_value, compare_tensors
+from ._core import (CallWatch, Case, Mistake, Result, check_function, check_value, compare_tensors, graded,
+                    run_student)
 from .lesson00 import check_gray_keeps_L, check_lab_denormalization, check_lab_normalization
 from .lesson01 import (check_discriminator_loss, check_equilibrium_value, check_generator_loss,
                        check_optimal_discriminator, game_value, optimal_discriminator)
@@ -33,6 +34,9 @@ __all__ = [
     "compare_tensors",
     "check_function",
     "check_value",
+    "CallWatch",
+    "graded",
+    "run_student",
     "check_lab_normalization",
     "check_lab_denormalization",
     "check_gray_keeps_L",
@@ -56,3 +60,10 @@ __all__ = [
     "check_demodulation",
     "check_contextual_loss",
 ]
+
+# Every lesson's check reports to the gradebook (LESSONS_GRADEBOOK; see _core.graded), and
+# nowhere else: the lesson modules define plain functions, this is the one place that wraps them.
+for _name in __all__:
+    if _name.startswith("check_") and _name not in ("check_function", "check_value"):
+        globals()[_name] = graded(globals()[_name])
+del _name

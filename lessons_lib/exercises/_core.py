@@ -25,12 +25,33 @@ Adding an exercise for a later lesson takes three steps, all with the helpers be
 3. ``check_function(exercise, student_fn, reference_fn, cases, mistakes=...)`` - or, when
    many answers are right (any gray that keeps L), pass ``judge=`` a property check.
 
-For a single number (a receptive field, a parameter count) use :func:`check_value`.
+For a single number (a receptive field, a parameter count) use :func:`check_value`; but
+an exercise whose answer is a number should ask for the *function* that computes it (of
+the layer list, of the channel counts), checked on settings the notebook never shows, so
+that a number copied from the next cell does not pass.
+
+Two rules make a check test the student's own work:
+
+* ``forbid=``: the package's implementation of the same thing (and any shortcut to it, a
+  builtin such as ``torch.conv2d`` included) is watched while the student's function runs
+  (:class:`CallWatch`, a ``sys.setprofile`` hook); calling it fails the check with a hint,
+  however it was imported;
+* a student's function that still raises ``NotImplementedError`` (the student edition's
+  stub) gives a "Not done yet" verdict (``Result.status == "not_done"``), never a failure of
+  the notebook.
+
+When ``LESSONS_GRADEBOOK`` names a file, every verdict of a ``check_*`` function on a named
+function (not a ``lambda``: the lessons' demonstrations pass lambdas) is appended to it as
+one JSON line; ``lessons course grade`` reads it (lessons_lib.classroom.grading).
 """
 from __future__ import annotations
 
+import functools
 import html
+import json
 import math
+import os
+import sys
 import traceback
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
@@ -45,7 +66,13 @@ __all__ = [
     "compare_tensors",
     "check_function",
     "check_value",
+    "CallWatch",
+    "graded",
+    "run_student",
+    "GRADEBOOK_ENV",
 ]
+
+GRADEBOOK_ENV = "LESSONS_GRADEBOOK"
 
 
 # --------------------------------------------------------------------------- the verdict
@@ -61,13 +88,22 @@ class Result:
     passed: bool
     hints: list[str] = field(default_factory=list)
     detail: str = ""
+    not_done: bool = False      # the student's function is still the stub (raises NotImplementedError)
 
     def __bool__(self) -> bool:
         return self.passed
 
     @property
+    def status(self) -> str:
+        """``"passed"``, ``"wrong"`` or ``"not_done"`` (the gradebook's three verdicts)."""
+        return "passed" if self.passed else ("not_done" if self.not_done else "wrong")
+
+    @property
     def message(self) -> str:
         """The verdict as plain text (what ``print`` shows)."""
+        if self.not_done:
+            return (f"Not done yet - {self.exercise}: write your code in place of the "
+                    "`raise NotImplementedError` line, then run this cell again.")
         if self.passed:
             return f"Correct! {self.exercise}" + (f": {self.detail}" if self.detail else "")
         lines = [f"Not yet - {self.exercise}."]
@@ -81,7 +117,8 @@ class Result:
         return self.message
 
     def _repr_html_(self) -> str:
-        colour, border = ("#e9f7ef", "#2e7d32") if self.passed else ("#fdecea", "#c62828")
+        colour, border = {"passed": ("#e9f7ef", "#2e7d32"), "wrong": ("#fdecea", "#c62828"),
+                          "not_done": ("#fff8e1", "#f9a825")}[self.status]
         body = html.escape(self.message).replace("\n", "<br>")
         return (
             f'<div style="background:{colour};border-left:4px solid {border};'
@@ -107,6 +144,100 @@ class Mistake:
 
     hint: str
     fn: Callable[..., Any]
+
+
+# --------------------------------------------------------------------------- the student's own work
+def _describe_callable(fn: Any) -> str:
+    """A readable name: ``lessons_lib.losses.adversarial.GANLoss.d_loss``, ``torch.conv2d``."""
+    if not hasattr(fn, "__code__"):                     # a builtin: torch's C functions have odd modules
+        return f"torch.{fn.__name__}" if "torch" in repr(fn) or (getattr(fn, "__module__", "") or "").startswith(
+            "torch") else getattr(fn, "__name__", repr(fn))
+    mod = getattr(fn, "__module__", None) or ""
+    qual = getattr(fn, "__qualname__", None) or fn.__name__
+    return f"{mod}.{qual}" if mod else qual
+
+
+class CallWatch:
+    """Watch which of some functions run while a block of code runs (a ``sys.setprofile`` hook).
+
+    ``targets`` are Python functions or methods (matched by their code object, so any alias
+    or import of them is caught) and builtins such as ``torch.conv2d`` (matched on the C call,
+    so ``F.conv2d`` and ``nn.Conv2d`` reach it too). After the block, ``hits`` names those
+    that ran, in the order they first ran::
+
+        with CallWatch([GANLoss.d_loss]) as watch:
+            student_fn(real, fake)
+        watch.hits          # ['lessons_lib.losses.adversarial.GANLoss.d_loss'] if it was called
+    """
+
+    def __init__(self, targets: Sequence[Callable[..., Any]] = ()):
+        self._codes: dict[Any, str] = {}
+        self._builtins: dict[int, str] = {}
+        for fn in targets:
+            raw = getattr(fn, "__func__", fn)                 # a bound or class method -> its function
+            raw = getattr(raw, "fget", raw)                   # a property -> its getter
+            code = getattr(raw, "__code__", None)
+            if code is not None:
+                self._codes[code] = _describe_callable(raw)
+            else:
+                self._builtins[id(raw)] = _describe_callable(raw)
+        self.hits: list[str] = []
+        self._previous = None
+
+    def _hook(self, frame, event, arg) -> None:
+        if event == "call":
+            name = self._codes.get(frame.f_code)
+        elif event == "c_call":
+            name = self._builtins.get(id(arg))
+        else:
+            return
+        if name is not None and name not in self.hits:
+            self.hits.append(name)
+
+    def __enter__(self) -> "CallWatch":
+        if self._codes or self._builtins:
+            self._previous = sys.getprofile()
+            sys.setprofile(self._hook)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._codes or self._builtins:
+            sys.setprofile(self._previous)
+
+
+def _forbidden_hint(hits: Sequence[str]) -> str:
+    names = ", ".join(f"`{h}`" for h in hits)
+    return (f"your function calls {names}: that is the package's (or torch's) implementation of what this "
+            "exercise asks you to write. Write the computation yourself from the equation; the check runs "
+            "your code with those calls watched.")
+
+
+def _answer_name(answer: Any) -> str:
+    name = getattr(answer, "__name__", None)
+    return name if isinstance(name, str) else type(answer).__name__
+
+
+def graded(check: Callable[..., "Result"]) -> Callable[..., "Result"]:
+    """Wrap a ``check_*`` function so that its verdict reaches the gradebook.
+
+    When the environment variable ``LESSONS_GRADEBOOK`` names a file, each verdict on a
+    student's *named* answer (a ``def``, not a ``lambda``) is appended as one JSON line
+    ``{"check", "exercise", "answer", "status"}``; without it the wrapper changes nothing.
+    """
+
+    @functools.wraps(check)
+    def wrapper(*args: Any, **kwargs: Any) -> Result:
+        result = check(*args, **kwargs)
+        path = os.environ.get(GRADEBOOK_ENV)
+        answer = _answer_name(args[0]) if args else ""
+        if path and answer != "<lambda>" and isinstance(result, Result):
+            with open(path, "a", encoding="utf-8") as fh:
+                fh.write(json.dumps({"check": check.__name__, "exercise": result.exercise,
+                                     "answer": answer, "status": result.status}) + "\n")
+        return result
+
+    wrapper.__wrapped_check__ = check
+    return wrapper
 
 
 # --------------------------------------------------------------------------- comparisons
@@ -234,6 +365,7 @@ def check_function(
     rtol: float = 1e-4,
     judge: Callable[[tuple, tuple], str | None] | None = None,
     reference_name: str = "",
+    forbid: Sequence[Callable[..., Any]] = (),
 ) -> Result:
     """Run ``student_fn`` on every case and compare it with ``reference_fn``.
 
@@ -250,6 +382,9 @@ def check_function(
             exercises with many right answers (any gray that keeps L); when given, it
             replaces the comparison with ``reference_fn``.
         reference_name: how the verdict names the reference ("lessons_lib.color.x").
+        forbid: the package's (or torch's) implementations of the same thing; if the
+            student's function calls any of them, the check fails and says so
+            (:class:`CallWatch`).
     Returns:
         a :class:`Result`; it never raises because of the student's code.
     """
@@ -259,9 +394,14 @@ def check_function(
     for case in cases:
         try:
             args = _clone_args(case.args)
-            got = student_fn(*args)
+            with CallWatch(forbid) as watch:
+                got = student_fn(*args)
+        except NotImplementedError:
+            return Result(exercise, False, not_done=True)
         except Exception as exc:  # the student's code: any error becomes a hint
             return Result(exercise, False, [f"on {case.name}, {_describe_exception(exc)}"])
+        if watch.hits:
+            return Result(exercise, False, [_forbidden_hint(watch.hits)])
         # The student's copy of the inputs should come back untouched.
         modified_inplace = any(
             isinstance(x, torch.Tensor) and (x.shape != y.shape or not torch.equal(x, y))
@@ -297,6 +437,28 @@ def check_function(
             return Result(exercise, False, _inplace_hint(True))
     against = f" matches {reference_name}" if reference_name else " passes"
     return Result(exercise, True, [], f"{against.strip()} on {len(cases)} cases ({', '.join(c.name for c in cases)}).")
+
+
+def run_student(exercise: str, student_fn: Callable[..., Any], *args: Any,
+                forbid: Sequence[Callable[..., Any]] = (), case: str = "") -> tuple[Any, Result | None]:
+    """Call a student's function the way every check does: ``(value, None)`` when it ran, or
+    ``(None, verdict)`` when it is still the stub (not done), raised (the error as a hint), or
+    called a forbidden implementation (:class:`CallWatch`). For checks that cannot use
+    :func:`check_function` (a module, a training step, a dict of measurements)."""
+    if not callable(student_fn):
+        return None, Result(exercise, False, [f"pass your function itself (without calling it), got a "
+                                              f"{type(student_fn).__name__}."])
+    where = f"on {case}, " if case else ""
+    try:
+        with CallWatch(forbid) as watch:
+            value = student_fn(*args)
+    except NotImplementedError:
+        return None, Result(exercise, False, not_done=True)
+    except Exception as exc:  # the student's code: any error becomes a hint
+        return None, Result(exercise, False, [where + _describe_exception(exc)])
+    if watch.hits:
+        return None, Result(exercise, False, [_forbidden_hint(watch.hits)])
+    return value, None
 
 
 def _inplace_hint(modified: bool) -> list[str]:
@@ -342,6 +504,8 @@ def check_value(
     ``mistakes`` maps known wrong values to their hint (e.g. ``{34: "you forgot the last
     layer"}``). Otherwise the hint says whether the answer is too large or too small.
     """
+    if answer is None or answer is Ellipsis:
+        return Result(exercise, False, not_done=True)
     try:
         value = float(answer.item() if isinstance(answer, torch.Tensor) else answer)
     except (TypeError, ValueError, RuntimeError):

@@ -1,0 +1,155 @@
+"""How long each lesson takes in each run mode: every notebook executed top to bottom in a
+fresh kernel, timed, on this machine.
+
+    python benchmarks/lesson_times.py                 # every lesson in class mode (the issue's target)
+    python benchmarks/lesson_times.py --modes smoke class --lessons 02 05
+    python benchmarks/lesson_times.py --write         # also store the times where the lessons read them
+
+Targets (issue 12): each lesson at most 10 minutes in class mode on a 2-core CPU, the whole
+course at most 90. ``--write`` stores the measured seconds in
+``lessons_lib/classroom/lesson_times.json`` (what a lesson's first output line says) and
+rewrites the 2-core CPU column of the smoke and class rows of the ``mode-times`` table in
+each notebook's first cell (the GPU column and the full row stay the lesson's estimates,
+marked ``~``). Run it with the machine to itself: the kernels use every core
+(``lesson_threads``), and another job beside them stretches the wall clock.
+
+Prints a table and writes ``benchmarks/out/lesson_times.json``. A lesson that fails is
+reported with its error and counted as a miss.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+from _common import OUT_DIR, ROOT, machine_info, machine_line, write_json
+
+from lessons_lib.classroom.modes import MODES, TIMES_FILE
+
+NOTEBOOKS = ROOT / "notebooks"
+TABLE = re.compile(r"(<!-- mode-times[^>]*-->\n)(.*?)(<!-- /mode-times -->)", re.S)
+CLASS_TARGET_S, COURSE_TARGET_S = 600, 5400
+
+
+def run_notebook(path: Path, mode: str, timeout: int) -> dict:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(str(path), as_version=4)
+    os.environ["LESSONS_MODE"] = mode
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    t0, c0 = time.perf_counter(), os.times()
+    error = ""
+    try:
+        NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute()
+    except Exception as e:  # the lesson's error is the result, not a crash of the benchmark
+        error = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
+    wall = time.perf_counter() - t0
+    c1 = os.times()
+    first = ""
+    for cell in nb.cells:
+        outs = [o for o in cell.get("outputs", []) if o.get("name") == "stdout" or "text" in o]
+        if cell.cell_type == "code" and outs:
+            first = "".join(outs[0].get("text", "")).splitlines()[0] if outs[0].get("text") else ""
+            break
+    return {"wall_s": round(wall, 1), "children_cpu_s": round((c1.children_user + c1.children_system)
+                                                             - (c0.children_user + c0.children_system), 1),
+            "error": error, "first_line": first}
+
+
+def fmt(s: float) -> str:
+    return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
+
+
+def update_table(path: Path, measured: dict[str, float]) -> dict[str, str]:
+    """Rewrite the CPU column of the smoke/class rows; return the table's GPU/full estimates."""
+    nb = json.loads(path.read_text())
+    cell = nb["cells"][0]
+    text = "".join(cell["source"])
+    m = TABLE.search(text)
+    estimates: dict[str, str] = {}
+    if not m:
+        return estimates
+    rows = m.group(2).splitlines(keepends=True)
+    for i, row in enumerate(rows):
+        parts = row.rstrip("\n").split("|")
+        if len(parts) < 6:
+            continue
+        mode = parts[1].strip().strip("`")
+        if mode not in MODES:
+            continue
+        if mode in measured:
+            parts[3] = f" {fmt(measured[mode])} (measured) "
+        estimates[f"{mode}_gpu"] = parts[4].strip()
+        if mode == "full":
+            estimates["full_cpu"] = parts[3].strip()
+        rows[i] = "|".join(parts) + "\n"
+    text = text[: m.start(2)] + "".join(rows) + text[m.end(2):]
+    cell["source"] = text.splitlines(keepends=True)
+    path.write_text(json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+    return estimates
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--modes", nargs="+", default=["class"], choices=MODES)
+    ap.add_argument("--lessons", nargs="+", default=None, help="lesson numbers (default: every notebook)")
+    ap.add_argument("--timeout", type=int, default=1800, help="seconds per cell")
+    ap.add_argument("--write", action="store_true", help="store the times in lesson_times.json and the notebooks")
+    ap.add_argument("--quick", action="store_true", help="smoke mode of lesson 00 only (checks the script)")
+    ap.add_argument("--out", default=str(OUT_DIR / "lesson_times.json"))
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.modes, args.lessons = ["smoke"], ["00"]
+    paths = sorted(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
+    if args.lessons:
+        paths = [p for p in paths if p.name[:2] in args.lessons]
+    info = machine_info()
+    print(machine_line(info))
+    results: dict[str, dict] = {}
+    for path in paths:
+        for mode in args.modes:
+            r = run_notebook(path, mode, args.timeout)
+            results.setdefault(path.name[:2], {"notebook": path.name})[mode] = r
+            status = f"ERROR {r['error']}" if r["error"] else "ok"
+            print(f"  {path.name:<42} {mode:<6} {fmt(r['wall_s']):>9}  {status}", flush=True)
+    info["load_avg_1min_at_end"] = round(os.getloadavg()[0], 2)
+
+    print(f"\n| lesson | {' | '.join(m + ' (wall)' for m in args.modes)} | within target |")
+    print(f"|---|{'---|' * len(args.modes)}---|")
+    total = {m: 0.0 for m in args.modes}
+    misses = []
+    for lesson, r in results.items():
+        cells = []
+        for m in args.modes:
+            total[m] += r[m]["wall_s"]
+            cells.append(fmt(r[m]["wall_s"]) + (" (error)" if r[m]["error"] else ""))
+        ok = "class" not in r or (r["class"]["wall_s"] <= CLASS_TARGET_S and not r["class"]["error"])
+        if not ok:
+            misses.append(lesson)
+        print(f"| {r['notebook']} | {' | '.join(cells)} | {'yes' if ok else 'NO'} |")
+    print(f"| all | {' | '.join(fmt(total[m]) for m in args.modes)} | "
+          f"{'yes' if total.get('class', 0) <= COURSE_TARGET_S else 'NO'} |")
+    if misses:
+        print(f"misses: {', '.join(misses)} over {CLASS_TARGET_S / 60:.0f} min in class mode or failed")
+    write_json({"machine": info, "lessons": results, "total_s": total}, args.out)
+
+    if args.write:
+        stored = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.is_file() else {"lessons": {}}
+        stored["machine"] = machine_line(info)
+        for lesson, r in results.items():
+            measured = {m: r[m]["wall_s"] for m in args.modes if not r[m]["error"]}
+            entry = stored["lessons"].setdefault(lesson, {})
+            entry.update({f"{m}_s": s for m, s in measured.items()})
+            entry.update(update_table(NOTEBOOKS / r["notebook"], measured))
+        TIMES_FILE.write_text(json.dumps(stored, indent=1) + "\n")
+        print(f"wrote {TIMES_FILE} and the mode-times tables of {len(results)} notebook(s)")
+    return 1 if misses else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
