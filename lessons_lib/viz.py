@@ -23,6 +23,7 @@ import torch
 from . import LessonsError, color
 
 __all__ = [
+    "plot_tradeoff",
     "show_colourings",
     "to_display_array",
     "show_images",
@@ -625,7 +626,8 @@ def plot_loss_vs_logit(
 
 
 # Which way is better, by metric name (the keys of ColorizationTask.evaluate / colorization_report).
-_BETTER = {"auc": "max", "psnr": "max", "ssim": "max", "colorfulness_gap": "zero", "lpips": "min", "fid": "min"}
+_BETTER = {"auc": "max", "psnr": "max", "ssim": "max", "colorfulness_gap": "zero", "lpips": "min", "fid": "min",
+           "fid_kit": "min", "kid_kit": "min", "lpips_kit": "min", "precision_kit": "max", "recall_kit": "max"}
 
 
 def _direction(key: str) -> str | None:
@@ -735,6 +737,59 @@ def plot_metric_bars(
         ax.axhline(0.0, color="k", linewidth=0.8)
     if title:
         fig.suptitle(title, fontsize=11)
+    fig.tight_layout()
+    return fig
+
+
+def plot_tradeoff(
+    results: Mapping[str, Mapping[str, float]],
+    x: str,
+    y: str,
+    labels: Mapping[str, str] | None = None,
+    highlight: Sequence[str] = ("gray input",),
+    figsize: tuple[float, float] = (6.4, 4.4),
+    title: str | None = None,
+    better: Mapping[str, str] | None = None,
+):
+    """Every run as one point on the plane of two metrics (e.g. PSNR against KID_kit), with
+    an arrow towards "better" on each axis (from :func:`best_runs`' directions) and the runs
+    that lie on the front (no other run better on both) joined by a line: the
+    distortion-perception trade-off of Blau & Michaeli (2018) drawn from measurements.
+    Runs in ``highlight`` (the trivial answer) are drawn as a hollow square. ``better`` maps a
+    metric to "max" or "min" where :func:`best_runs` knows no direction. Returns the Figure."""
+    import matplotlib.pyplot as plt
+
+    pts = {n: (float(r[x]), float(r[y])) for n, r in results.items()
+           if isinstance(r.get(x), (int, float)) and isinstance(r.get(y), (int, float))}
+    if len(pts) < 2:
+        raise ValueError(f"plot_tradeoff needs at least 2 runs with both {x!r} and {y!r}")
+    labels = dict(labels or {})
+    better = dict(better or {})
+    wx, wy = better.get(x) or _direction(x) or "min", better.get(y) or _direction(y) or "max"
+    for key, way in ((x, wx), (y, wy)):
+        if way not in ("max", "min"):
+            raise ValueError(f"plot_tradeoff: the direction of {key!r} must be 'max' or 'min', got {way!r}")
+    sx, sy = (-1 if wx == "max" else 1), (-1 if wy == "max" else 1)   # smaller score = better
+    front = [n for n, (a, b) in pts.items()
+             if not any(sx * c <= sx * a and sy * d <= sy * b and (c, d) != (a, b) for c, d in pts.values())]
+    fig, ax = plt.subplots(figsize=figsize)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, (n, (a, b)) in enumerate(pts.items()):
+        if n in highlight:
+            ax.scatter([a], [b], s=90, marker="s", facecolors="none", edgecolors="k", linewidths=1.5, zorder=3)
+        else:
+            ax.scatter([a], [b], s=60, color=colours[i % len(colours)], zorder=3)
+        ax.annotate(n, (a, b), textcoords="offset points", xytext=(6, 5), fontsize=8)
+    fr = sorted((pts[n] for n in front), key=lambda p: p[0])
+    if len(fr) > 1:
+        ax.plot([p[0] for p in fr], [p[1] for p in fr], "k--", linewidth=0.8, alpha=0.6, label="front (no run better on both)")
+        ax.legend(fontsize=8, loc="best")
+    ax.set_xlabel(f"{labels.get(x, x)} ({'higher' if wx == 'max' else 'lower'} is better)")
+    ax.set_ylabel(f"{labels.get(y, y)} ({'higher' if wy == 'max' else 'lower'} is better)")
+    ax.grid(True, alpha=0.3)
+    ax.margins(0.18)
+    if title:
+        ax.set_title(title, fontsize=10)
     fig.tight_layout()
     return fig
 

@@ -303,3 +303,43 @@ def test_each_lesson_follows_the_classroom_conventions(path):
     questions = next((_text(c) for c in cells if _text(c).lstrip().startswith("## Questions")), "")
     assert 3 <= questions.count("<!-- BEGIN SOLUTION -->") <= 8, f"{path.name}: 3-5 questions with answers"
     assert "### BEGIN SOLUTION" in everything and "assert result" in everything
+
+
+TINY_EXERCISE = ("from lessons_lib.exercises import check_lsgan_g_loss\n"
+                 "def my_lsgan_g_loss(fake, c):\n"
+                 "    ### BEGIN SOLUTION\n"
+                 "    return 0.5 * ((fake - c) ** 2).mean()\n"
+                 "    ### END SOLUTION\n"
+                 "result = check_lsgan_g_loss(my_lsgan_g_loss)\n"
+                 "### BEGIN HIDDEN\n"
+                 "assert result, result\n"
+                 "### END HIDDEN\n"
+                 "print(result)\n")
+
+
+def test_cli_course_student_and_grade(tmp_path, capsys):
+    """`lessons course student` then `lessons course grade`: the instructor's notebook passes, the
+    student's reports "not done", a notebook that stops on an error says where it stopped."""
+    from lessons_lib.cli import main
+
+    src = tmp_path / "nbs"
+    src.mkdir()
+    nb = _nb(_md("# Lesson 99"), _code(TINY_EXERCISE))
+    nb["metadata"]["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    (src / "99_tiny.ipynb").write_text(json.dumps(nb))
+    broken = _nb(_code("raise ValueError('boom')"))
+    broken["metadata"]["kernelspec"] = nb["metadata"]["kernelspec"]
+    (tmp_path / "broken.ipynb").write_text(json.dumps(broken))
+    assert main(["course", "student", str(tmp_path / "student"), "--source", str(src)]) == 0
+    assert "1 solution(s) stubbed" in capsys.readouterr().out
+    out_json = tmp_path / "grades.json"
+    assert main(["course", "grade", str(src / "99_tiny.ipynb"), str(tmp_path / "student" / "99_tiny.ipynb"),
+                 str(tmp_path / "broken.ipynb"), "--json", str(out_json), "--timeout", "120"]) == 0
+    grades = json.loads(out_json.read_text())
+    assert [g["verdicts"] for g in grades[:2]] == [{"the LSGAN generator loss": "passed"},
+                                                  {"the LSGAN generator loss": "not_done"}]
+    assert grades[2]["verdicts"] == {} and "boom" in grades[2]["error"]
+    printed = capsys.readouterr().out
+    assert "99_tiny.ipynb: 1 passed, 0 wrong, 0 not done" in printed and "[stopped:" in printed
+    assert main(["course", "grade", str(tmp_path / "nope.ipynb")]) == 2
+    assert "no notebook at" in capsys.readouterr().err

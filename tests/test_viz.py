@@ -229,3 +229,28 @@ def test_plot_accuracy_curve_one_and_many():
         plt.close(fig)
     with pytest.raises(ValueError, match="curve 'accuracy' has 10 values but there are 151 thresholds"):
         plot_accuracy_curve(t, np.zeros(10))
+
+
+def test_plot_tradeoff_marks_the_front_and_respects_directions():
+    import matplotlib.pyplot as plt
+
+    from lessons_lib import viz
+
+    runs = {"a": {"psnr": 24.0, "kid_kit": 40.0}, "b": {"psnr": 22.0, "kid_kit": 10.0},
+            "c": {"psnr": 21.0, "kid_kit": 30.0}, "gray input": {"psnr": 23.0, "kid_kit": 12.0}}
+    fig = viz.plot_tradeoff(runs, x="kid_kit", y="psnr")
+    ax = fig.axes[0]
+    front = [line for line in ax.get_lines() if line.get_linestyle() == "--"]
+    assert len(front) == 1
+    # the front: b (best KID), gray input, a (best PSNR) - c is beaten by b on both
+    assert list(front[0].get_xdata()) == [10.0, 12.0, 40.0]
+    assert "lower is better" in ax.get_xlabel() and "higher is better" in ax.get_ylabel()
+    plt.close(fig)
+    fig = viz.plot_tradeoff({"x": {"share": 1.0, "psnr": 2.0}, "y": {"share": 2.0, "psnr": 1.0}}, x="share", y="psnr",
+                            better={"share": "max"})
+    assert "higher is better" in fig.axes[0].get_xlabel()
+    plt.close(fig)
+    with pytest.raises(ValueError, match="at least 2 runs"):
+        viz.plot_tradeoff({"a": runs["a"]}, x="kid_kit", y="psnr")
+    with pytest.raises(ValueError, match="must be 'max' or 'min'"):
+        viz.plot_tradeoff(runs, x="kid_kit", y="psnr", better={"psnr": "up"})

@@ -26,6 +26,7 @@ from .lesson06 import check_gradient_penalty, check_mode_seeking_loss
 from .lesson07 import check_motion_blur
 from .lesson08 import check_demodulation
 from .lesson09 import check_contextual_loss
+from .lesson10 import check_frechet_gaussians
 
 __all__ = [
     "Result",
@@ -59,6 +60,7 @@ __all__ = [
     "check_motion_blur",
     "check_demodulation",
     "check_contextual_loss",
+    "check_frechet_gaussians",
 ]
 
 # Every lesson's check reports to the gradebook (LESSONS_GRADEBOOK; see _core.graded), and
