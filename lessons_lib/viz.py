@@ -774,12 +774,20 @@ def plot_tradeoff(
              if not any(sx * c <= sx * a and sy * d <= sy * b and (c, d) != (a, b) for c, d in pts.values())]
     fig, ax = plt.subplots(figsize=figsize)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    xs, ys = [p[0] for p in pts.values()], [p[1] for p in pts.values()]
+    span_x, span_y = (max(xs) - min(xs)) or 1.0, (max(ys) - min(ys)) or 1.0
+    placed: list[tuple[float, float, tuple[int, int]]] = []
     for i, (n, (a, b)) in enumerate(pts.items()):
         if n in highlight:
             ax.scatter([a], [b], s=90, marker="s", facecolors="none", edgecolors="k", linewidths=1.5, zorder=3)
         else:
             ax.scatter([a], [b], s=60, color=colours[i % len(colours)], zorder=3)
-        ax.annotate(n, (a, b), textcoords="offset points", xytext=(6, 5), fontsize=8)
+        # a label next to a point already labelled nearby goes below it, then to its left
+        near = [off for (c, d, off) in placed if abs(c - a) < 0.12 * span_x and abs(d - b) < 0.06 * span_y]
+        offset = next(o for o in ((6, 5), (6, -12), (-6, 5), (-6, -12), (6, 16)) if o not in near)
+        placed.append((a, b, offset))
+        ax.annotate(n, (a, b), textcoords="offset points", xytext=offset, fontsize=8,
+                    ha="left" if offset[0] > 0 else "right")
     fr = sorted((pts[n] for n in front), key=lambda p: p[0])
     if len(fr) > 1:
         ax.plot([p[0] for p in fr], [p[1] for p in fr], "k--", linewidth=0.8, alpha=0.6, label="front (no run better on both)")
