@@ -58,6 +58,9 @@ __all__ = [
     "show_blur",
     "show_restoration",
     "show_style_mixing",
+    # architecture diagrams (lessons_lib.diagrams)
+    "draw_architecture",
+    "ARCHITECTURES",
 ]
 
 
@@ -1467,3 +1470,7 @@ def show_style_mixing(generator: Any, z_rows: torch.Tensor, z_cols: torch.Tensor
         images += [rows[i]] + list(mixed[i * C:(i + 1) * C])
         titles += [f"row source {i}"] + [""] * C
     return show_images(images, titles=titles, ncols=C + 1, figsize=figsize or (1.6 * (C + 1), 1.7 * (R + 1)))
+
+
+# Architecture diagrams drawn from the built models (lessons_lib.diagrams).
+from .diagrams import draw_architecture, ARCHITECTURES  # noqa: E402

@@ -137,11 +137,15 @@ def test_recipe_and_training_field_names_do_not_collide():
 
 
 def test_smoke_mode_picks_the_tiny_variant(monkeypatch):
-    monkeypatch.setenv("LESSONS_SMOKE", "1")
+    monkeypatch.setenv("LESSONS_MODE", "smoke")
     r = for_lesson("pix2pix", lambda_l1=50)
     assert (r.data, r.size, r.train.steps, r.lambda_l1) == ("synthetic", 32, 2, 50)
-    monkeypatch.setenv("LESSONS_SMOKE", "0")
-    assert for_lesson("pix2pix").size == 128
+    for mode in ("class", "full"):               # sizes of those modes are passed by the lesson
+        monkeypatch.setenv("LESSONS_MODE", mode)
+        assert for_lesson("pix2pix").size == 128
+    monkeypatch.delenv("LESSONS_MODE")
+    monkeypatch.setenv("LESSONS_SMOKE", "1")       # the older switch still means smoke
+    assert for_lesson("pix2pix").size == 32
 
 
 # ----------------------------------------------------------------------------- colorization task
