@@ -222,6 +222,14 @@ def test_run_student():
     _, verdict = run_student("x", 3)
     assert "pass your function itself" in verdict.hints[0]
 
+    def fails_inside_the_package(x):
+        return _reference_double(None) + x         # the forbidden call raises TypeError
+    _, verdict = run_student("x", fails_inside_the_package, 1, forbid=[_reference_double])
+    assert "_reference_double" in verdict.hints[0] and "TypeError" not in verdict.hints[0]
+    verdict = check_function("x", fails_inside_the_package, _reference_double, [Case("1", (1,))],
+                             forbid=[_reference_double])
+    assert "_reference_double" in verdict.hints[0]
+
 
 def test_gradebook_logs_named_answers_only(tmp_path, monkeypatch):
     book = tmp_path / "book.jsonl"

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from scipy.ndimage import convolve
 
 from lessons_lib import viz
-from lessons_lib.data.blur import blur, motion_blur_kernel, rasterize, trajectory
+from lessons_lib.data.blur import KernelBank, blur, make_blurred_batch, motion_blur_kernel, rasterize, trajectory
 from lessons_lib.exercises import check_motion_blur
 
 
@@ -28,11 +28,38 @@ def _grouped(images, kernel):
     return F.conv2d(x, kernel.flip(-1, -2).expand(B * C, 1, n, n), groups=B * C).reshape(B, C, H, W)
 
 
-@pytest.mark.parametrize("fn", [blur, _grouped, _per_channel_scipy])
+def _per_channel_loop(images, kernel):
+    # one channel at a time, the flipped kernel through F.conv2d
+    n = kernel.shape[-1]
+    w = kernel.flip(-1, -2)[None, None]
+    out = [F.conv2d(F.pad(images[b:b + 1, c:c + 1], (n // 2,) * 4, mode="reflect"), w)
+           for b in range(images.shape[0]) for c in range(images.shape[1])]
+    return torch.cat(out, dim=1).reshape(images.shape)
+
+
+@pytest.mark.parametrize("fn", [_grouped, _per_channel_loop])
 def test_right_answers_pass(fn):
     r = check_motion_blur(fn)
     assert r.passed, r
-    assert "3 cases" in r.detail
+    assert r.status == "passed" and "3 cases" in r.detail
+
+
+@pytest.mark.parametrize("fn", [blur, _per_channel_scipy,
+                                lambda images, kernel: blur(images, kernel),
+                                lambda images, kernel: make_blurred_batch(images, KernelBank.from_tensor(kernel[None]))[0]])
+def test_the_kits_blur_and_scipys_convolution_are_forbidden(fn):
+    r = check_motion_blur(fn)
+    assert not r.passed and r.status == "wrong"
+    assert "the check runs your code with those calls watched" in r.message
+    assert "blur" in r.message or "convolve" in r.message
+
+
+def test_the_stub_is_not_done():
+    def stub(images, kernel):
+        raise NotImplementedError("write the blur")
+
+    r = check_motion_blur(stub)
+    assert r.status == "not_done" and "Not done yet" in r.message
 
 
 def test_the_reference_moves_the_image_like_a_convolution():

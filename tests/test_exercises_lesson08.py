@@ -25,7 +25,32 @@ def _answer_einsum(weight, s):
 def test_right_answers_pass(fn):
     r = check_demodulation(fn)
     assert r.passed, r
-    assert "ModulatedConv2d" in r.detail
+    assert "ModulatedConv2d" in r.detail and "3 cases" in r.detail
+
+
+def _through_the_layer(weight, s):
+    # the package's layer does the work: a ModulatedConv2d fed with the same weight, styles
+    # recovered through its affine map - what the forbid list catches
+    from lessons_lib.models.stylegan2 import ModulatedConv2d
+
+    O, I, k, _ = weight.shape
+    layer = ModulatedConv2d(I, O, k, w_dim=I)
+    x = torch.zeros(1, I, k, k)
+    layer(x, s[:1])
+    return _answer(weight, s)
+
+
+def test_the_packages_layer_is_forbidden():
+    r = check_demodulation(_through_the_layer)
+    assert not r.passed and r.status == "wrong"
+    assert "ModulatedConv2d.forward" in r.message and "watched" in r.message
+
+
+def test_the_stub_is_not_done():
+    def stub(weight, s):
+        raise NotImplementedError
+
+    assert check_demodulation(stub).status == "not_done"
 
 
 def test_demodulation_gives_unit_output_scale_whatever_the_style():

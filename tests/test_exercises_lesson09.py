@@ -9,8 +9,9 @@ import torch
 import torch.nn.functional as F
 
 from lessons_lib import viz
-from lessons_lib.exercises import check_contextual_loss
+from lessons_lib.exercises import check_contextual_loss, check_restoration_experiment
 from lessons_lib.losses import contextual_loss
+from lessons_lib.metrics import psnr, ssim
 
 
 def _loops(x, y, h=0.5):
@@ -32,10 +33,35 @@ def _loops(x, y, h=0.5):
     return torch.stack(losses).mean()
 
 
-@pytest.mark.parametrize("fn", [lambda x, y: contextual_loss(x, y, max_positions=None), _loops])
+def _vectorised(x, y, h=0.5):
+    mu = y.mean(dim=2, keepdim=True)
+    xn, yn = F.normalize(x - mu, dim=1), F.normalize(y - mu, dim=1)
+    d = (1 - torch.bmm(xn.transpose(1, 2), yn)).clamp_min(0)
+    d_rel = d / (d.min(dim=2, keepdim=True).values + 1e-5)
+    cx = torch.softmax(-d_rel / h, dim=2)
+    return (-torch.log(cx.max(dim=1).values.mean(dim=1))).mean()
+
+
+@pytest.mark.parametrize("fn", [_vectorised, _loops])
 def test_right_answers_pass(fn):
     r = check_contextual_loss(fn)
     assert r.passed, r
+
+
+@pytest.mark.parametrize("fn", [lambda x, y: contextual_loss(x, y, max_positions=None),
+                                lambda x, y: -torch.log(__import__("lessons_lib.losses.contextual", fromlist=["x"])
+                                                        .contextual_similarity(x, y)).mean()])
+def test_the_kits_contextual_loss_is_forbidden(fn):
+    r = check_contextual_loss(fn)
+    assert not r.passed and r.status == "wrong" and "watched" in r.message
+    assert "contextual" in r.message
+
+
+def test_the_stub_is_not_done():
+    def stub(x, y, h=0.5):
+        raise NotImplementedError
+
+    assert check_contextual_loss(stub).status == "not_done"
 
 
 def test_the_loss_ignores_positions_and_sees_content():
@@ -71,3 +97,95 @@ def test_restoration_figure():
     plt.close(fig)
     with pytest.raises(ValueError):
         viz.show_restoration({"sharp_only": sharp})
+
+
+# --------------------------------------------------------------------------- the larger exercise
+class _FakeRestorer:
+    """A restorer with fixed, distinct outputs (the real bundle is exercised by the notebook)."""
+
+    def __init__(self, sharp):
+        g = torch.Generator().manual_seed(3)
+        n = torch.randn(sharp.shape, generator=g) * torch.tensor([0.3, 1.0, 2.0, 4.0]).view(4, 1, 1, 1)  # unequal errors
+        self.outs = {"blurred": (sharp + 0.06 * n).clamp(0, 1), "x_R": (sharp + 0.03 * n).clamp(0, 1),
+                     "x_G": (0.7 * sharp + 0.1).clamp(0, 1), "x_hat": (sharp + 0.035 * n).clamp(0, 1)}
+
+    def restore_tensor(self, blurred):
+        return {k: v.clone() for k, v in self.outs.items()}
+
+
+def _faces():
+    torch.manual_seed(0)
+    sharp = torch.rand(4, 3, 24, 24)
+    restorer = _FakeRestorer(sharp)
+    return restorer, restorer.outs["blurred"], sharp
+
+
+def _experiment(restorer, blurred, sharp, *, per_image=True, against=None, typed_claim=None, text=None):
+    outs = restorer.restore_tensor(blurred)
+    ref = sharp if against is None else outs[against]
+    if per_image:
+        p = {k: float(psnr(outs[k], ref)) for k in ("blurred", "x_R", "x_G", "x_hat")}
+    else:
+        p = {k: float(10 * torch.log10(1 / (outs[k] - ref).pow(2).mean())) for k in ("blurred", "x_R", "x_G", "x_hat")}
+    q = {k: float(ssim(outs[k], sharp)) for k in ("blurred", "x_R", "x_G", "x_hat")}
+    claim = typed_claim or {"best_psnr": max(p, key=p.get), "best_ssim": max(q, key=q.get),
+                            "fusion_beats_blurred": p["x_hat"] > p["blurred"],
+                            "fusion_gap_to_x_R_db": p["x_hat"] - p["x_R"]}
+    conclusion = text if text is not None else (
+        f"x_hat scores {p['x_hat']:.2f} dB, {abs(p['x_hat'] - p['x_R']):.2f} dB from x_R and "
+        f"{p['x_hat'] - p['blurred']:+.2f} dB over the blurred input.")
+    return {"psnr": p, "ssim": q, "claim": claim, "conclusion": conclusion}
+
+
+def test_the_experiment_passes_when_measured_and_computed():
+    restorer, blurred, sharp = _faces()
+
+    def my_restoration_experiment(restorer, blurred, sharp):
+        return _experiment(restorer, blurred, sharp)
+
+    r = check_restoration_experiment(my_restoration_experiment, restorer, blurred, sharp)
+    assert r.passed, r
+    assert "3 restorers" in r.detail
+
+
+def test_the_experiment_names_its_mistakes():
+    restorer, blurred, sharp = _faces()
+    r = check_restoration_experiment(lambda *a: _experiment(*a, per_image=False), restorer, blurred, sharp)
+    assert not r.passed and "whole batch" in r.message
+    r = check_restoration_experiment(lambda *a: _experiment(*a, against="blurred"), restorer, blurred, sharp)
+    assert not r.passed and ("finite" in r.message or "against the blurred input" in r.message)
+    typed = _experiment(restorer, blurred, sharp)["claim"]
+    r = check_restoration_experiment(lambda *a: _experiment(*a, typed_claim=dict(typed)), restorer, blurred, sharp)
+    assert not r.passed and "stand-in restorer" in r.message and "do not type it" in r.message
+    r = check_restoration_experiment(lambda *a: _experiment(*a, text="fusion is 7.77 dB better"), restorer, blurred,
+                                     sharp)
+    assert not r.passed and "7.77 dB" in r.message and "none of the measured" in r.message
+    r = check_restoration_experiment(lambda *a: _experiment(*a, text="fusion is better"), restorer, blurred, sharp)
+    assert not r.passed and "no number in dB" in r.message
+
+    def scaled(restorer, blurred, sharp):
+        ans = _experiment(restorer, blurred, sharp)
+        ans["psnr"] = {k: v + 20 * math.log10(255) for k, v in ans["psnr"].items()}
+        return ans
+
+    r = check_restoration_experiment(scaled, restorer, blurred, sharp)
+    assert not r.passed and "255" in r.message
+
+
+def test_the_experiment_forbids_the_kits_evaluation_and_reports_not_done():
+    from lessons_lib.train.restoration import restoration_scores
+
+    restorer, blurred, sharp = _faces()
+
+    def via_kit(restorer, blurred, sharp):
+        outs = restorer.restore_tensor(blurred)
+        restoration_scores(outs["x_R"], sharp)
+        return _experiment(restorer, blurred, sharp)
+
+    r = check_restoration_experiment(via_kit, restorer, blurred, sharp)
+    assert not r.passed and "restoration_scores" in r.message and "watched" in r.message
+
+    def stub(restorer, blurred, sharp):
+        raise NotImplementedError
+
+    assert check_restoration_experiment(stub, restorer, blurred, sharp).status == "not_done"

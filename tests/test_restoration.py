@@ -275,8 +275,10 @@ def test_a_bundle_is_a_warm_start_for_the_later_stages(chain, tmp_path):
     assert card["arch"] == "stylegan2_g"
     for k, v in parts.inversion.generator.state_dict().items():
         assert torch.equal(G.state_dict()[k], v), k
+    F_net, card = load_stage(b, "fusion_net", "fusion run")            # the warm start of a fusion run (init_weights)
+    assert card["arch"] == "fusion_net" and torch.equal(F_net(x, x), parts.fusion(x, x))
     with pytest.raises(LessonsError, match="restorer bundle: it holds"):
-        load_stage(b, "fusion_net", "fusion run")
+        load_stage(b, "stylegan2_d", "discriminator")                 # a bundle ships no discriminator
     r = tiny("fusion", tmp_path / "warm", nafnet_weights=str(b), inversion_weights=str(b), residual=True)
     res = train(build_task(r), r.train)
     assert res.steps == 1 and (tmp_path / "warm" / "model.safetensors").is_file()

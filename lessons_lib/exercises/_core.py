@@ -392,13 +392,16 @@ def check_function(
         return Result(exercise, False, [f"pass your function itself (without calling it), got a {type(student_fn).__name__}."])
     n_out = len(output_names)
     for case in cases:
+        args = _clone_args(case.args)
+        watch = CallWatch(forbid)
         try:
-            args = _clone_args(case.args)
-            with CallWatch(forbid) as watch:
+            with watch:
                 got = student_fn(*args)
         except NotImplementedError:
             return Result(exercise, False, not_done=True)
         except Exception as exc:  # the student's code: any error becomes a hint
+            if watch.hits:          # it failed inside a forbidden call: that is the thing to fix first
+                return Result(exercise, False, [_forbidden_hint(watch.hits)])
             return Result(exercise, False, [f"on {case.name}, {_describe_exception(exc)}"])
         if watch.hits:
             return Result(exercise, False, [_forbidden_hint(watch.hits)])
@@ -449,12 +452,15 @@ def run_student(exercise: str, student_fn: Callable[..., Any], *args: Any,
         return None, Result(exercise, False, [f"pass your function itself (without calling it), got a "
                                               f"{type(student_fn).__name__}."])
     where = f"on {case}, " if case else ""
+    watch = CallWatch(forbid)
     try:
-        with CallWatch(forbid) as watch:
+        with watch:
             value = student_fn(*args)
     except NotImplementedError:
         return None, Result(exercise, False, not_done=True)
     except Exception as exc:  # the student's code: any error becomes a hint
+        if watch.hits:
+            return None, Result(exercise, False, [_forbidden_hint(watch.hits)])
         return None, Result(exercise, False, [where + _describe_exception(exc)])
     if watch.hits:
         return None, Result(exercise, False, [_forbidden_hint(watch.hits)])

@@ -65,11 +65,14 @@ def check_motion_blur(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     flip the kernel first) with reflect padding of N // 2 on every side, so the output has
     the input's shape and no dark frame - :func:`lessons_lib.data.blur.blur`. Checked on a
     kernel that shifts the image (which tells convolution from correlation), on a real
-    motion-blur kernel and a photo, and on a batch of several images.
+    motion-blur kernel and a photo, and on a batch of several images. Calling the kit's
+    ``blur`` (or ``make_blurred_batch``, ``blur_batch``, ``BlurredPairs``) or scipy's
+    convolutions fails the check: ``F.conv2d`` (a correlation) is the tool to use.
     """
     from ..data.blur import blur
 
     g = torch.Generator().manual_seed(0)
+    forbid = _forbidden()
     cases = [
         Case("a kernel that moves the image 1 down and 2 right", (torch.rand(1, 3, 12, 14, generator=g),
                                                                     _shift_kernel())),
@@ -86,4 +89,22 @@ def check_motion_blur(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     ]
     return check_function("motion blur as a convolution", fn, blur, cases, mistakes=mistakes,
                           output_names=("blurred",), atol=1e-5, rtol=1e-4,
-                          reference_name="lessons_lib.data.blur.blur")
+                          reference_name="lessons_lib.data.blur.blur", forbid=forbid)
+
+
+def _forbidden() -> list:
+    """The kit's blur and the helpers built on it, and scipy's convolutions (which flip the
+    kernel for the student): each does what the exercise asks. ``F.conv2d`` stays allowed -
+    it is the correlation the student turns into a convolution."""
+    from ..data import blur as blur_mod
+    from ..train import restoration
+
+    fns = [blur_mod.blur, blur_mod.make_blurred_batch, blur_mod.BlurredPairs.__call__, restoration.blur_batch]
+    try:
+        import scipy.ndimage as ndi
+        import scipy.signal as sig
+
+        fns += [ndi.convolve, sig.convolve2d, sig.convolve, sig.fftconvolve, sig.oaconvolve]
+    except ImportError:  # pragma: no cover - scipy is a dependency of the kit's dev extras
+        pass
+    return fns

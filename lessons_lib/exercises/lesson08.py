@@ -12,10 +12,12 @@ __all__ = ["check_demodulation"]
 
 
 def _conv_with(weight_fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], mod, x: torch.Tensor,
-               w: torch.Tensor) -> torch.Tensor:
-    """Run a 3x3 modulated conv whose per-sample weights come from ``weight_fn(weight, style)``."""
+               w: torch.Tensor, s: torch.Tensor) -> torch.Tensor:
+    """Run a 3x3 modulated conv whose per-sample weights come from ``weight_fn(weight, style)``.
+
+    ``s`` are the styles ``A(w)``, computed before the check runs (so that the layer's own
+    affine map is not called while the student's code is watched)."""
     B, C, H, W = x.shape
-    s = mod.modulation(w)                                             # (B, in) the styles
     weight = weight_fn(mod.scale * mod.weight[0], s)                  # (B, out, in, k, k)
     want = (B, mod.out_ch, C, mod.kernel, mod.kernel)
     if not isinstance(weight, torch.Tensor) or tuple(weight.shape) != want:
@@ -35,22 +37,31 @@ def check_demodulation(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
     ``w''_{boik} = w'_{boik} / sqrt(sum_{i,k} w'_{boik}^2 + 1e-8)``. The check does not
     compare weights with a copy of the formula: it convolves images with your weights and
     compares the result with :class:`lessons_lib.models.stylegan2.ModulatedConv2d` itself.
+    Calling that layer (or ``StyledConv``, ``ToRGB``, its ``EqualLinear``, the generator)
+    from your function fails the check: write the two lines from the equations.
     """
-    from ..models.stylegan2 import ModulatedConv2d
+    from ..models import stylegan2 as sg
 
     torch.manual_seed(0)
-    mods = [ModulatedConv2d(4, 5, 3, w_dim=6, demodulate=True), ModulatedConv2d(3, 2, 3, w_dim=6, demodulate=True)]
+    mods = [sg.ModulatedConv2d(4, 5, 3, w_dim=6, demodulate=True), sg.ModulatedConv2d(3, 2, 3, w_dim=6, demodulate=True),
+            sg.ModulatedConv2d(6, 3, 1, w_dim=4, demodulate=True)]
     g = torch.Generator().manual_seed(1)
-    cases = [Case("4 -> 5 channels, batch 2", (mods[0], torch.randn(2, 4, 6, 6, generator=g),
-                                                 torch.randn(2, 6, generator=g))),
-             Case("3 -> 2 channels, batch 3", (mods[1], torch.randn(3, 3, 5, 5, generator=g),
-                                                 3.0 * torch.randn(3, 6, generator=g)))]
+    raw = [(mods[0], torch.randn(2, 4, 6, 6, generator=g), torch.randn(2, 6, generator=g)),
+           (mods[1], torch.randn(3, 3, 5, 5, generator=g), 3.0 * torch.randn(3, 6, generator=g)),
+           (mods[2], torch.randn(2, 6, 4, 4, generator=g), 0.2 * torch.randn(2, 4, generator=g))]
+    with torch.no_grad():
+        args = [(m, x, w, m.modulation(w)) for m, x, w in raw]           # the styles s = A(w), outside the watch
+    cases = [Case("4 -> 5 channels, batch 2", args[0]), Case("3 -> 2 channels, batch 3, large styles", args[1]),
+             Case("a 1x1 kernel, 6 -> 3 channels, small styles", args[2])]
+    # The package's modulated convolution and everything around it that computes w'' or applies it.
+    forbid = [sg.ModulatedConv2d.forward, sg.StyledConv.forward, sg.ToRGB.forward, sg.EqualLinear.forward,
+              sg.StyleGAN2Generator.forward]
 
-    def student(mod, x, w):
+    def student(mod, x, w, s):
         with torch.no_grad():
-            return _conv_with(fn, mod, x, w)
+            return _conv_with(fn, mod, x, w, s)
 
-    def reference(mod, x, w):
+    def reference(mod, x, w, s):
         with torch.no_grad():
             return mod(x, w)
 
@@ -68,13 +79,13 @@ def check_demodulation(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
     mistakes = [
         Mistake("the weights are modulated but not demodulated: divide each output channel's weights by "
                 "sqrt(sum over input channels and kernel taps of w'^2 + 1e-8).",
-                lambda mod, x, w: _conv_with(modulate_only, mod, x, w)),
+                lambda mod, x, w, s: _conv_with(modulate_only, mod, x, w, s)),
         Mistake("demodulate per OUTPUT channel o: the sum runs over the input channels i and the kernel taps "
                 "(dims 2, 3, 4 of the (B, O, I, k, k) tensor), not over the output channels.",
-                lambda mod, x, w: _conv_with(demod_over_out, mod, x, w)),
+                lambda mod, x, w, s: _conv_with(demod_over_out, mod, x, w, s)),
         Mistake("divide by the square ROOT of the sum of squares (its L2 norm), not by the sum itself.",
-                lambda mod, x, w: _conv_with(no_sqrt, mod, x, w)),
+                lambda mod, x, w, s: _conv_with(no_sqrt, mod, x, w, s)),
     ]
     return check_function("modulation and demodulation", student, reference, cases, mistakes=mistakes,
                           output_names=("the convolution with your weights",), atol=1e-4, rtol=1e-4,
-                          reference_name="lessons_lib.models.stylegan2.ModulatedConv2d")
+                          reference_name="lessons_lib.models.stylegan2.ModulatedConv2d", forbid=forbid)

@@ -1,14 +1,20 @@
-"""Lesson 09's exercise: the contextual loss of the fusion network."""
+"""Lesson 09's exercises: the contextual loss of the fusion network, and the part's larger
+exercise - a short restoration experiment whose numbers, claim and written conclusion are
+checked against a measurement the check makes itself."""
 from __future__ import annotations
 
 from typing import Callable
 
+import math
+import re
+from typing import Any, Mapping
+
 import torch
 import torch.nn.functional as F
 
-from ._core import Case, Mistake, Result, check_function
+from ._core import Case, Mistake, Result, check_function, run_student
 
-__all__ = ["check_contextual_loss"]
+__all__ = ["check_contextual_loss", "check_restoration_experiment", "EXPERIMENT_OUTPUTS"]
 
 
 def _cx(x: torch.Tensor, y: torch.Tensor, h: float = 0.5, centre: bool = True, relative: bool = True,
@@ -57,6 +63,200 @@ def check_contextual_loss(fn: Callable[..., torch.Tensor]) -> Result:
         Mistake("CX is mean over targets j of the max over generated i: take max(dim=1) of the (B, N, M) "
                 "matrix (over i), then the mean over j.", lambda x, y: _cx(x, y, max_axis=2)),
     ]
+    from ..losses import contextual as cx_mod
+
+    forbid = [cx_mod.contextual_loss, cx_mod.contextual_similarity, cx_mod.ContextualLoss.forward]
     return check_function("contextual loss", fn, reference, cases, mistakes=mistakes,
                           output_names=("loss",), atol=1e-5, rtol=1e-4,
-                          reference_name="lessons_lib.losses.contextual_loss")
+                          reference_name="lessons_lib.losses.contextual_loss", forbid=forbid)
+
+
+# =========================================================================== the larger exercise
+#: the four images an experiment measures, in the restorer's order
+EXPERIMENT_OUTPUTS = ("blurred", "x_R", "x_G", "x_hat")
+_PSNR_TOL = 0.05        # dB: the same images and the same formula agree far closer; rounding to 0.01 passes
+_SSIM_TOL = 0.005
+_DB_NUMBER = re.compile(r"([-+]?\d+(?:\.\d+)?)\s*dB")
+
+
+class _ScriptedRestorer:
+    """A stand-in restorer with made-up outputs (``restore_tensor`` as the real one), so that a
+    claim typed from the real restorer's numbers cannot pass: here another image wins."""
+
+    def __init__(self, outputs: dict[str, torch.Tensor]) -> None:
+        self._outputs = outputs
+        self.size = int(next(iter(outputs.values())).shape[-1])
+
+    @torch.no_grad()
+    def restore_tensor(self, blurred: torch.Tensor) -> dict[str, torch.Tensor]:
+        return {k: v.clone() for k, v in self._outputs.items()}
+
+
+def _measure(outs: Mapping[str, torch.Tensor], sharp: torch.Tensor) -> dict[str, dict[str, float]]:
+    """The reference measurement: mean over the faces of each face's PSNR and SSIM to the truth."""
+    from ..metrics import psnr, ssim
+
+    return {"psnr": {k: float(psnr(outs[k], sharp)) for k in EXPERIMENT_OUTPUTS},
+            "ssim": {k: float(ssim(outs[k], sharp)) for k in EXPERIMENT_OUTPUTS}}
+
+
+def _batch_psnr(x: torch.Tensor, sharp: torch.Tensor) -> float:
+    mse = float((x.double() - sharp.double()).pow(2).mean())
+    return 10 * math.log10(1.0 / mse) if mse > 0 else math.inf
+
+
+def _claims(m: dict[str, dict[str, float]]) -> dict[str, Any]:
+    """What the numbers say: the claim a right answer computes."""
+    p, q = m["psnr"], m["ssim"]
+    return {"best_psnr": max(p, key=p.get), "best_ssim": max(q, key=q.get),
+            "fusion_beats_blurred": p["x_hat"] > p["blurred"],
+            "fusion_gap_to_x_R_db": p["x_hat"] - p["x_R"]}
+
+
+def _scripted_cases(blurred: torch.Tensor, sharp: torch.Tensor) -> list[tuple[str, _ScriptedRestorer]]:
+    g = torch.Generator().manual_seed(9)
+    noise = torch.randn(sharp.shape, generator=g)
+    near = (sharp + 0.01 * noise).clamp(0, 1)               # nearly the truth
+    mid = (sharp + 0.04 * noise).clamp(0, 1)
+    far = (0.5 * sharp + 0.25).clamp(0, 1)                  # washed out: far below the blurred input
+    return [
+        ("a stand-in restorer whose x_hat is nearly the truth",
+         _ScriptedRestorer({"blurred": blurred, "x_R": mid, "x_G": far, "x_hat": near})),
+        ("a stand-in restorer whose x_G wins and whose fusion falls below the blurred input",
+         _ScriptedRestorer({"blurred": blurred, "x_R": mid, "x_G": near, "x_hat": far})),
+    ]
+
+
+def _as_float(v: Any) -> float | None:
+    try:
+        return float(v.item() if isinstance(v, torch.Tensor) else v)
+    except (TypeError, ValueError, RuntimeError):
+        return None
+
+
+def _judge(answer: Any, outs: Mapping[str, torch.Tensor], sharp: torch.Tensor, where: str) -> str | None:
+    """None when the answer's numbers, claim and conclusion follow from the measurement, else a hint."""
+    if not isinstance(answer, Mapping):
+        return f"{where}: return a dict with the keys 'psnr', 'ssim', 'claim' and 'conclusion', got " \
+               f"{type(answer).__name__}."
+    missing = [k for k in ("psnr", "ssim", "claim", "conclusion") if k not in answer]
+    if missing:
+        return f"{where}: the dict lacks {', '.join(repr(k) for k in missing)}."
+    ref = _measure(outs, sharp)
+    for metric, tol in (("psnr", _PSNR_TOL), ("ssim", _SSIM_TOL)):
+        got = answer[metric]
+        if not isinstance(got, Mapping) or any(k not in got for k in EXPERIMENT_OUTPUTS):
+            return f"{where}: answer[{metric!r}] must be a dict with the keys {', '.join(EXPERIMENT_OUTPUTS)}."
+        for k in EXPERIMENT_OUTPUTS:
+            v, want = _as_float(got[k]), ref[metric][k]
+            if v is None or not math.isfinite(v):
+                return (f"{where}: {metric} of {k} is {got[k]!r}; it must be a finite number (the blurred input's "
+                        "PSNR is infinite only if you measured it against itself).")
+            if abs(v - want) <= tol:
+                continue
+            hint = f"{where}: your {metric.upper()} of {k} is {v:.4g}, the check measures {want:.4g} on the same images"
+            if metric == "psnr":
+                if abs(v - _batch_psnr(outs[k], sharp)) <= tol:
+                    hint += (". Yours is the PSNR of the whole batch's MSE: compute the PSNR of each face, then "
+                             "average (the convention of the kit's tables and of the seed's)")
+                elif abs(v - want - 20 * math.log10(255.0)) <= 0.2:
+                    hint += ". It is 48.13 dB too high: the images are in [0, 1], so the peak value is 1, not 255"
+                elif k != "blurred" and abs(v - float(_psnr_to(outs[k], outs["blurred"]))) <= tol:
+                    hint += ". You measured it against the blurred input: measure every image against the sharp face"
+                else:
+                    swapped = [o for o in EXPERIMENT_OUTPUTS if o != k and abs(v - ref["psnr"][o]) <= tol]
+                    if swapped:
+                        hint += f". That is the PSNR of {swapped[0]}: check which image you scored under which name"
+            return hint + "."
+    claim = answer["claim"]
+    if not isinstance(claim, Mapping):
+        return f"{where}: answer['claim'] must be a dict, got {type(claim).__name__}."
+    want = _claims(ref)
+    for key, value in want.items():
+        if key not in claim:
+            return f"{where}: the claim lacks {key!r} (the keys are {', '.join(want)})."
+        got = claim[key]
+        if key == "fusion_gap_to_x_R_db":
+            g = _as_float(got)
+            if g is None or abs(g - value) > 2 * _PSNR_TOL:
+                return (f"{where}: the claim's {key} is {got!r}, but your own numbers give x_hat - x_R = "
+                        f"{value:+.2f} dB: compute the claim from the numbers you measured, do not type it.")
+        elif got != value:
+            return (f"{where}: the claim says {key} = {got!r}, but the numbers say {value!r}: compute the claim "
+                    "from the measured numbers (max(psnr, key=psnr.get), a comparison), do not type it.")
+    text = answer["conclusion"]
+    if not isinstance(text, str) or not text.strip():
+        return f"{where}: answer['conclusion'] must be a sentence (a str) that states your result with its numbers."
+    numbers = [float(x) for x in _DB_NUMBER.findall(text)]
+    if not numbers:
+        return (f"{where}: your conclusion states no number in dB (write e.g. 'x_hat is 0.95 dB below x_R'); a "
+                "conclusion is checked for its numbers.")
+    p = ref["psnr"]
+    allowed = list(p.values()) + [abs(a - b) for a in p.values() for b in p.values()]
+    for x in numbers:
+        if not any(abs(abs(x) - a) <= 0.051 + 1e-9 for a in allowed):
+            return (f"{where}: your conclusion says {x:g} dB, which is none of the measured PSNRs "
+                    f"({', '.join(f'{k} {v:.2f}' for k, v in p.items())}) nor a difference of two of them: "
+                    "write the conclusion from the measured numbers (an f-string), rounded to 0.1 dB or finer.")
+    return None
+
+
+def _psnr_to(x: torch.Tensor, y: torch.Tensor) -> float:
+    from ..metrics import psnr
+
+    return float(psnr(x, y))
+
+
+def check_restoration_experiment(fn: Callable[..., Any], restorer: Any, blurred: torch.Tensor,
+                                 sharp: torch.Tensor) -> Result:
+    """Lesson 09's larger exercise: ``fn(restorer, blurred, sharp) -> dict``, a short experiment.
+
+    The student restores the held-out faces (``restorer.restore_tensor(blurred)``), measures
+    the PSNR and SSIM of the blurred input, x_R, x_G and x_hat against the sharp faces (the
+    mean over the faces of each face's value), and returns::
+
+        {"psnr": {"blurred": .., "x_R": .., "x_G": .., "x_hat": ..},
+         "ssim": {same keys},
+         "claim": {"best_psnr": name, "best_ssim": name, "fusion_beats_blurred": bool,
+                   "fusion_gap_to_x_R_db": x_hat - x_R in dB},
+         "conclusion": "one or two sentences whose numbers in dB are measured values"}
+
+    The check restores the same faces itself and measures them with ``lessons_lib.metrics.psnr``
+    and ``ssim`` (the student may use these two primitives, or their own formula): each number
+    must agree within 0.05 dB (PSNR) and 0.005 (SSIM); the claim must follow from the numbers
+    and every "N dB" of the conclusion must be a measured PSNR or a difference of two. It
+    then runs the function again on two stand-in restorers whose outputs make other claims
+    true, so a claim or a conclusion typed from the first run fails. The kit's own evaluation
+    and report helpers (``evaluate_restorer``, ``restoration_scores``, ``restoration_report``,
+    ``format_restoration``, ``seed_comparison_table``) are forbidden.
+    """
+    from .. import metrics
+    from ..train import restoration as rs
+
+    exercise = "restoration experiment"
+    forbid = [rs.evaluate_restorer, rs.restoration_scores, rs._mean_scores, rs.format_restoration,
+              rs.seed_comparison_table, metrics.restoration_report, metrics.format_report,
+              metrics.kit_feature_report, metrics.feature_report]
+    blurred = blurred.detach().float().cpu()
+    sharp = sharp.detach().float().cpu()
+    if blurred.shape != sharp.shape or blurred.dim() != 4:
+        raise ValueError(f"blurred {tuple(blurred.shape)} and sharp {tuple(sharp.shape)} must be the same (B, 3, H, W)")
+    with torch.no_grad():
+        outs = {k: v.detach().float().cpu() for k, v in restorer.restore_tensor(blurred.clone()).items()}
+    missing = [k for k in EXPERIMENT_OUTPUTS if k not in outs]
+    if missing:
+        raise ValueError(f"the restorer makes no {', '.join(missing)}: the experiment needs a full restorer bundle")
+    runs = [("on the held-out faces", restorer, outs)] + [(name, r, r.restore_tensor(blurred))
+                                                         for name, r in _scripted_cases(blurred, sharp)]
+    for where, r, o in runs:
+        answer, verdict = run_student(exercise, fn, r, blurred.clone(), sharp.clone(), forbid=forbid, case=where)
+        if verdict is not None:
+            return verdict
+        hint = _judge(answer, o, sharp, where)
+        if hint is not None:
+            return Result(exercise, False, [hint])
+    m = _measure(outs, sharp)
+    best = max(m["psnr"], key=m["psnr"].get)
+    return Result(exercise, True, [], f"your numbers match the check's on {sharp.shape[0]} faces (best PSNR: {best}, "
+                                      f"x_hat - x_R = {m['psnr']['x_hat'] - m['psnr']['x_R']:+.2f} dB), and the "
+                                      "claim and conclusion follow from them on 3 restorers.")

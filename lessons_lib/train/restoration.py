@@ -145,6 +145,11 @@ class FaceRecipe(Recipe):
     val_split: str = "val"
     #: random horizontal flips of the training faces (a face mirrored is still a face)
     flip: bool = True
+    #: warm start: load this stage's network from a run folder, a .safetensors or a restorer
+    #: bundle (``lessons_lib/weights/restorer``) before training - its NAFNet (stage nafnet), its
+    #: generator as G and G_ema (stylegan2; D starts new, a bundle holds none), its encoder and
+    #: generator (inversion; D starts new), its fusion net (fusion). None = from scratch
+    init_weights: str | None = None
 
     def validate(self) -> None:
         super().validate()
@@ -571,12 +576,12 @@ def load_stage(weights: str | os.PathLike, arch: str, what: str, *, device: torc
 
     bundle = Path(weights).expanduser()
     if bundle.is_dir() and (bundle / BUNDLE_CARD).is_file():
-        files = {"nafnet": "nafnet", "stylegan2_g": "generator", "inversion_pair": "encoder"}
+        files = {"nafnet": "nafnet", "stylegan2_g": "generator", "inversion_pair": "encoder", "fusion_net": "fusion"}
         if arch not in files:
-            raise LessonsError(f"{bundle} is a restorer bundle: it holds a NAFNet, a StyleGAN2 generator and an "
-                               f"inversion encoder, not a {arch}")
+            raise LessonsError(f"{bundle} is a restorer bundle: it holds a NAFNet, a StyleGAN2 generator, an "
+                               f"inversion encoder and a fusion net, not a {arch}")
         parts = load_restorer_parts(bundle, device=device)
-        model = {"nafnet": parts.nafnet, "inversion_pair": parts.inversion,
+        model = {"nafnet": parts.nafnet, "inversion_pair": parts.inversion, "fusion_net": parts.fusion,
                  "stylegan2_g": parts.inversion.generator if parts.inversion is not None else None}[arch]
         folder, card = read_bundle(bundle)
         comp_card = read_card(folder / card["components"][files[arch]])
@@ -684,6 +689,21 @@ class _RestorationTask(Task):
                                   "metrics": card.get("metrics")}
         return net
 
+    def _warm_start(self, key: str, arch: str, *also: str) -> None:
+        """Load ``recipe.init_weights`` (see :class:`FaceRecipe`) into ``nets[key]`` (and ``also``), strict."""
+        init = self.recipe.init_weights
+        if not init:
+            return
+        src, card = load_stage(init, arch, f"warm start ({arch})", device=self.device)
+        self._check_card(card, f"warm start {arch}", init)
+        for k in (key, *also):
+            try:
+                self.nets[k].load_state_dict(src.state_dict())
+            except RuntimeError as exc:
+                raise LessonsError(f"init_weights {init} holds another {arch} than this recipe builds (set the "
+                                   f"recipe's sizes to the card's): {str(exc).splitlines()[0]}") from None
+        self.sources["init"] = {"weights": str(Path(init).expanduser().resolve()), "steps": card.get("steps")}
+
     def _check_card(self, card: dict[str, Any], what: str, path: str) -> None:
         size = card.get("size")
         if isinstance(size, int) and size != self.recipe.size:
@@ -729,6 +749,7 @@ class NAFNetTask(_RestorationTask):
     def setup(self, device: torch.device) -> None:
         r = self.recipe
         self.nets = {"G": build_model("nafnet", **self.network_config()).to(device)}
+        self._warm_start("G", "nafnet")
         self.opts = {"G": torch.optim.AdamW(self.nets["G"].parameters(), lr=r.lr, betas=(r.beta1, r.beta2),
                                             weight_decay=r.weight_decay)}
 
@@ -780,6 +801,7 @@ class StyleGAN2Task(_RestorationTask):
         G_ema.arch, G_ema.config = G.arch, dict(G.config)
         D = build_model("stylegan2_d", **r.discriminator_config()).to(device)
         self.nets = {"G": G, "D": D, "G_ema": G_ema}
+        self._warm_start("G", "stylegan2_g", "G_ema")
         c = r.r1_every / (r.r1_every + 1) if self.reg_every else 1.0
         self.opts = {"G": _adam(G.parameters(), r.lr, (r.beta1, r.beta2)),
                      "D": _adam(D.parameters(), r.lr * c, (r.beta1 ** c, r.beta2 ** c))}
@@ -885,6 +907,7 @@ class InversionTask(_RestorationTask):
         pair.generator.load_state_dict(G.state_dict())
         pair.encoder.load_state_dict(E.state_dict())
         self.nets = {"EG": pair, "D": D}
+        self._warm_start("EG", "inversion_pair")
         groups = [{"params": list(pair.encoder.parameters()), "betas": (0.9, 0.999)}]
         if r.finetune_generator:
             groups.append({"params": list(pair.generator.parameters()), "betas": (0.0, 0.99)})
@@ -1000,6 +1023,7 @@ class FusionTask(_RestorationTask):
         if r.residual:                  # older cards lack the key; False is the default
             cfg["residual"] = True
         self.nets = {"F": build_model("fusion_net", **cfg).to(device)}
+        self._warm_start("F", "fusion_net")
         self.opts = {"G": _adam(self.nets["F"].parameters(), r.lr, (0.9, 0.999))}
         self.perceptual = self._perceptual() if (r.lambda_perceptual > 0 or r.lambda_fc > 0) else None
 
@@ -1219,13 +1243,19 @@ def export_bundle(out: str | os.PathLike, *, fusion: str | os.PathLike, nafnet: 
     if not nafnet or not inversion:
         raise LessonsError(f"{fusion} was trained on untrained earlier stages (a smoke run); pass nafnet= and "
                            "inversion= explicitly, or train the stages for real")
-    n_st, _ = _stage_paths(nafnet)
-    i_st, _ = _stage_paths(inversion)
+    # an earlier stage may come from a restorer bundle (a warm start from the shipped restorer)
+    n_bundle, i_bundle = _bundle_component(nafnet, "nafnet"), _bundle_component(inversion, "encoder")
+    n_st = n_bundle or _stage_paths(nafnet)[0]
+    i_st = i_bundle or _stage_paths(inversion)[0]
     for what, st in (("NAFNet", n_st), ("inversion", i_st)):
         if not st.is_file():
             raise LessonsError(f"no {what} weights at {st}")
     out.mkdir(parents=True, exist_ok=True)
-    pair, i_card = load_model(i_st, expect_arch="inversion_pair")
+    if i_bundle is not None:
+        pair, _ = load_stage(inversion, "inversion_pair", "inversion run")
+        i_card = {k: v for k, v in read_card(i_st).items() if k not in ("component", "weights", "arch", "config")}
+    else:
+        pair, i_card = load_model(i_st, expect_arch="inversion_pair")
     n_card = read_card(n_st)
     for name, st in (("nafnet", n_st), ("fusion", f_st)):
         comp_card = read_card(st)
@@ -1258,6 +1288,15 @@ def export_bundle(out: str | os.PathLike, *, fusion: str | os.PathLike, nafnet: 
     path = out / BUNDLE_CARD
     path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def _bundle_component(weights: str | os.PathLike, component: str) -> Path | None:
+    """The file of ``component`` when ``weights`` is a restorer bundle, else None."""
+    p = Path(weights).expanduser()
+    if not (p.is_dir() and (p / BUNDLE_CARD).is_file()):
+        return None
+    folder, card = read_bundle(p)
+    return folder / card["components"][component]
 
 
 def locate_restorer(weights: str | os.PathLike) -> Path:
