@@ -47,18 +47,28 @@ def forward(layers):
 
 
 # --------------------------------------------------------------------------- the checks
-def test_the_cases_hold_the_papers_numbers():
-    assert backward(RF_CASES["the 16x16 PatchGAN (n_layers=1)"]) == 16
+def test_the_cases_hold_stacks_the_lesson_does_not_show():
     assert backward(RF_CASES["the 34x34 PatchGAN (n_layers=2)"]) == 34
-    assert backward(RF_CASES["the 70x70 PatchGAN (n_layers=3)"]) == 70
+    assert backward(RF_CASES["a ResNet-like stem (7x7/2, 3x3/2 pool, 3x3 convs)"]) == 51
+    assert backward(RF_CASES["stride-3 layers with 5x5 kernels"]) == 35
+    assert len(RF_CASES) >= 6
 
 
-@pytest.mark.parametrize("answer", [backward, forward, lambda layers: receptive_field(
-    [ConvGeometry(k, s, 0) for k, s in layers])])
+@pytest.mark.parametrize("answer", [backward, forward])
 def test_check_accepts_right_answers(answer):
     res = check_receptive_field(answer)
     assert res.passed, res.message
     assert f"on {len(RF_CASES)} stacks" in res.message
+
+
+@pytest.mark.parametrize("answer", [
+    lambda layers: receptive_field([ConvGeometry(k, s, 0) for k, s in layers]),
+    lambda layers: patchgan_receptive_field(3),
+])
+def test_check_forbids_the_kits_helpers(answer):
+    res = check_receptive_field(answer)
+    assert res.status == "wrong"
+    assert "the check runs your code with those calls watched" in res.message, res.message
 
 
 def _wrong_direction(layers):
@@ -72,9 +82,9 @@ def _wrong_direction(layers):
 @pytest.mark.parametrize(
     "answer, words, first_wrong",
     [
-        (lambda layers: 1 + sum(k - 1 for k, _ in layers), "ignored the strides", "expected 16"),
-        (_wrong_direction, "from the OUTPUT back", "expected 16"),
-        (lambda layers: sum(k for k, _ in layers), "Adding the kernel sizes", "expected 16"),
+        (lambda layers: 1 + sum(k - 1 for k, _ in layers), "ignored the strides", "expected 34"),
+        (_wrong_direction, "from the OUTPUT back", "expected 34"),
+        (lambda layers: sum(k for k, _ in layers), "Adding the kernel sizes", "expected 34"),
         (lambda layers: backward(layers) + 1, "which is too large", "expected 3"),
         (lambda layers: backward(layers) - 2, "which is too small", "expected 3"),
     ],
@@ -86,25 +96,50 @@ def test_check_names_the_mistakes(answer, words, first_wrong):
     assert first_wrong in res.message, res.message       # the first case that tells it apart
 
 
+def test_a_typed_number_does_not_pass():
+    assert not check_receptive_field(lambda layers: 70)
+
+
 def test_check_never_raises():
     def stub(layers):
         raise NotImplementedError
 
-    assert "NotImplementedError" in check_receptive_field(stub).message
+    assert check_receptive_field(stub).status == "not_done"
     assert "ZeroDivisionError" in check_receptive_field(lambda layers: 1 / 0).message
     assert "whole number" in check_receptive_field(lambda layers: "70").message
     assert "whole number" in check_receptive_field(lambda layers: 70.5).message
     assert not check_receptive_field(None)
 
 
-def test_patchgan_value_check():
-    assert check_patchgan_receptive_field(142, n_layers=4)
-    assert check_patchgan_receptive_field(torch.tensor(70), n_layers=3)
-    assert "n_layers=3" in check_patchgan_receptive_field(70, n_layers=4).message
-    assert "n_layers=5" in check_patchgan_receptive_field(286, n_layers=4).message
-    assert "ignored the strides" in check_patchgan_receptive_field(19, n_layers=4).message
-    assert "too small" in check_patchgan_receptive_field(0, n_layers=4).message
-    assert "should be a number" in check_patchgan_receptive_field("many", n_layers=4).message
+def test_patchgan_function_check():
+    def by_layers(n_layers):
+        return backward([(4, 2)] * n_layers + [(4, 1), (4, 1)])
+
+    def closed_form(n_layers):          # r = 2^n * 7 + 2^(n+1) - 2 ... written as the recursion's fixed point
+        r = 7
+        for _ in range(n_layers):
+            r = 2 * r + 2
+        return r
+
+    assert check_patchgan_receptive_field(by_layers)
+    assert check_patchgan_receptive_field(closed_form)
+    forbidden = check_patchgan_receptive_field(lambda n: patchgan_receptive_field(n))
+    assert forbidden.status == "wrong" and "watched" in forbidden.message
+    built = check_patchgan_receptive_field(lambda n: PatchGAN(in_channels=1, ndf=1, n_layers=n).receptive_field)
+    assert built.status == "wrong" and "watched" in built.message
+    assert "one strided layer less" in check_patchgan_receptive_field(lambda n: by_layers(n - 1)).message
+    assert "one strided layer more" in check_patchgan_receptive_field(lambda n: by_layers(n + 1)).message
+    assert "ignored the strides" in check_patchgan_receptive_field(lambda n: 1 + 3 * (n + 2)).message
+    assert "stride-1 layers" in check_patchgan_receptive_field(
+        lambda n: backward([(4, 2)] * n + [(4, 1)])).message
+    typed = check_patchgan_receptive_field(142)
+    assert not typed and "pass a function" in typed.message
+    assert not check_patchgan_receptive_field(lambda n: 142)
+
+    def stub(n_layers):
+        raise NotImplementedError
+
+    assert check_patchgan_receptive_field(stub).status == "not_done"
 
 
 # --------------------------------------------------------------------------- geometry helpers

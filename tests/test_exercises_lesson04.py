@@ -9,8 +9,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from lessons_lib import viz
-from lessons_lib.exercises import check_mlpconv_parameters, check_pointwise_linear
-from lessons_lib.exercises.lesson04 import mlpconv_parameter_count
+from lessons_lib.exercises import check_mlpconv_block, check_mlpconv_parameters, check_pointwise_linear
+from lessons_lib.exercises.lesson04 import BLOCK_CASES, mlpconv_formula, mlpconv_parameter_count
+from lessons_lib.models.discriminators import _mlpconv
+from lessons_lib.models.layers import conv_block
 from lessons_lib.models import build_model
 from lessons_lib.models.layers import count_parameters
 
@@ -48,6 +50,32 @@ def test_every_way_of_writing_a_per_pixel_linear_layer_passes(fn):
     r = check_pointwise_linear(fn)
     assert r.passed, r
     assert "3 cases" in r.detail
+
+
+@pytest.mark.parametrize("fn", [
+    lambda x, w, b: F.conv2d(x, w[:, :, None, None], b),
+    lambda x, w, b: torch.conv2d(x, w[:, :, None, None], b),
+    lambda x, w, b: _conv_module(x, w, b),
+])
+def test_conv2d_is_forbidden(fn):
+    r = check_pointwise_linear(fn)
+    assert r.status == "wrong"
+    assert "torch.conv2d" in str(r) and "watched" in str(r), str(r)
+
+
+def _conv_module(x, w, b):
+    conv = nn.Conv2d(w.shape[1], w.shape[0], 1)
+    with torch.no_grad():
+        conv.weight.copy_(w[:, :, None, None])
+        conv.bias.copy_(b)
+        return conv(x)
+
+
+def test_pointwise_stub_is_not_done():
+    def stub(x, w, b):
+        raise NotImplementedError
+
+    assert check_pointwise_linear(stub).status == "not_done"
 
 
 def test_the_reference_is_a_1x1_convolution_layer():
@@ -113,32 +141,178 @@ def test_the_count_is_the_one_of_the_discriminators_second_block():
     assert count_parameters(d.net[1]) - count_parameters(p.net[1]) == 2 * (128 * 128 + 2 * 128)
 
 
+def test_the_formula_is_the_packages_block():
+    for c_in, c_out, m in [(64, 128, 2), (3, 8, 0), (8, 16, 3)]:
+        assert mlpconv_formula(c_in, c_out, 4, m, True) == mlpconv_parameter_count(c_in, c_out, m)
+    # without a norm, conv_block gives each conv a bias
+    block = nn.Sequential(conv_block(5, 7, 5, 1, 2, norm="none"), *[conv_block(7, 7, 1, 1, 0, norm="none")] * 1,
+                          conv_block(7, 7, 1, 1, 0, norm="none"), conv_block(7, 7, 1, 1, 0, norm="none"))
+    assert count_parameters(block) == mlpconv_formula(5, 7, 5, 3, False)
+
+
+def my_mlpconv_parameters(c_in, c_out, kernel, mlp_layers, batch_norm=True):
+    weights = kernel * kernel * c_in * c_out + mlp_layers * c_out * c_out
+    return weights + (1 + mlp_layers) * (2 * c_out if batch_norm else c_out)
+
+
+def test_mlpconv_parameters_right_answer_passes():
+    r = check_mlpconv_parameters(my_mlpconv_parameters)
+    assert r.passed, r
+    assert check_mlpconv_parameters(lambda *a: torch.tensor(my_mlpconv_parameters(*a)))
+
+
+@pytest.mark.parametrize("fn", [
+    lambda ci, co, k, m, bn: count_parameters(_mlpconv(ci, co, 2, m, "batch", "leaky", 0.2, False)),
+    lambda ci, co, k, m, bn: mlpconv_formula(ci, co, k, m, bn),
+    lambda ci, co, k, m, bn: sum(p.numel() for p in nn.Conv2d(ci, co, k).parameters()),
+])
+def test_mlpconv_parameters_forbids_counting_a_built_block(fn):
+    r = check_mlpconv_parameters(fn)
+    assert r.status == "wrong" and "watched" in str(r), str(r)
+
+
 @pytest.mark.parametrize(
-    "answer, words",
+    "fn, words",
     [
-        (16 * 64 * 128 + 2 * 128 * 128, "BatchNorm has parameters too"),
-        (164608 + 3 * 128, "no bias"),
-        (16 * 64 * 128 + 2 * 128, "4x4 convolution (and its BatchNorm) only"),
-        (9 * 64 * 128 + 2 * 128 * 128 + 3 * 256, "not 3x3"),
-        (16 * 64 * 128 + 2 * 16 * 128 * 128 + 3 * 256, "not 16 * c_out * c_out"),
-        (16 * 64 * 128 + 2 * 128 * 128 + 256, "each 1x1 conv has its own BatchNorm"),
-        (1000, "too small"),
-        (10 ** 7, "too large"),
-        ("many", "should be a number"),
+        (lambda ci, co, k, m, bn: k * k * ci * co + m * co * co + (0 if bn else (1 + m) * co),
+         "BatchNorm has parameters too"),
+        (lambda ci, co, k, m, bn: my_mlpconv_parameters(ci, co, k, m, bn) + ((1 + m) * co if bn else 0), "no bias"),
+        (lambda ci, co, k, m, bn: my_mlpconv_parameters(ci, co, k, 0, bn), "k x k convolution (and its norm) only"),
+        (lambda ci, co, k, m, bn: my_mlpconv_parameters(ci, co, k, m, bn) + m * (k * k - 1) * co * co,
+         "not kernel^2 * c_out * c_out"),
+        (lambda ci, co, k, m, bn: my_mlpconv_parameters(ci, co, k, m, bn) - (k * k - k) * ci * co,
+         "not kernel * c_in * c_out"),
+        (lambda ci, co, k, m, bn: my_mlpconv_parameters(ci, co, k, m, bn) - (2 * m * co if bn else 0),
+         "each 1x1 conv has its own BatchNorm"),
+        (lambda ci, co, k, m, bn: my_mlpconv_parameters(ci, co, k, m, True), "no gamma and beta"),
+        (lambda ci, co, k, m, bn: my_mlpconv_parameters(ci, co, k, m, bn) - (0 if bn else (1 + m) * co),
+         "without BatchNorm each convolution"),
+        (lambda ci, co, k, m, bn: 164608, "differs from the expected"),
+        (lambda ci, co, k, m, bn: "many", "torch.Tensor"),
     ],
 )
-def test_mlpconv_parameter_mistakes(answer, words):
-    r = check_mlpconv_parameters(answer)
+def test_mlpconv_parameter_mistakes(fn, words):
+    r = check_mlpconv_parameters(fn)
     assert not r.passed
     assert words in str(r), str(r)
 
 
-def test_mlpconv_parameters_accepts_the_right_count_for_other_sizes():
-    assert check_mlpconv_parameters(164608)
-    assert check_mlpconv_parameters(torch.tensor(164608))
-    n = 16 * 32 * 32 + 64 + (32 * 32 + 64)
-    assert check_mlpconv_parameters(n, c_in=32, c_out=32, mlp_layers=1)
-    assert not check_mlpconv_parameters(164608, c_in=32, c_out=32, mlp_layers=1)
+def test_mlpconv_parameters_refuses_a_typed_number_and_knows_the_stub():
+    r = check_mlpconv_parameters(164608)
+    assert not r and "pass a function" in str(r)
+
+    def stub(c_in, c_out, kernel, mlp_layers, batch_norm=True):
+        raise NotImplementedError
+
+    assert check_mlpconv_parameters(stub).status == "not_done"
+
+
+# --------------------------------------------------------------------------- the mlpconv block
+def _block(c_in, c_out, kernel, stride, mlp_layers, *, k1=1, s_first=True, act=True, norm=True, drop=0.2,
+           bias=False, pad=None):
+    pad = (kernel - 1) // 2 if pad is None else pad
+
+    def tail(c):
+        out = [nn.BatchNorm2d(c)] if norm else []
+        out += [nn.ReLU()] if act else []
+        out += [nn.Dropout(drop)] if drop else []
+        return out
+
+    layers = [nn.Conv2d(c_in, c_out, kernel, stride if s_first else 1, pad, bias=bias), *tail(c_out)]
+    for i in range(mlp_layers):
+        s = 1 if s_first or i else stride
+        layers += [nn.Conv2d(c_out, c_out, k1, s, (k1 - 1) // 2, bias=bias), *tail(c_out)]
+    return nn.Sequential(*layers)
+
+
+def my_mlpconv_block(c_in, c_out, kernel, stride, mlp_layers):
+    return _block(c_in, c_out, kernel, stride, mlp_layers)
+
+
+class MyMlpConv(nn.Module):
+    def __init__(self, c_in, c_out, kernel, stride, mlp_layers):
+        super().__init__()
+        self.first = nn.Conv2d(c_in, c_out, kernel, stride, (kernel - 1) // 2, bias=False)
+        self.bn = nn.BatchNorm2d(c_out)
+        self.act = nn.LeakyReLU(0.2)
+        self.drop = nn.Dropout(0.3)
+        self.mlp = nn.ModuleList([nn.Sequential(nn.Conv2d(c_out, c_out, 1, bias=False), nn.BatchNorm2d(c_out),
+                                                nn.LeakyReLU(0.2), nn.Dropout(0.3)) for _ in range(mlp_layers)])
+
+    def forward(self, x):
+        x = self.drop(self.act(self.bn(self.first(x))))
+        for layer in self.mlp:
+            x = layer(x)
+        return x
+
+
+@pytest.mark.parametrize("fn", [my_mlpconv_block, MyMlpConv])
+def test_mlpconv_block_right_answers_pass(fn):
+    r = check_mlpconv_block(fn)
+    assert r.passed, r
+    assert f"{len(BLOCK_CASES)} settings" in str(r)
+
+
+def test_mlpconv_block_forbids_the_kits_builders():
+    r = check_mlpconv_block(lambda ci, co, k, s, m: _mlpconv(ci, co, s, m, "batch", "relu", 0.2, False))
+    assert r.status == "wrong" and "_mlpconv" in str(r) and "watched" in str(r), str(r)
+    r = check_mlpconv_block(lambda ci, co, k, s, m: nn.Sequential(
+        conv_block(ci, co, k, s, (k - 1) // 2, dropout=0.2),
+        *[conv_block(co, co, 1, 1, 0, dropout=0.2) for _ in range(m)]))
+    assert r.status == "wrong" and "conv_block" in str(r), str(r)
+
+
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        (dict(mlp_layers=0), "1x1 convolution(s) should follow"),
+        (dict(k1=3), "MLP layers are 1x1"),
+        (dict(s_first=False), "wrong stride placement"),
+        (dict(act=False), "no activation"),
+        (dict(norm=False), "no BatchNorm2d"),
+        (dict(drop=0.0), "no Dropout"),
+        (dict(bias=True), "no bias"),
+        (dict(pad=0), "needs padding"),
+    ],
+)
+def test_mlpconv_block_names_the_classic_slips(kwargs, words):
+    def wrong(c_in, c_out, kernel, stride, mlp_layers):
+        kw = dict(kwargs)
+        m = kw.pop("mlp_layers", mlp_layers)
+        return _block(c_in, c_out, kernel, stride, m, **kw)
+
+    r = check_mlpconv_block(wrong)
+    assert r.status == "wrong"
+    assert words in str(r), str(r)
+
+
+def test_mlpconv_block_catches_a_block_that_mixes_positions_or_ignores_modes():
+    class Mixer(nn.Module):          # the right layers, then a spatial blur that is no layer of the block
+        def __init__(self, *a):
+            super().__init__()
+            self.body = _block(*a)
+
+        def forward(self, x):
+            y = self.body(x)
+            return y + 0.1 * y.roll(2, dims=-1)
+
+    assert "per-pixel" in str(check_mlpconv_block(Mixer))
+
+    class Noisy(nn.Module):          # random in eval mode too
+        def __init__(self, *a):
+            super().__init__()
+            self.body = _block(*a)
+
+        def forward(self, x):
+            return self.body(x) + 1e-3 * torch.randn(1)
+
+    assert "eval mode" in str(check_mlpconv_block(Noisy))
+    assert "return an nn.Module" in str(check_mlpconv_block(lambda *a: 3))
+
+    def stub(c_in, c_out, kernel, stride, mlp_layers):
+        raise NotImplementedError
+
+    assert check_mlpconv_block(stub).status == "not_done"
 
 
 # --------------------------------------------------------------------------- show_maps

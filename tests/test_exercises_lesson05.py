@@ -21,7 +21,8 @@ def test_the_lsgan_d_loss_formula_and_the_package_pass():
     r = check_lsgan_d_loss(_d_formula)
     assert r.passed, r
     assert "3 cases" in r.detail
-    assert check_lsgan_d_loss(lambda real, fake, a, b: GANLoss("lsgan", a=a, b=b).d_loss(real, fake))
+    forbidden = check_lsgan_d_loss(lambda real, fake, a, b: GANLoss("lsgan", a=a, b=b).d_loss(real, fake))
+    assert forbidden.status == "wrong" and "GANLoss.d_loss" in str(forbidden) and "watched" in str(forbidden)
     # F.mse_loss is a mean of squares too
     assert check_lsgan_d_loss(lambda r_, f_, a, b: 0.5 * F.mse_loss(r_, torch.full_like(r_, b))
                               + 0.5 * F.mse_loss(f_, torch.full_like(f_, a)))
@@ -65,7 +66,8 @@ def test_d_loss_check_never_raises_and_catches_in_place_edits():
     def raises(r, f, a, b):
         raise NotImplementedError
 
-    assert "replace the `raise NotImplementedError`" in str(check_lsgan_d_loss(raises))
+    assert check_lsgan_d_loss(raises).status == "not_done"
+    assert check_lsgan_g_loss(lambda f, c: (_ for _ in ()).throw(NotImplementedError())).status == "not_done"
 
     def inplace(r, f, a, b):
         r.sub_(b)
@@ -79,7 +81,10 @@ def test_d_loss_check_never_raises_and_catches_in_place_edits():
 # --------------------------------------------------------------------------- LSGAN G loss
 def test_the_lsgan_g_loss():
     assert check_lsgan_g_loss(lambda f, c: 0.5 * ((f - c) ** 2).mean())
-    assert check_lsgan_g_loss(lambda f, c: GANLoss("lsgan", c=c).g_loss(f))
+    forbidden = check_lsgan_g_loss(lambda f, c: GANLoss("lsgan", c=c).g_loss(f))
+    assert forbidden.status == "wrong" and "GANLoss.g_loss" in str(forbidden)
+    from lessons_lib.losses import gan_loss
+    assert "watched" in str(check_lsgan_g_loss(lambda f, c: gan_loss("lsgan", c=c).g_loss(f)))
     for fn, words in [
         (lambda f, c: 0.5 * (f ** 2).mean(), "not towards a"),
         (lambda f, c: ((f - c) ** 2).mean(), "twice the reference"),

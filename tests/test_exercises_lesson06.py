@@ -7,14 +7,14 @@ from lessons_lib.exercises import check_gradient_penalty
 from lessons_lib.losses import gradient_penalty
 
 
-def student_template(square=True, per_pixel=False, reduce="mean", lam_used=True):
+def student_template(square=True, per_pixel=False, reduce="mean", lam_used=True, create_graph=True):
     """A student's answer with switchable mistakes."""
 
     def fn(critic, real, fake, lambda_gp=10.0, generator=None):
         shape = real.shape if per_pixel else (real.shape[0],) + (1,) * (real.dim() - 1)
         eps = torch.rand(shape, generator=generator)
         x = (eps * real + (1 - eps) * fake).detach().requires_grad_(True)
-        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=True)
+        (grad,) = torch.autograd.grad(critic(x).sum(), x, create_graph=create_graph)
         d = grad.flatten(1).norm(2, dim=1) - 1
         d = d ** 2 if square else d.abs()
         d = d.mean() if reduce == "mean" else d.sum()
@@ -23,10 +23,33 @@ def student_template(square=True, per_pixel=False, reduce="mean", lam_used=True)
     return fn
 
 
-def test_the_package_reference_and_a_correct_answer_pass():
-    assert check_gradient_penalty(gradient_penalty)
+def test_the_package_reference_is_forbidden_and_a_correct_answer_passes():
+    forbidden = check_gradient_penalty(gradient_penalty)
+    assert forbidden.status == "wrong" and "gradient_penalty" in forbidden.message and "watched" in forbidden.message
     result = check_gradient_penalty(student_template())
     assert result.passed and "lessons_lib.losses.gradient_penalty" in result.message
+    assert "reaches the critic's parameters" in result.message
+
+
+def test_without_create_graph_the_check_fails():
+    result = check_gradient_penalty(student_template(create_graph=False))
+    assert result.status == "wrong"
+    assert "create_graph=True" in result.message and "no path back" in result.message, result.message
+
+
+def test_a_detached_penalty_fails():
+    def detached(critic, real, fake, lambda_gp=10.0, generator=None):
+        return student_template()(critic, real, fake, lambda_gp, generator).detach()
+
+    result = check_gradient_penalty(detached)
+    assert result.status == "wrong" and "no path back" in result.message, result.message
+
+
+def test_the_not_done_stub():
+    def stub(critic, real, fake, lambda_gp=10.0, generator=None):
+        raise NotImplementedError
+
+    assert check_gradient_penalty(stub).status == "not_done"
 
 
 def test_the_stub_gets_a_hint_without_raising():
@@ -59,7 +82,17 @@ def test_mode_seeking_reference_and_a_correct_answer_pass():
     from lessons_lib.exercises import check_mode_seeking_loss
     from lessons_lib.losses import mode_seeking_loss
 
-    assert check_mode_seeking_loss(mode_seeking_loss)
+    from lessons_lib.losses.diversity import mode_seeking_ratio
+
+    forbidden = check_mode_seeking_loss(mode_seeking_loss)
+    assert forbidden.status == "wrong" and "watched" in forbidden.message
+    assert "watched" in check_mode_seeking_loss(
+        lambda a, b, z1, z2: 1.0 / (mode_seeking_ratio(a, b, z1, z2) + 1e-5)).message
+
+    def stub(ab_1, ab_2, z_1, z_2):
+        raise NotImplementedError
+
+    assert check_mode_seeking_loss(stub).status == "not_done"
 
     def mine(ab_1, ab_2, z_1, z_2):
         ratio = (ab_1 - ab_2).abs().mean() / (z_1 - z_2).abs().mean()

@@ -1,26 +1,41 @@
-"""Lesson 03's exercises: the receptive field of a conv stack, and of a PatchGAN."""
+"""Lesson 03's exercises: the receptive field of a conv stack, and of a PatchGAN of any depth.
+
+Both answers are *functions* of the setting, checked on stacks and depths the lesson never
+shows, with the package's own receptive-field helpers watched (``forbid=``): a number copied
+from the lesson, or a call to :func:`lessons_lib.models.layers.receptive_field`, cannot pass.
+"""
 from __future__ import annotations
 
 import math
 from typing import Any, Callable, Sequence
 
-from ..models.discriminators import patchgan_receptive_field
-from ..models.layers import ConvGeometry, receptive_field
-from ._core import Result, check_value
+from ..models.discriminators import PatchGAN, _ConvChainDiscriminator, patchgan_receptive_field
+from ..models.layers import ConvGeometry, conv_geometry, receptive_field
+from ._core import Result, run_student
 
-__all__ = ["check_receptive_field", "check_patchgan_receptive_field", "RF_CASES"]
+__all__ = ["check_receptive_field", "check_patchgan_receptive_field", "RF_CASES", "PATCHGAN_DEPTHS"]
 
 Layers = Sequence[tuple[int, int]]
 
-#: The conv stacks the check uses, as (kernel, stride) per layer, input side first.
+#: The conv stacks the check uses, as (kernel, stride) per layer, input side first. The
+#: lesson shows the PatchGAN stacks; the others (odd strides, a big stem, pools, stride 3)
+#: are not in the notebook, so only a computation gets them right.
 RF_CASES: dict[str, list[tuple[int, int]]] = {
     "one 3x3 conv": [(3, 1)],
-    "the 16x16 PatchGAN (n_layers=1)": [(4, 2), (4, 1), (4, 1)],
     "the 34x34 PatchGAN (n_layers=2)": [(4, 2), (4, 2), (4, 1), (4, 1)],
-    "the 70x70 PatchGAN (n_layers=3)": [(4, 2), (4, 2), (4, 2), (4, 1), (4, 1)],
     "a VGG-style stack (3x3 convs, 2x2 pools)": [(3, 1), (3, 1), (2, 2), (3, 1), (3, 1), (2, 2), (3, 1)],
     "a stack with 1x1 convs (NIN)": [(4, 2), (1, 1), (1, 1), (4, 2), (1, 1), (4, 1)],
+    "a ResNet-like stem (7x7/2, 3x3/2 pool, 3x3 convs)": [(7, 2), (3, 2), (3, 1), (3, 1), (3, 2), (3, 1)],
+    "stride-3 layers with 5x5 kernels": [(5, 3), (5, 3), (3, 1)],
+    "a stride-2 layer last": [(3, 1), (5, 1), (4, 2)],
 }
+
+#: The PatchGAN depths the second exercise is checked on (the lesson prints 1-4).
+PATCHGAN_DEPTHS = (1, 5, 6, 7)
+
+#: The kit's receptive-field helpers: the exercises ask for the computation itself.
+_FORBID: list[Callable[..., Any]] = [receptive_field, patchgan_receptive_field, conv_geometry,
+                                     _ConvChainDiscriminator.receptive_field, PatchGAN.__init__]
 
 
 def _reference(layers: Layers) -> int:
@@ -91,35 +106,30 @@ def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> Result:
     """Lesson 03: ``fn(layers) -> int``, the receptive field of a chain of convolutions.
 
     ``layers`` is a list of ``(kernel, stride)`` pairs, input side first (padding does not
-    change the field's size). The answer must equal
-    :func:`lessons_lib.models.layers.receptive_field` on every stack of :data:`RF_CASES`
-    (16, 34 and 70 for the PatchGANs). The student's function runs on every stack first;
-    a known mistake (forgetting the strides, running the top-down recursion in the wrong
-    direction, ...) is named when it reproduces the answers on all of them, so two
-    mistakes that agree on one stack are told apart by the others.
+    change the field's size). The answer must equal the recursion
+    ``r_{l-1} = s_l r_l + (k_l - s_l)`` (from ``r_L = 1``) on every stack of
+    :data:`RF_CASES` - most of them stacks the lesson never shows. The kit's helpers
+    (``receptive_field``, ``patchgan_receptive_field``, ``conv_geometry``, a model's
+    ``.receptive_field``) are forbidden. A known mistake (forgetting the strides, running
+    the recursion in the wrong direction, ...) is named when it reproduces the answers on
+    all stacks, so two mistakes that agree on one stack are told apart by the others.
     """
     exercise = "the receptive field of a conv stack"
-    if not callable(fn):
-        return Result(exercise, False, [f"pass your function itself (without calling it), got a {type(fn).__name__}."])
     answers: dict[str, int] = {}
     for name, layers in RF_CASES.items():
-        try:
-            got = fn([tuple(layer) for layer in layers])
-        except NotImplementedError:
-            return Result(exercise, False, ["your function raised NotImplementedError: replace the `raise "
-                                            "NotImplementedError` line with your code."])
-        except Exception as exc:  # the student's code: any error becomes a hint
-            return Result(exercise, False, [f"on {name}, your function raised {type(exc).__name__}: {exc}."])
+        got, verdict = run_student(exercise, fn, [tuple(layer) for layer in layers], forbid=_FORBID, case=name)
+        if verdict is not None:
+            return verdict
         value = _as_int(got)
         if value is None:
             return Result(exercise, False, [f"on {name}, return a whole number of pixels, got {got!r}."])
         answers[name] = value
     wrong = [name for name, layers in RF_CASES.items() if answers[name] != _reference(layers)]
     if not wrong:
-        return Result(exercise, True, [], f"matches lessons_lib.models.layers.receptive_field on {len(RF_CASES)} "
-                                          f"stacks ({', '.join(RF_CASES)}).")
+        return Result(exercise, True, [], f"the recursion is right on {len(RF_CASES)} stacks "
+                                          f"({', '.join(RF_CASES)}).")
     name = wrong[0]
-    layers, value, expected = RF_CASES[name], answers[wrong[0]], _reference(RF_CASES[wrong[0]])
+    layers, value, expected = RF_CASES[name], answers[name], _reference(RF_CASES[name])
     for mistake, hint in _MISTAKES:
         if all(answers[n] == mistake(ls) for n, ls in RF_CASES.items()):
             return Result(exercise, False, [f"on {name} ({layers}): got {value}, expected {expected}. {hint}"])
@@ -128,24 +138,56 @@ def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> Result:
                                     f"(expected {expected})."])
 
 
-def check_patchgan_receptive_field(answer: Any, n_layers: int = 4) -> Result:
-    """Lesson 03: the receptive field of the PatchGAN with ``n_layers`` strided layers.
+def _patchgan_layers(n_layers: int) -> list[tuple[int, int]]:
+    return [(4, 2)] * n_layers + [(4, 1), (4, 1)]
 
-    Graded against :func:`lessons_lib.models.discriminators.patchgan_receptive_field`, which
-    reads it off the built model (142 for ``n_layers=4``). The answers of the neighbouring
-    depths and the "forgot the strides" sum are named.
+
+def check_patchgan_receptive_field(fn: Callable[[int], int]) -> Result:
+    """Lesson 03: ``fn(n_layers) -> int``, the receptive field of pix2pix's PatchGAN with
+    ``n_layers`` 4x4 stride-2 layers followed by two 4x4 stride-1 layers.
+
+    Checked on the depths :data:`PATCHGAN_DEPTHS` (1 and 5-7; the lesson prints 1-4) against
+    the model's own field (:func:`lessons_lib.models.discriminators.patchgan_receptive_field`),
+    with the kit's helpers and the PatchGAN's constructor forbidden: write the layer list (or a
+    closed form) and apply the recursion - your ``my_receptive_field`` may be called. The
+    neighbouring depth, the "forgot the strides" sum, the wrong direction and a missing
+    stride-1 layer are named.
     """
-    expected = patchgan_receptive_field(n_layers)
-    layers = [(4, 2)] * n_layers + [(4, 1), (4, 1)]
-    mistakes: dict[float, str] = {}
-    for n in (n_layers - 1, n_layers + 1):
-        if n >= 1:
-            mistakes[float(patchgan_receptive_field(n))] = (
-                f"{patchgan_receptive_field(n)} is the field of the PatchGAN with n_layers={n}; "
-                "count the strided layers again.")
-    mistakes.setdefault(float(_no_strides(layers)),
-                        "you ignored the strides: use r_{l-1} = s_l * r_l + (k_l - s_l) from the output back.")
-    mistakes.setdefault(float(_backward_in_wrong_order(layers)),
-                        "run the recursion r_{l-1} = s_l * r_l + (k_l - s_l) from the output layer back to the input.")
-    return check_value(f"the receptive field of the PatchGAN with n_layers={n_layers}", answer, expected,
-                       unit=" pixels", mistakes=mistakes)
+    exercise = "the receptive field of the PatchGAN of any depth"
+    if not callable(fn):
+        return Result(exercise, False, ["pass a function of n_layers (def my_patchgan_receptive_field(n_layers): ...), "
+                                        f"not a {type(fn).__name__}: a number typed in cannot be checked on other depths."])
+    answers: dict[int, int] = {}
+    for n in PATCHGAN_DEPTHS:
+        got, verdict = run_student(exercise, fn, n, forbid=_FORBID, case=f"n_layers={n}")
+        if verdict is not None:
+            return verdict
+        value = _as_int(got)
+        if value is None:
+            return Result(exercise, False, [f"for n_layers={n}, return a whole number of pixels, got {got!r}."])
+        answers[n] = value
+    wrong = [n for n in PATCHGAN_DEPTHS if answers[n] != patchgan_receptive_field(n)]
+    if wrong:
+        n = wrong[0]
+        value, expected = answers[n], patchgan_receptive_field(n)
+        mistakes: list[tuple[Callable[[int], int], str]] = [
+            (lambda m: _reference(_patchgan_layers(m - 1)),
+             "that is the field of the PatchGAN with one strided layer less; n_layers counts the stride-2 layers."),
+            (lambda m: _reference(_patchgan_layers(m + 1)),
+             "that is the field of the PatchGAN with one strided layer more; n_layers counts the stride-2 layers."),
+            (lambda m: _no_strides(_patchgan_layers(m)),
+             "you ignored the strides: use r_{l-1} = s_l * r_l + (k_l - s_l) from the output back."),
+            (lambda m: _backward_in_wrong_order(_patchgan_layers(m)),
+             "run the recursion r_{l-1} = s_l * r_l + (k_l - s_l) from the output layer back to the input."),
+            (lambda m: _reference([(4, 2)] * m + [(4, 1)]),
+             "one of the two 4x4 stride-1 layers is missing (the C512 block and the final 1-channel conv)."),
+            (lambda m: _reference([(4, 2)] * m),
+             "the two 4x4 stride-1 layers after the strided ones are missing (the C512 block and the output conv)."),
+        ]
+        for mistake, hint in mistakes:
+            if all(answers[m] == mistake(m) for m in PATCHGAN_DEPTHS):
+                return Result(exercise, False, [f"for n_layers={n}: got {value}, expected {expected}: {hint}"])
+        direction = "too large" if value > expected else "too small"
+        return Result(exercise, False, [f"for n_layers={n}: got {value}, which is {direction} (expected {expected})."])
+    return Result(exercise, True, [], f"right for n_layers = {', '.join(map(str, PATCHGAN_DEPTHS))} "
+                                      f"({', '.join(str(patchgan_receptive_field(n)) for n in PATCHGAN_DEPTHS)} px).")

@@ -13,14 +13,16 @@ seeded the same way, so the same eps comes out.
 """
 from __future__ import annotations
 
+import copy
 from typing import Callable
 
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..losses import gradient_penalty, mode_seeking_loss
-from ._core import Case, Mistake, Result, check_function
+from ..losses import gradient_penalty, mode_seeking_loss, r1_penalty
+from ..losses.diversity import mode_seeking_ratio
+from ._core import Case, Mistake, Result, check_function, run_student
 
 __all__ = ["check_gradient_penalty", "check_mode_seeking_loss"]
 
@@ -107,6 +109,24 @@ def _reference(critic, real, fake, lambda_gp, seed):
     return gradient_penalty(critic, real, fake, lambda_gp=lambda_gp, generator=_gen(seed))
 
 
+_GP_FORBID = [gradient_penalty, r1_penalty]
+_MS_FORBID = [mode_seeking_loss, mode_seeking_ratio]
+
+
+def _critic_grads(penalty_fn, critic: nn.Module, real, fake, lam, seed):
+    """The gradients the penalty sends to the critic's parameters (what D's optimiser uses)."""
+    critic = copy.deepcopy(critic)
+    critic.zero_grad(set_to_none=True)
+    penalty_fn(critic, real.clone(), fake.clone(), lam, seed).backward()
+    return [p.grad for p in critic.parameters()]
+
+
+def _no_path_hint(why: str) -> str:
+    return (f"{why}: the penalty has no path back to the critic's parameters, so D's optimiser step would ignore "
+            "it. Build the gradient with torch.autograd.grad(critic(x_hat).sum(), x_hat, create_graph=True): "
+            "the penalty is a function of that gradient, and its own backward pass must run through it.")
+
+
 def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> Result:
     """Lesson 06: ``fn(critic, real, fake, lambda_gp=10.0, generator=None) -> penalty``.
 
@@ -114,17 +134,23 @@ def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> Result:
         GP    = lambda_gp * mean_over_samples (||grad_{x_hat} critic(x_hat).sum()||_2 - 1)^2
 
     (Gulrajani et al. 2017, eq. 3), a scalar that can be back-propagated (build the gradient
-    with ``create_graph=True``). Checked against :func:`lessons_lib.losses.gradient_penalty`
+    with ``create_graph=True``): after the values, the check back-propagates the student's
+    penalty and compares the critic's parameter gradients with the reference's - a penalty
+    computed without ``create_graph`` has no path to them and fails. The kit's
+    ``gradient_penalty`` (and ``r1_penalty``) are forbidden. Checked against :func:`lessons_lib.losses.gradient_penalty`
     on a patch critic and a one-logit critic, with lambda 10 and 1; common mistakes (no
     square, ||grad||^2, eps per pixel, the gradient at the real samples, one norm for the
     whole batch, a sum, the one-sided variant) are named.
     """
 
+    exercise = "the WGAN-GP gradient penalty"
+
     def student(critic, real, fake, lambda_gp, seed):
         return fn(critic, real, fake, lambda_gp, _gen(seed))
 
-    return check_function(
-        "the WGAN-GP gradient penalty",
+    student.__name__ = getattr(fn, "__name__", "fn")
+    result = check_function(
+        exercise,
         student,
         _reference,
         _cases(),
@@ -133,7 +159,35 @@ def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> Result:
         atol=1e-5,
         rtol=1e-4,
         reference_name="lessons_lib.losses.gradient_penalty",
+        forbid=_GP_FORBID,
     )
+    if not result.passed:
+        return result
+    # The value is right; now the gradient it sends to D's weights (the reason GP exists).
+    for case in _cases():
+        critic, real, fake, lam, seed = case.args
+        want = _critic_grads(_reference, critic, real, fake, lam, seed)
+        try:
+            got, verdict = run_student(exercise, _critic_grads, student, critic, real, fake, lam, seed,
+                                       forbid=_GP_FORBID, case=case.name)
+        except RuntimeError as exc:  # pragma: no cover - run_student turns errors into verdicts
+            return Result(exercise, False, [_no_path_hint(f"on {case.name}, backward() failed ({exc})")])
+        if verdict is not None:
+            if "does not require grad" in verdict.message or "grad_fn" in verdict.message:
+                return Result(exercise, False, [_no_path_hint(f"on {case.name}, penalty.backward() failed")])
+            return verdict
+        if all(g is None for g in got):
+            return Result(exercise, False, [_no_path_hint(f"on {case.name}, no critic parameter got a gradient")])
+        for g, w, p in zip(got, want, critic.parameters()):
+            g = torch.zeros_like(p) if g is None else g          # a last bias has no effect on the input gradient
+            w = torch.zeros_like(p) if w is None else w
+            if not torch.allclose(g, w, atol=1e-5, rtol=1e-3):
+                return Result(exercise, False, [f"on {case.name}: the penalty's value is right but the gradient it sends "
+                                                "to the critic's parameters differs from the reference's: compute "
+                                                "x_hat from detached real and fake samples, and the gradient with "
+                                                "create_graph=True."])
+    return Result(exercise, True, [], result.detail + " Its backward pass reaches the critic's parameters "
+                                      "with the reference's gradients.")
 
 
 # --------------------------------------------------------------------------- mode seeking
@@ -203,4 +257,5 @@ def check_mode_seeking_loss(fn: Callable[..., torch.Tensor]) -> Result:
         atol=1e-4,
         rtol=1e-4,
         reference_name="lessons_lib.losses.mode_seeking_loss",
+        forbid=_MS_FORBID,
     )
