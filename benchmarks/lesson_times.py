@@ -35,7 +35,7 @@ TABLE = re.compile(r"(<!-- mode-times[^>]*-->\n)(.*?)(<!-- /mode-times -->)", re
 CLASS_TARGET_S, COURSE_TARGET_S = 600, 5400
 
 
-def run_notebook(path: Path, mode: str, timeout: int) -> dict:
+def run_notebook(path: Path, mode: str, timeout: int, save_dir: Path | None = None) -> dict:
     import nbformat
     from nbclient import NotebookClient
 
@@ -50,6 +50,9 @@ def run_notebook(path: Path, mode: str, timeout: int) -> dict:
         error = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
     wall = time.perf_counter() - t0
     c1 = os.times()
+    if save_dir is not None:                      # the executed notebook, to look at its figures
+        save_dir.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, str(save_dir / f"{path.stem}.{mode}.ipynb"))
     first = ""
     for cell in nb.cells:
         outs = [o for o in cell.get("outputs", []) if o.get("name") == "stdout" or "text" in o]
@@ -102,6 +105,7 @@ def main(argv=None) -> int:
     ap.add_argument("--write", action="store_true", help="store the times in lesson_times.json and the notebooks")
     ap.add_argument("--quick", action="store_true", help="smoke mode of lesson 00 only (checks the script)")
     ap.add_argument("--out", default=str(OUT_DIR / "lesson_times.json"))
+    ap.add_argument("--save-dir", default=None, help="also write each executed notebook (with its outputs) here")
     args = ap.parse_args(argv)
     if args.quick:
         args.modes, args.lessons = ["smoke"], ["00"]
@@ -113,7 +117,7 @@ def main(argv=None) -> int:
     results: dict[str, dict] = {}
     for path in paths:
         for mode in args.modes:
-            r = run_notebook(path, mode, args.timeout)
+            r = run_notebook(path, mode, args.timeout, Path(args.save_dir) if args.save_dir else None)
             results.setdefault(path.name[:2], {"notebook": path.name})[mode] = r
             status = f"ERROR {r['error']}" if r["error"] else "ok"
             print(f"  {path.name:<42} {mode:<6} {fmt(r['wall_s']):>9}  {status}", flush=True)

@@ -99,6 +99,17 @@ class Recipe:
         self.train.validate()
 
 
+def _check_smoothing(r: Any) -> None:
+    """real_label (one-sided label smoothing) belongs to the vanilla / saturating loss."""
+    if not 0.0 < r.real_label <= 1.0:
+        raise LessonsError(f"real_label must be in (0, 1] (0.9 = one-sided label smoothing), got {r.real_label}")
+    if r.real_label != 1.0 and r.gan_loss not in ("vanilla", "saturating"):
+        raise LessonsError(f"real_label belongs to the vanilla loss; gan_loss is {r.gan_loss!r}"
+                           + (" (set lsgan_b)" if r.gan_loss == "lsgan" else ""))
+    if getattr(r, "instance_noise", 0.0) < 0:
+        raise LessonsError(f"instance_noise is a standard deviation, >= 0; got {r.instance_noise}")
+
+
 def _choice(name: str, value: Any, choices: tuple) -> None:
     if value not in choices:
         shown = ", ".join("None" if c is None else str(c) for c in choices)
@@ -142,6 +153,9 @@ class ColorizationRecipe(Recipe):
     g_act: str = "leaky"
     #: seed 003's plain U-Net: ReLU everywhere, no normalisation (overrides g_norm/g_act)
     g_plain: bool = False
+    #: how the decoder doubles H, W: "transpose" (pix2pix) | "resize" | "bilinear" (resize + 3x3
+    #: conv, Odena et al. 2016: no checkerboard; lesson 11)
+    g_upsample: str = "transpose"
     #: dropout in the 3 innermost decoder blocks (pix2pix: 0.5, its only noise source)
     g_dropout: float = 0.5
     # --- discriminator (conditional: sees the gray input and a colouring)
@@ -159,6 +173,8 @@ class ColorizationRecipe(Recipe):
     nin_act: str = "leaky"
     #: NIN's global-average-pooling head: one logit per image instead of a patch map
     d_global_pool: bool = False
+    #: spectral normalisation of every conv of D (Miyato et al. 2018; lesson 11)
+    d_spectral_norm: bool = False
     # --- losses
     #: "vanilla" (non-saturating BCE) | "lsgan" | "wgan" (+ gradient penalty) | "hinge"
     gan_loss: str = "vanilla"
@@ -166,6 +182,8 @@ class ColorizationRecipe(Recipe):
     lsgan_a: float = 0.0
     lsgan_b: float = 1.0
     lsgan_c: float = 1.0
+    #: vanilla loss: D's target on real pairs; 0.9 = one-sided label smoothing (Salimans et al. 2016)
+    real_label: float = 1.0
     #: weight of the L1 reconstruction loss (pix2pix: 100)
     lambda_l1: float = 100.0
     #: weight of the adversarial loss in G's objective
@@ -209,7 +227,9 @@ class ColorizationRecipe(Recipe):
         super().validate()
         _choice("color_space", self.color_space, ("lab", "rgb"))
         _choice("discriminator", self.discriminator, ("patchgan", "nin_patchgan", "image", None))
-        _choice("gan_loss", self.gan_loss, ("vanilla", "lsgan", "wgan", "hinge"))
+        _choice("gan_loss", self.gan_loss, ("vanilla", "saturating", "lsgan", "wgan", "hinge"))
+        _choice("g_upsample", self.g_upsample, ("transpose", "resize", "bilinear"))
+        _check_smoothing(self)
         _choice("g_norm", self.g_norm, ("batch", "instance", "none"))
         _choice("g_act", self.g_act, ("leaky", "relu"))
         _choice("nin_act", self.nin_act, ("leaky", "relu"))
@@ -345,7 +365,14 @@ class ToyGANRecipe(Recipe):
     """An MLP GAN learning a ring of Gaussians in 2-D (lesson 01).
 
     The ring of 8 Gaussians of radius 2 and std 0.02 is the toy problem of Metz et al.
-    (2017, "Unrolled GANs", sec. 3.1) for showing mode collapse."""
+    (2017, "Unrolled GANs", sec. 3.1) for showing mode collapse.
+    Lesson 11's options ("when GAN training fails"), all off by default:
+    ``gan_loss="saturating"`` (the minimax G loss), ``lr_d`` (TTUR, Heusel et al. 2017),
+    ``real_label`` (one-sided label smoothing, Salimans et al. 2016), ``instance_noise``
+    (N(0, sigma^2) added to every input of D, annealed linearly to 0 over
+    ``instance_noise_steps``; Sonderby et al. 2017, Arjovsky & Bottou 2017) and
+    ``d_spectral_norm`` (Miyato et al. 2018). ``lambda_ms`` adds MSGAN's mode-seeking term
+    (Mao et al. 2019) to G's loss."""
 
     modes: int = 8
     radius: float = 2.0
@@ -361,12 +388,25 @@ class ToyGANRecipe(Recipe):
     gan_loss: str = "vanilla"
     lr: float = 1e-3
     beta1: float = 0.5
+    #: D's learning rate; None = lr (TTUR: lr_d > lr, Heusel et al. 2017)
+    lr_d: float | None = None
+    #: D's target on real samples (vanilla loss); 0.9 = one-sided label smoothing
+    real_label: float = 1.0
+    #: std of the Gaussian instance noise added to D's real and fake inputs (0 = off)
+    instance_noise: float = 0.0
+    #: anneal the instance noise linearly to 0 over this many steps (None = constant)
+    instance_noise_steps: int | None = None
+    #: spectral normalisation of every layer of D
+    d_spectral_norm: bool = False
+    #: weight of the mode-seeking term 1 / (|G(z1) - G(z2)| / |z1 - z2| + eps) in G's loss (0 = off)
+    lambda_ms: float = 0.0
 
     task: ClassVar[str] = "lessons_lib.train.toy:ToyGANTask"
 
     def validate(self) -> None:
         super().validate()
-        _choice("gan_loss", self.gan_loss, ("vanilla", "lsgan", "wgan", "hinge"))
+        _choice("gan_loss", self.gan_loss, ("vanilla", "saturating", "lsgan", "wgan", "hinge"))
+        _check_smoothing(self)
         if self.n_points < 1 or self.modes < 1:
             raise LessonsError("n_points and modes must be >= 1")
 
@@ -380,7 +420,14 @@ class ToyGANRecipe(Recipe):
 
 @dataclass
 class DCGANRecipe(Recipe):
-    """DCGAN (Radford et al. 2016) on small images (lesson 01)."""
+    """DCGAN (Radford et al. 2016) on small images (lesson 01).
+    Lesson 11's options ("when GAN training fails"), all off by default:
+    ``gan_loss="saturating"`` (the minimax G loss), ``lr_d`` (TTUR, Heusel et al. 2017),
+    ``real_label`` (one-sided label smoothing, Salimans et al. 2016), ``instance_noise``
+    (N(0, sigma^2) added to every input of D, annealed linearly to 0 over
+    ``instance_noise_steps``; Sonderby et al. 2017, Arjovsky & Bottou 2017) and
+    ``d_spectral_norm`` (Miyato et al. 2018). ``g_upsample="resize"`` swaps G's transposed convs for
+    resize + 3x3 conv (Odena et al. 2016)."""
 
     data: str = "cifar10"
     size: int = 32
@@ -392,12 +439,26 @@ class DCGANRecipe(Recipe):
     #: Radford et al. sec. 4: Adam lr 0.0002 (0.001 "too high"), beta1 0.5 (0.9 oscillated)
     lr: float = 2e-4
     beta1: float = 0.5
+    #: D's learning rate; None = lr (TTUR: lr_d > lr, Heusel et al. 2017)
+    lr_d: float | None = None
+    #: D's target on real samples (vanilla loss); 0.9 = one-sided label smoothing
+    real_label: float = 1.0
+    #: std of the Gaussian instance noise added to D's real and fake inputs (0 = off)
+    instance_noise: float = 0.0
+    #: anneal the instance noise linearly to 0 over this many steps (None = constant)
+    instance_noise_steps: int | None = None
+    #: spectral normalisation of every layer of D
+    d_spectral_norm: bool = False
+    #: how G doubles H, W: "transpose" (the paper) | "resize" | "bilinear"
+    g_upsample: str = "transpose"
 
     task: ClassVar[str] = "lessons_lib.train.toy:DCGANTask"
 
     def validate(self) -> None:
         super().validate()
-        _choice("gan_loss", self.gan_loss, ("vanilla", "lsgan", "wgan", "hinge"))
+        _choice("gan_loss", self.gan_loss, ("vanilla", "saturating", "lsgan", "wgan", "hinge"))
+        _choice("g_upsample", self.g_upsample, ("transpose", "resize", "bilinear"))
+        _check_smoothing(self)
         if self.size < 8 or self.size & (self.size - 1):
             raise LessonsError(f"DCGAN size must be a power of two >= 8 (e.g. 32, 64), got {self.size}")
 

@@ -123,8 +123,8 @@ def test_unknown_loss_name_and_misplaced_targets():
         assert name in str(e.value)
     with pytest.raises(ValueError, match="lsgan"):
         gan_loss("hinge", a=0.0)
-    with pytest.raises(LessonsError, match="real_label"):
-        gan_loss("vanilla", real_label=0.9)
+    with pytest.raises(LessonsError, match="label_smoothing"):
+        gan_loss("vanilla", label_smoothing=0.9)   # real_label=0.9 is the option (lesson 11)
     with pytest.raises(ValueError, match="empty"):
         gan_loss("vanilla").g_loss(torch.zeros(0))
 

@@ -26,7 +26,10 @@ _ALIASES = {
     "lsgan": "lsgan", "ls": "lsgan", "least_squares": "lsgan",
     "wgan": "wgan", "wgan-gp": "wgan", "wgan_gp": "wgan", "wasserstein": "wgan",
     "hinge": "hinge",
+    # the minimax generator loss of Goodfellow et al. eq. 1 (lesson 11's "D wins")
+    "saturating": "vanilla", "minimax": "vanilla",
 }
+_SATURATING = ("saturating", "minimax")
 
 
 def _canonical_mode(name: str) -> str:
@@ -83,15 +86,39 @@ class GANLoss:
 
         L_D = E[relu(1 - D(x))] + E[relu(1 + D(G(z)))]        L_G = -E[D(G(z))]
 
+    Two options of the vanilla loss (lesson 11, "when GAN training fails"):
+
+    ``saturating=True`` (or mode ``"saturating"`` / ``"minimax"``) - G minimises the
+    minimax term itself, ``L_G = E[log(1 - sigma(D(G(z))))] = -E[softplus(D(G(z)))]``. Its
+    gradient with respect to the logit is ``-sigma(D(G(z)))``: it vanishes exactly when D
+    rejects G's samples confidently (logit -> -inf), i.e. early in training - Goodfellow
+    et al.'s reason for the non-saturating loss.
+
+    ``real_label`` (default 1) - one-sided label smoothing (Salimans et al. 2016, sec. 3.4):
+    D's target on real samples is ``real_label`` (0.9) instead of 1, fake targets stay 0:
+
+        L_D = E[real_label * softplus(-D(x)) + (1 - real_label) * softplus(D(x))] + E[softplus(D(G(z)))]
+
+    so D's best logit on a real sample is log(0.9 / 0.1) = 2.2 rather than +inf; D cannot
+    grow over-confident. (For LSGAN the real target is ``b``.)
+
     Schedules such as pix2pix's "divide the D loss by 2" belong to the training engine;
     these are the plain objectives.
     """
 
     def __init__(self, mode: str = "vanilla", a: float | None = None, b: float | None = None,
-                 c: float | None = None) -> None:
+                 c: float | None = None, saturating: bool = False, real_label: float = 1.0) -> None:
+        key = mode.strip().lower() if isinstance(mode, str) else mode
         self.mode = _canonical_mode(mode)
+        self.saturating = bool(saturating) or key in _SATURATING
+        self.real_label = float(real_label)
         if self.mode != "lsgan" and any(v is not None for v in (a, b, c)):
             raise ValueError(f"the targets a, b, c belong to the 'lsgan' loss; the {self.mode!r} loss has none")
+        if self.mode != "vanilla" and (self.saturating or self.real_label != 1.0):
+            raise ValueError(f"saturating and real_label are options of the 'vanilla' loss, not of {self.mode!r}"
+                             + (" (LSGAN's real target is b)" if self.mode == "lsgan" else ""))
+        if not 0.0 < self.real_label <= 1.0:
+            raise ValueError(f"real_label must be in (0, 1] (0.9 = one-sided label smoothing), got {real_label}")
         # LSGAN targets: a = fake label, b = real label, c = G's target (seed 000: 0, 1, 1).
         self.a = 0.0 if a is None else float(a)
         self.b = 1.0 if b is None else float(b)
@@ -99,6 +126,8 @@ class GANLoss:
 
     def __repr__(self) -> str:
         extra = f", a={self.a}, b={self.b}, c={self.c}" if self.mode == "lsgan" else ""
+        extra += ", saturating=True" if self.saturating else ""
+        extra += f", real_label={self.real_label}" if self.real_label != 1.0 else ""
         return f"GANLoss(mode={self.mode!r}{extra})"
 
     def d_loss(self, real_logits: torch.Tensor, fake_logits: torch.Tensor) -> torch.Tensor:
@@ -107,6 +136,9 @@ class GANLoss:
         f = _as_logits(fake_logits, "fake_logits")
         if self.mode == "vanilla":
             # BCE with logits against 1 (real) and 0 (fake) = softplus(-D(x)) + softplus(D(G(z))).
+            if self.real_label != 1.0:  # one-sided label smoothing: BCE against real_label on reals
+                real = self.real_label * F.softplus(-r) + (1.0 - self.real_label) * F.softplus(r)
+                return real.mean() + F.softplus(f).mean()
             return F.softplus(-r).mean() + F.softplus(f).mean()
         if self.mode == "lsgan":
             return 0.5 * ((r - self.b) ** 2).mean() + 0.5 * ((f - self.a) ** 2).mean()
@@ -118,6 +150,8 @@ class GANLoss:
         """The generator's adversarial loss on the logits D gives its samples."""
         f = _as_logits(fake_logits, "fake_logits")
         if self.mode == "vanilla":
+            if self.saturating:
+                return -F.softplus(f).mean()  # minimax: log(1 - sigma(D(G(z))))
             return F.softplus(-f).mean()  # non-saturating: -log sigma(D(G(z)))
         if self.mode == "lsgan":
             return 0.5 * ((f - self.c) ** 2).mean()
@@ -125,14 +159,15 @@ class GANLoss:
 
 
 def gan_loss(name: str, **kw) -> GANLoss:
-    """Factory by name: ``gan_loss("lsgan", a=0, b=1, c=1)``; unknown names list the known ones."""
-    unknown = sorted(set(kw) - {"a", "b", "c"})
+    """Factory by name: ``gan_loss("lsgan", a=0, b=1, c=1)``, ``gan_loss("vanilla", real_label=0.9)``,
+    ``gan_loss("saturating")``; unknown names list the known ones."""
+    unknown = sorted(set(kw) - {"a", "b", "c", "saturating", "real_label"})
     if unknown:
         from .. import LessonsError
 
         raise LessonsError(
             f"gan_loss({name!r}) got unknown option(s) {', '.join(unknown)}; the only options are "
-            "a, b, c (the LSGAN targets)"
+            "a, b, c (the LSGAN targets), saturating and real_label (vanilla)"
         )
     return GANLoss(name, **kw)
 

@@ -10,6 +10,8 @@ so ``in_channels`` = condition channels + output channels (1 + 2 = 3 for Lab pix
 3 + 3 = 6 for the RGB colorizers of seeds 000 and 003). A conditional D (Mirza & Osindero
 2014; pix2pix sec. 2) can reject a colourful output that does not fit its gray input, which
 an unconditional one cannot. Every D outputs logits (no sigmoid); the losses apply it.
+Every D takes ``spectral_norm=True`` (default off, so shipped weights load): each conv
+weight is divided by its largest singular value (Miyato et al. 2018; lesson 11).
 
 * ``patchgan`` - the pix2pix "70x70 PatchGAN" (Isola et al. 2017, sec. 3.2.2): each output
   logit judges one 70x70 patch; D is run convolutionally and the loss averages the map.
@@ -27,6 +29,7 @@ import torch.nn as nn
 
 from . import register
 from .layers import (
+    add_spectral_norm,
     check_image_batch,
     conv_block,
     conv_geometry,
@@ -63,12 +66,14 @@ class _ConvChainDiscriminator(nn.Module):
     in_channels: int
     net: nn.Sequential
 
-    def _finish(self) -> None:
+    def _finish(self, spectral_norm: bool = False) -> None:
         # The smallest input the chain accepts (one output position), found from the layers.
         geo = conv_geometry(self.net)
         self._geometry = geo
         self.min_input_size = next(n for n in range(1, 4096) if output_size(geo, n) >= 1)
         init_weights(self)
+        if spectral_norm:  # Miyato et al. 2018 (lesson 11): after the init, on every conv
+            add_spectral_norm(self)
 
     @property
     def receptive_field(self) -> int:
@@ -112,7 +117,7 @@ class PatchGAN(_ConvChainDiscriminator):
     """
 
     def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, norm: str = "batch",
-                 max_mult: int = 8) -> None:
+                 max_mult: int = 8, spectral_norm: bool = False) -> None:
         super().__init__()
         if not isinstance(n_layers, int) or n_layers < 1:
             raise ValueError(f"n_layers must be an int >= 1, got {n_layers!r}")
@@ -124,7 +129,7 @@ class PatchGAN(_ConvChainDiscriminator):
         layers.append(conv_block(c, c_last, 4, 1, 1, norm=norm, act="leaky"))  # (B, c_last, H'-1, W'-1)
         layers.append(nn.Conv2d(c_last, 1, 4, 1, 1))                           # (B, 1, H'-2, W'-2) logits
         self.net = nn.Sequential(*layers)
-        self._finish()
+        self._finish(spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x = pair(cond, out), (B, in_channels, H, W) -> patch logits (B, 1, H', W')."""
@@ -188,7 +193,7 @@ class NINPatchGAN(_ConvChainDiscriminator):
 
     def __init__(self, in_channels: int = 3, ndf: int = 64, n_layers: int = 3, mlp_layers: int = 2,
                  norm: str = "batch", act: str = "leaky", dropout: float = 0.2, global_pool: bool = False,
-                 max_mult: int = 8) -> None:
+                 max_mult: int = 8, spectral_norm: bool = False) -> None:
         super().__init__()
         if not isinstance(n_layers, int) or n_layers < 1:
             raise ValueError(f"n_layers must be an int >= 1, got {n_layers!r}")
@@ -212,7 +217,7 @@ class NINPatchGAN(_ConvChainDiscriminator):
         self.net = nn.Sequential(*blocks)
         # NIN head: global average pooling of the logit map, (B, 1, H', W') -> (B, 1, 1, 1).
         self.pool = nn.AdaptiveAvgPool2d(1) if global_pool else None
-        self._finish()
+        self._finish(spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x = pair(cond, out) -> patch logits (B, 1, H', W'), or (B, 1) with global_pool."""
@@ -235,7 +240,7 @@ class ImageDiscriminator(_ConvChainDiscriminator):
     """
 
     def __init__(self, in_channels: int = 3, ndf: int = 64, image_size: int = 256, norm: str = "batch",
-                 max_mult: int = 8) -> None:
+                 max_mult: int = 8, spectral_norm: bool = False) -> None:
         super().__init__()
         if not isinstance(image_size, int) or image_size < 8:
             raise ValueError(f"image_size must be an int >= 8, got {image_size!r}")
@@ -250,7 +255,7 @@ class ImageDiscriminator(_ConvChainDiscriminator):
         layers, c = strided_conv_stack(in_channels, ndf, n_down, norm=norm, act="leaky", max_mult=max_mult)
         layers.append(nn.Conv2d(c, 1, s, 1, 0))  # (B, 1, 1, 1): the kernel covers the whole s x s map
         self.net = nn.Sequential(*layers)
-        self._finish()
+        self._finish(spectral_norm)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """x = pair(cond, out), (B, in_channels, image_size, image_size) -> (B, 1) logits."""

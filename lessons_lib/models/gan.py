@@ -21,7 +21,8 @@ import torch
 import torch.nn as nn
 
 from . import register
-from .layers import activation, check_image_batch, conv_block, init_weights, norm_layer, strided_conv_stack
+from .layers import (activation, add_spectral_norm, check_image_batch, conv_block, init_weights, norm_layer,
+                     strided_conv_stack, upsample_conv)
 
 __all__ = [
     "gaussian_mixture",
@@ -128,14 +129,19 @@ class ToyDiscriminator(nn.Module):
 
     LeakyReLU(0.2) hidden layers (the DCGAN choice for discriminators: D keeps a gradient
     everywhere, so G always learns which way is "more real").
+
+    ``spectral_norm=True`` divides every Linear weight by its largest singular value
+    (Miyato et al. 2018; :func:`lessons_lib.models.layers.add_spectral_norm`, lesson 11).
     """
 
     def __init__(self, in_dim: int = 2, hidden: int = 128, layers: int = 3,
-                 act: str = "leaky", norm: str = "none") -> None:
+                 act: str = "leaky", norm: str = "none", spectral_norm: bool = False) -> None:
         super().__init__()
         self.in_dim = in_dim
         # (B, in_dim) -> [Linear -> act] x layers -> (B, hidden) -> Linear -> (B, 1)
         self.net = _mlp(in_dim, hidden, layers, 1, act, norm)
+        if spectral_norm:
+            add_spectral_norm(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.dim() != 2 or x.shape[1] != self.in_dim:
@@ -166,10 +172,14 @@ class DCGANGenerator(nn.Module):
     Channels halve as the resolution doubles (width * 2^(stages-1) at 4x4). No BN on the
     output layer: Radford et al. report that BN on every layer made samples oscillate.
     z_dim 100 is the paper's choice.
+
+    ``upsample="resize"`` (or ``"bilinear"``) replaces each stride-2 transposed conv by a
+    resize x2 + 3x3 conv (Odena et al. 2016; lesson 11): no checkerboard by construction.
+    The default ``"transpose"`` is the paper's.
     """
 
     def __init__(self, z_dim: int = 100, width: int = 64, channels: int = 3, image_size: int = 32,
-                 norm: str = "batch") -> None:
+                 norm: str = "batch", upsample: str = "transpose") -> None:
         super().__init__()
         self.z_dim = z_dim
         self.channels = channels
@@ -181,9 +191,10 @@ class DCGANGenerator(nn.Module):
             conv_block(z_dim, c, 4, 1, 0, norm=norm, act="relu", transpose=True),  # (B, w*2^(s-1), 4, 4)
         ]
         for _ in range(stages - 1):
-            layers.append(conv_block(c, c // 2, 4, 2, 1, norm=norm, act="relu", transpose=True))  # (B, C/2, 2H, 2W)
+            layers.append(conv_block(c, c // 2, 4, 2, 1, norm=norm, act="relu", transpose=True,
+                                     upsample=upsample))  # (B, C/2, 2H, 2W)
             c //= 2
-        layers.append(nn.ConvTranspose2d(c, channels, 4, 2, 1))  # (B, channels, image_size, image_size)
+        layers.append(upsample_conv(c, channels, upsample))  # (B, channels, image_size, image_size)
         layers.append(nn.Tanh())  # (B, channels, image_size, image_size) in [-1, 1]
         self.net = nn.Sequential(*layers)
         init_weights(self)
@@ -213,9 +224,13 @@ class DCGANDiscriminator(nn.Module):
         Conv 4x4 s2 p1 + BN + LeakyReLU   -> (B, 128, 8, 8)
         Conv 4x4 s2 p1 + BN + LeakyReLU   -> (B, 256, 4, 4)
         Conv 4x4 s1 p0                    -> (B, 1, 1, 1) -> (B, 1) logit
+
+    ``spectral_norm=True``: every conv weight divided by its largest singular value
+    (Miyato et al. 2018; lesson 11).
     """
 
-    def __init__(self, channels: int = 3, width: int = 64, image_size: int = 32, norm: str = "batch") -> None:
+    def __init__(self, channels: int = 3, width: int = 64, image_size: int = 32, norm: str = "batch",
+                 spectral_norm: bool = False) -> None:
         super().__init__()
         self.channels = channels
         self.image_size = image_size
@@ -225,6 +240,8 @@ class DCGANDiscriminator(nn.Module):
         layers.append(nn.Conv2d(c, 1, 4, 1, 0))  # (B, 1, 1, 1): a 4x4 valid conv sees the whole 4x4 map
         self.net = nn.Sequential(*layers)
         init_weights(self)
+        if spectral_norm:
+            add_spectral_norm(self)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         check_image_batch(x, self.channels, "DCGAN discriminator input")

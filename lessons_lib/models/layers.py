@@ -34,6 +34,11 @@ __all__ = [
     "output_size",
     "check_image_batch",
     "count_parameters",
+    "UPSAMPLES",
+    "upsample_conv",
+    "upsampling_overlap",
+    "add_spectral_norm",
+    "largest_singular_values",
 ]
 
 # Names accepted by :func:`norm_layer` and :func:`activation` (aliases map to one canonical name).
@@ -111,6 +116,7 @@ def conv_block(
     bias: bool | None = None,
     transpose: bool = False,
     pre_act: bool = False,
+    upsample: str = "transpose",
 ) -> nn.Sequential:
     """Conv (or ConvTranspose) -> norm -> activation -> dropout, as one ``nn.Sequential``.
 
@@ -124,12 +130,20 @@ def conv_block(
         pre_act: put the activation *before* the convolution (the order of the pix2pix
             U-Net blocks, whose skip connections carry the pre-activation feature map).
         dropout: probability of an ``nn.Dropout`` after the activation (0 = none).
+        upsample: for ``transpose=True`` with stride 2: "transpose" (the transposed conv
+            itself) or "resize" / "bilinear" (a resize x2 then a 3x3 conv, see
+            :func:`upsample_conv`).
     """
     norm_kind = _canonical(norm, _NORM_ALIASES, NORMS, "norm")
     if bias is None:
         bias = norm_kind != "batch"
-    conv_cls = nn.ConvTranspose2d if transpose else nn.Conv2d
-    conv = conv_cls(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
+    if transpose and upsample != "transpose":
+        if stride != 2:
+            raise ValueError(f"upsample={upsample!r} replaces a stride-2 transposed conv; this one has stride {stride}")
+        conv: nn.Module = upsample_conv(in_channels, out_channels, upsample, bias=bias)
+    else:
+        conv_cls = nn.ConvTranspose2d if transpose else nn.Conv2d
+        conv = conv_cls(in_channels, out_channels, kernel_size, stride=stride, padding=padding, bias=bias)
     layers: list[nn.Module] = []
     if pre_act:
         layers += [activation(act), conv, norm_layer(norm_kind, out_channels)]
@@ -311,3 +325,89 @@ def check_image_batch(x, channels: int | None, name: str = "input", multiple_of:
 def count_parameters(model: nn.Module, trainable_only: bool = True) -> int:
     """Number of (trainable) parameters, for the model tables of the lessons."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+# --------------------------------------------------------------------------- lesson 11
+#: how a decoder doubles H and W: "transpose" = ConvTranspose2d 4x4 s2 p1 (DCGAN, pix2pix);
+#: "resize" = nearest-neighbour x2 then Conv 3x3 p1; "bilinear" = bilinear x2 then Conv 3x3
+UPSAMPLES = ("transpose", "resize", "bilinear")
+
+
+def upsample_conv(in_channels: int, out_channels: int, mode: str = "transpose", bias: bool = True) -> nn.Module:
+    """A layer that doubles H and W: (B, in, H, W) -> (B, out, 2H, 2W).
+
+    ``"transpose"`` is the 4x4 stride-2 transposed convolution of DCGAN and pix2pix.
+    ``"resize"`` / ``"bilinear"`` is Odena, Dumoulin & Olah's (2016, Distill,
+    "Deconvolution and Checkerboard Artifacts") mend: resize first, then a stride-1 3x3
+    convolution, in which every output pixel is reached by the same number of kernel taps,
+    so the layer cannot paint a checkerboard by construction.
+    """
+    if mode not in UPSAMPLES:
+        raise ValueError(f"unknown upsample {mode!r}; choose one of {', '.join(UPSAMPLES)}")
+    if mode == "transpose":
+        return nn.ConvTranspose2d(in_channels, out_channels, 4, 2, 1, bias=bias)
+    resize = nn.Upsample(scale_factor=2, mode="nearest") if mode == "resize" else \
+        nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)
+    return nn.Sequential(resize, nn.Conv2d(in_channels, out_channels, 3, 1, 1, bias=bias))
+
+
+def upsampling_overlap(kernel: int = 4, stride: int = 2, size: int = 8, mode: str = "transpose") -> torch.Tensor:
+    """How many kernel taps reach each output pixel of a x``stride`` up-sampling layer,
+    (size*stride, size*stride): the layer with all-ones weights (no bias) applied to an
+    all-ones image (Odena et al. 2016's "uneven overlap").
+
+    ``mode="transpose"``: ConvTranspose2d(kernel, stride, padding=(kernel - stride + 1) // 2,
+    output_padding so that the output is exactly size*stride). k=3, s=2 gives the 1-2-4
+    checkerboard (the kernel size is not divisible by the stride); k=4, s=2 is even inside
+    but uneven at the borders. ``mode="resize"`` / ``"bilinear"``: resize x``stride`` then a
+    ``kernel`` x ``kernel`` stride-1 conv (padding kernel // 2): even everywhere inside.
+    """
+    x = torch.ones(1, 1, size, size)
+    with torch.no_grad():
+        if mode == "transpose":
+            pad = (kernel - stride + 1) // 2
+            out_pad = size * stride - ((size - 1) * stride - 2 * pad + kernel)
+            if not 0 <= out_pad < stride:
+                raise ValueError(f"kernel {kernel}, stride {stride}: no padding gives a x{stride} output")
+            layer: nn.Module = nn.ConvTranspose2d(1, 1, kernel, stride, pad, output_padding=out_pad, bias=False)
+        elif mode in ("resize", "bilinear"):
+            layer = nn.Sequential(
+                nn.Upsample(scale_factor=stride, mode="nearest" if mode == "resize" else "bilinear"),
+                nn.Conv2d(1, 1, kernel, 1, kernel // 2, bias=False))
+        else:
+            raise ValueError(f"unknown mode {mode!r}; choose one of {', '.join(UPSAMPLES)}")
+        for m in layer.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
+                m.weight.fill_(1.0)
+        return layer(x)[0, 0]
+
+
+def add_spectral_norm(module: nn.Module, n_power_iterations: int = 1) -> nn.Module:
+    """Spectral normalisation (Miyato et al. 2018, "Spectral Normalization for GANs", ICLR)
+    of every Conv2d and Linear of ``module``, in place; returns ``module``.
+
+    Each weight W is replaced by W / sigma(W), sigma = the largest singular value of W
+    reshaped to (out, in*k*k), estimated by one step of power iteration per forward pass in
+    train mode (torch.nn.utils.parametrizations.spectral_norm). Every layer is then
+    1-Lipschitz (in that matrix sense), so D's logits cannot grow without bound: its
+    gradients stay informative and its weights cannot explode. Call it AFTER the weights
+    are initialised."""
+    from torch.nn.utils.parametrizations import spectral_norm
+
+    for m in list(module.modules()):
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and not hasattr(m, "parametrizations"):
+            spectral_norm(m, n_power_iterations=n_power_iterations)
+    return module
+
+
+def largest_singular_values(module: nn.Module) -> list[float]:
+    """The largest singular value of each Conv2d / ConvTranspose2d / Linear weight of
+    ``module`` (reshaped to (out, -1); the effective weight, i.e. after spectral norm when
+    the module has it), in module order. With spectral norm they sit near 1."""
+    out = []
+    with torch.no_grad():
+        for m in module.modules():
+            if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+                w = m.weight.detach().float()
+                out.append(float(torch.linalg.matrix_norm(w.flatten(1), 2)))
+    return out

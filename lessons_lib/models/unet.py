@@ -41,7 +41,7 @@ import torch
 import torch.nn as nn
 
 from . import register
-from .layers import check_image_batch, conv_block, init_weights
+from .layers import check_image_batch, conv_block, init_weights, upsample_conv
 
 __all__ = ["UNetGenerator", "unet_depth_for"]
 
@@ -89,6 +89,9 @@ class UNetGenerator(nn.Module):
         plain: seed 003's plain U-Net: shorthand for act="relu", norm="none".
         dropout: dropout probability in the inner decoder blocks (0.5 in pix2pix; 0 = off).
         dropout_blocks: how many of the innermost decoder blocks get dropout (3 in pix2pix).
+        upsample: how the decoder doubles H and W: "transpose" (default, pix2pix's 4x4
+            stride-2 transposed conv) or "resize" / "bilinear" (resize x2 + 3x3 conv,
+            Odena et al. 2016: no checkerboard artefacts; lesson 11).
     """
 
     def __init__(
@@ -104,6 +107,7 @@ class UNetGenerator(nn.Module):
         plain: bool = False,
         dropout: float = 0.5,
         dropout_blocks: int = 3,
+        upsample: str = "transpose",
     ) -> None:
         super().__init__()
         if plain:
@@ -143,14 +147,14 @@ class UNetGenerator(nn.Module):
         # Innermost decoder block: input is the bottleneck alone (nothing to concatenate).
         up[depth - 1] = conv_block(                                           # (B, c_{d-2}, H/2^(d-1), W/2^(d-1))
             ch[depth - 1], ch[depth - 2], norm=norm, act="relu", pre_act=True, transpose=True,
-            dropout=dropout if depth - 1 in drop_levels else 0.0)
+            dropout=dropout if depth - 1 in drop_levels else 0.0, upsample=upsample)
         for i in range(depth - 2, 0, -1):
             up[i] = conv_block(                                               # (B, c_{i-1}, H/2^i, W/2^i)
                 2 * ch[i], ch[i - 1], norm=norm, act="relu", pre_act=True, transpose=True,
-                dropout=dropout if i in drop_levels else 0.0)
+                dropout=dropout if i in drop_levels else 0.0, upsample=upsample)
         up[0] = nn.Sequential(
             nn.ReLU(),                                                        # (B, 2*c0, H/2, W/2)
-            nn.ConvTranspose2d(2 * ch[0], out_channels, 4, 2, 1),             # (B, out, H, W)
+            upsample_conv(2 * ch[0], out_channels, upsample),                 # (B, out, H, W)
             nn.Tanh(),                                                        # (B, out, H, W) in [-1, 1]
         )
         self.up = nn.ModuleList(up)

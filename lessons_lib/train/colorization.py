@@ -90,6 +90,8 @@ class ColorizationTask(Task):
             cfg["plain"] = True
         else:
             cfg.update(norm=r.g_norm, act=r.g_act)
+        if r.g_upsample != "transpose":  # lesson 11; the shipped cards lack the key (the default)
+            cfg["upsample"] = r.g_upsample
         return cfg
 
     def discriminator_config(self) -> dict[str, Any]:
@@ -104,6 +106,8 @@ class ColorizationTask(Task):
                        act=r.nin_act)
         if r.discriminator == "image":
             cfg["image_size"] = r.size
+        if r.d_spectral_norm:  # lesson 11 (Miyato et al. 2018)
+            cfg["spectral_norm"] = True
         return cfg
 
     #: feature layers computed beyond L_p's (ColorGAN adds L_s's layer)
@@ -180,9 +184,11 @@ class ColorizationTask(Task):
         if r.discriminator is not None:
             self.nets["D"] = build_model(DISCRIMINATORS[r.discriminator], **self.discriminator_config()).to(device)
             self.opts["D"] = adam(self.nets["D"].parameters(), lr=r.lr_d or r.lr, betas=betas)
-            kw = {}
+            kw: dict[str, Any] = {}
             if r.gan_loss == "lsgan":
                 kw = dict(a=r.lsgan_a, b=r.lsgan_b, c=r.lsgan_c)
+            if r.real_label != 1.0:  # one-sided label smoothing (Salimans et al. 2016)
+                kw["real_label"] = r.real_label
             self.gan = gan_loss(r.gan_loss, **kw)
             # pix2pix divides D's objective by 2 ("slows down the rate at which D learns
             # relative to G"). Its vanilla loss is BCE(real) + BCE(fake), so 0.5 here; the

@@ -35,6 +35,7 @@ one go and 10 steps + resume + 10 steps give bit-identical weights (see the test
 from __future__ import annotations
 
 import contextlib
+import copy
 import csv
 import dataclasses
 import math
@@ -124,6 +125,12 @@ class TrainConfig:
     lr_gamma: float = 0.1
     #: discriminator updates per generator update (1 for pix2pix; WGAN critics use 5)
     d_steps: int = 1
+    #: decay beta of an exponential moving average of net "G"'s weights (0 = off): after the
+    #: optimisers of a step that trained G, G_ema = beta G_ema + (1 - beta) G (BatchNorm stats
+    #: copied). When on, the sample grids, validation and the exported model use G_ema, and
+    #: the checkpoint holds it (net "G_ema"), so resume stays exact. 0.999 = a memory of about
+    #: 1,000 steps (Yazici et al. 2019; StyleGAN2 keeps its own, ``ema_kimg``: leave this at 0)
+    g_ema: float = 0.0
     #: write a metrics.csv row (mean over the window) every this many steps
     log_every: int = 10
     #: write a sample grid of the fixed batch every this many steps (0 = only at the start and
@@ -192,6 +199,8 @@ class TrainConfig:
             )
         if self.d_steps < 1:
             raise LessonsError(f"d_steps must be >= 1, got {self.d_steps}")
+        if not 0.0 <= self.g_ema < 1.0:
+            raise LessonsError(f"g_ema is an EMA decay in [0, 1) (0 = off, e.g. 0.999), got {self.g_ema}")
         if self.best_mode not in ("max", "min"):
             raise LessonsError(f"best_mode must be 'max' or 'min', got {self.best_mode!r}")
         for name in ("log_every", "ckpt_every"):
@@ -655,6 +664,16 @@ class Trainer:
             raise LessonsError(f"d_steps={self.cfg.d_steps} needs a 'D' phase; task {task.name!r} has {task.phases}")
         if task.export_key not in task.nets:
             raise LessonsError(f"task {task.name!r} exports {task.export_key!r}, which is not in task.nets")
+        if self.cfg.g_ema > 0:
+            if "G" not in task.nets:
+                raise LessonsError(f"g_ema averages the net 'G'; task {task.name!r} has {sorted(task.nets)}")
+            if "G_ema" in task.nets:
+                raise LessonsError(f"task {task.name!r} keeps its own G_ema (StyleGAN2: the recipe's ema_kimg); "
+                                   "leave g_ema at 0")
+            ema = copy.deepcopy(_unwrap(task.nets["G"]))   # starts equal to G; draws no random numbers
+            for p in ema.parameters():
+                p.requires_grad_(False)
+            task.nets["G_ema"] = ema
         self._params = {k: [p for p in n.parameters()] for k, n in task.nets.items()}
         self._learning = {k for p in task.phases for k in task.phase_nets(p)}
         if self.channels_last:
@@ -818,6 +837,8 @@ class Trainer:
             state = task.forward(data)
         for phase in phases:
             self._update(phase, state, step, logs)
+        if self.cfg.g_ema > 0 and any("G" in task.phase_nets(p) for p in phases):
+            self._update_ema()
         self._last_lr = {p: task.opts[p].param_groups[0]["lr"] for p in task.phases}
         with warnings.catch_warnings():
             # every schedule follows the global step, also while its phase sits out (NoGAN's
@@ -826,6 +847,30 @@ class Trainer:
             for s in self.scheds.values():
                 s.step()
         return logs
+
+    @torch.no_grad()
+    def _update_ema(self) -> None:
+        """G_ema = beta * G_ema + (1 - beta) * G, once per step after the optimisers."""
+        beta = self.cfg.g_ema
+        nets = self.task.nets
+        for p_ema, p in zip(_unwrap(nets["G_ema"]).parameters(), _unwrap(nets["G"]).parameters()):
+            p_ema.lerp_(p.detach(), 1.0 - beta)
+        for b_ema, b in zip(_unwrap(nets["G_ema"]).buffers(), _unwrap(nets["G"]).buffers()):
+            b_ema.copy_(b)  # BatchNorm running statistics: G's own
+
+    @contextlib.contextmanager
+    def _ema_as_g(self) -> Iterator[None]:
+        """With g_ema on: G_ema stands in for G (samples, validation, export)."""
+        nets = self.task.nets
+        if self.cfg.g_ema <= 0 or "G_ema" not in nets:
+            yield
+            return
+        g, e = nets["G"], nets["G_ema"]
+        nets["G"], nets["G_ema"] = e, g
+        try:
+            yield
+        finally:
+            nets["G"], nets["G_ema"] = g, e
 
     def _next_batch(self) -> Any:
         batch = next(self._batches)
@@ -844,8 +889,8 @@ class Trainer:
             return None
         from ..data import grid_image
 
-        with _eval_mode(self.task.nets), torch.no_grad(), _isolated_rng(self.cfg.seed, self.device), \
-                self._autocast():
+        with self._ema_as_g(), _eval_mode(self.task.nets), torch.no_grad(), \
+                _isolated_rng(self.cfg.seed, self.device), self._autocast():
             images = self.task.sample(self.fixed)
         images = images.detach().float().clamp(0, 1).cpu()
         if images.dim() == 5:  # (rows, N, 3, H, W): one grid row per row (input / output / truth)
@@ -860,6 +905,10 @@ class Trainer:
         return path
 
     def _evaluate(self, step: int) -> dict[str, float]:
+        with self._ema_as_g():
+            return self._evaluate_now(step)
+
+    def _evaluate_now(self, step: int) -> dict[str, float]:
         ds = self.task.dataset("val", False)
         if ds is None:
             return {}
@@ -1085,7 +1134,8 @@ class Trainer:
                 self._interrupted(step, (_rng_state(self.device), self.data_pos), exact=True,
                                   between_steps=True)
             self._save_checkpoint(step, self.data_pos)
-            model_path = self._export(self.out / "model", step, self.val_metrics)
+            with self._ema_as_g():
+                model_path = self._export(self.out / "model", step, self.val_metrics)
         finally:
             self._bar.close()
             self._bar = None

@@ -11,6 +11,12 @@ step (their Algorithm 1, k = ``d_steps``).
 * :class:`ToyGANTask` - MLPs on a ring of Gaussians (:func:`lessons_lib.models.gan.gaussian_mixture`),
   the classic picture of mode collapse (Metz et al. 2017; Srivastava et al. 2017).
 * :class:`DCGANTask` - Radford et al. (2016) on 32x32 images of any image source.
+
+Both take lesson 11's remedies as recipe options (see :class:`_GANOptions`): the
+saturating minimax G loss (to reproduce "D wins"), one-sided label smoothing, instance
+noise, TTUR (``lr_d``), spectral norm in D; and both log ``G_grad``, the mean norm of the
+gradient of G's adversarial loss with respect to each generated sample - the signal that
+vanishes when D wins against the saturating loss.
 """
 from __future__ import annotations
 
@@ -81,7 +87,68 @@ def mode_metrics(fake: torch.Tensor, centers: torch.Tensor, std: float) -> dict[
     }
 
 
-class ToyGANTask(Task):
+class _GANOptions:
+    """The parts of the toy and DCGAN tasks that lesson 11's options change."""
+
+    recipe: Any
+    nets: dict
+    device: torch.device
+
+    def _gan_and_opts(self) -> None:
+        from ..losses import gan_loss
+
+        r = self.recipe
+        kw = {"real_label": r.real_label} if r.real_label != 1.0 else {}
+        self.gan = gan_loss(r.gan_loss, **kw)
+        # beta1 = 0.5: Radford et al. 2016; lr_d: TTUR (Heusel et al. 2017), D's own lr
+        lrs = {"G": r.lr, "D": r.lr_d if r.lr_d is not None else r.lr}
+        self.opts = {k: torch.optim.Adam(n.parameters(), lr=lrs[k], betas=(r.beta1, 0.999))
+                     for k, n in self.nets.items()}
+
+    def noise_std(self, step: int) -> float:
+        """The instance-noise std at ``step``: ``instance_noise``, annealed linearly to 0
+        over ``instance_noise_steps`` when given (Sonderby et al. 2017)."""
+        r = self.recipe
+        if r.instance_noise <= 0:
+            return 0.0
+        if r.instance_noise_steps:
+            return r.instance_noise * max(0.0, 1.0 - step / r.instance_noise_steps)
+        return r.instance_noise
+
+    def _d_input(self, x: torch.Tensor, step: int) -> torch.Tensor:
+        """What D sees: x, plus N(0, std^2) instance noise when on (on real AND fake inputs,
+        so that the two distributions overlap and D's optimum stays smooth)."""
+        std = self.noise_std(step)
+        return x + std * torch.randn_like(x) if std > 0 else x
+
+    def _gan_loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
+        D = self.nets["D"]
+        if phase == "D":
+            d_real = D(self._d_input(state["real"], step))
+            d_fake = D(self._d_input(state["fake"].detach(), step))
+            out = {"loss": self.gan.d_loss(d_real, d_fake),
+                   "real": d_real.detach().mean(), "fake": d_fake.detach().mean()}
+            if self.recipe.instance_noise > 0:
+                out["noise"] = torch.tensor(self.noise_std(step))
+            return out
+        fake = state["fake"]
+        adv = self.gan.g_loss(D(self._d_input(fake, step)))
+        out = {"loss": adv}
+        if fake.requires_grad:
+            # |d l_i / d G(z_i)| per sample (the mean loss carries 1/B): the gradient G gets
+            (grad,) = torch.autograd.grad(adv, fake, retain_graph=True)
+            out["grad"] = (grad.detach().float().flatten(1).norm(dim=1) * grad.shape[0]).mean()
+        lam = getattr(self.recipe, "lambda_ms", 0.0)
+        if lam > 0:
+            from ..losses.diversity import mode_seeking_loss
+
+            ms = mode_seeking_loss(fake, state["fake2"], state["z"], state["z2"])
+            out["loss"] = adv + lam * ms
+            out["ms"] = ms.detach()
+        return out
+
+
+class ToyGANTask(_GANOptions, Task):
     """A toy GAN with MLP G and D learning a ring of 2-D Gaussians (lesson 01)."""
 
     name = "gan_toy"
@@ -92,18 +159,15 @@ class ToyGANTask(Task):
         self.name = recipe.name
 
     def setup(self, device: torch.device) -> None:
-        from ..losses import gan_loss
         from ..models import build_model
 
         r = self.recipe
+        sn = {"spectral_norm": True} if r.d_spectral_norm else {}
         self.nets = {
             "G": build_model("toy_gan_g", z_dim=r.z_dim, hidden=r.hidden, layers=r.layers).to(device),
-            "D": build_model("toy_gan_d", hidden=r.hidden, layers=r.layers).to(device),
+            "D": build_model("toy_gan_d", hidden=r.hidden, layers=r.layers, **sn).to(device),
         }
-        # beta1 = 0.5: see the colorization task (Radford et al. 2016)
-        self.opts = {k: torch.optim.Adam(n.parameters(), lr=r.lr, betas=(r.beta1, 0.999))
-                     for k, n in self.nets.items()}
-        self.gan = gan_loss(r.gan_loss)
+        self._gan_and_opts()
 
     def _points(self, n: int, seed: int) -> torch.Tensor:
         from ..models.gan import gaussian_mixture
@@ -119,18 +183,19 @@ class ToyGANTask(Task):
     def prepare(self, batch: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
         real = batch.float().to(device)
         z = torch.randn(real.shape[0], self.recipe.z_dim).to(device)  # z ~ N(0, I)
-        return {"real": real, "z": z}
+        data = {"real": real, "z": z}
+        if self.recipe.lambda_ms > 0:  # a second draw for the mode-seeking term
+            data["z2"] = torch.randn(real.shape[0], self.recipe.z_dim).to(device)
+        return data
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        return {**data, "fake": self.nets["G"](data["z"])}  # (B, 2)
+        out = {**data, "fake": self.nets["G"](data["z"])}  # (B, 2)
+        if "z2" in data:
+            out["fake2"] = self.nets["G"](data["z2"])
+        return out
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        D = self.nets["D"]
-        if phase == "D":
-            d_real, d_fake = D(state["real"]), D(state["fake"].detach())
-            return {"loss": self.gan.d_loss(d_real, d_fake),
-                    "real": d_real.detach().mean(), "fake": d_fake.detach().mean()}
-        return {"loss": self.gan.g_loss(D(state["fake"]))}
+        return self._gan_loss(phase, state, step)
 
     def sample(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
         """A scatter image of 1,000 real (blue) and 1,000 generated (orange) points."""
@@ -153,7 +218,7 @@ class ToyGANTask(Task):
                 "data": f"gaussian_mixture(modes={self.recipe.modes})"}
 
 
-class DCGANTask(Task):
+class DCGANTask(_GANOptions, Task):
     """DCGAN (Radford et al. 2016) on ``size`` x ``size`` images of an image source (lesson 01)."""
 
     name = "dcgan"
@@ -165,18 +230,17 @@ class DCGANTask(Task):
         self._train: dict[bool, Dataset] = {}
 
     def setup(self, device: torch.device) -> None:
-        from ..losses import gan_loss
         from ..models import build_model
 
         r = self.recipe
+        up = {"upsample": r.g_upsample} if r.g_upsample != "transpose" else {}
+        sn = {"spectral_norm": True} if r.d_spectral_norm else {}
         self.nets = {
-            "G": build_model("dcgan_g", z_dim=r.z_dim, width=r.width, image_size=r.size).to(device),
-            "D": build_model("dcgan_d", width=r.width, image_size=r.size).to(device),
+            "G": build_model("dcgan_g", z_dim=r.z_dim, width=r.width, image_size=r.size, **up).to(device),
+            "D": build_model("dcgan_d", width=r.width, image_size=r.size, **sn).to(device),
         }
         # DCGAN's own settings (sec. 4): Adam lr 2e-4, beta1 0.5
-        self.opts = {k: torch.optim.Adam(n.parameters(), lr=r.lr, betas=(r.beta1, 0.999))
-                     for k, n in self.nets.items()}
-        self.gan = gan_loss(r.gan_loss)
+        self._gan_and_opts()
 
     def dataset(self, split: str, train: bool) -> Dataset | None:
         if split != "train":
@@ -199,12 +263,7 @@ class DCGANTask(Task):
         return {**data, "fake": self.nets["G"](data["z"])}  # (B, 3, S, S)
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        D = self.nets["D"]
-        if phase == "D":
-            d_real, d_fake = D(state["real"]), D(state["fake"].detach())
-            return {"loss": self.gan.d_loss(d_real, d_fake),
-                    "real": d_real.detach().mean(), "fake": d_fake.detach().mean()}
-        return {"loss": self.gan.g_loss(D(state["fake"]))}
+        return self._gan_loss(phase, state, step)
 
     def sample(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
         """Generated images from the fixed noise of the sample batch, in [0, 1]."""
