@@ -17,6 +17,7 @@ from lessons_lib import viz  # noqa: E402
 from lessons_lib.exercises import (  # noqa: E402
     check_discriminator_loss,
     check_equilibrium_value,
+    check_gan_step,
     check_generator_loss,
     check_optimal_discriminator,
     game_value,
@@ -94,20 +95,72 @@ def test_d_star_check_accepts_the_formula_and_names_the_mistakes():
     assert not raises and "NameError" in str(raises)
 
 
-def test_equilibrium_value_check():
-    assert check_equilibrium_value(-math.log(4))
-    assert check_equilibrium_value(-1.3863)           # within 1e-3
-    assert check_equilibrium_value(2 * math.log(0.5))
-    assert "sign" in str(check_equilibrium_value(math.log(4)))
-    assert "one term" in str(check_equilibrium_value(-math.log(2)))
-    assert "natural logarithm" in str(check_equilibrium_value(-2.0))
-    assert "too small" in str(check_equilibrium_value(-3.0))
-    assert "number" in str(check_equilibrium_value("minus log four"))
+def _my_game_value(p_data, p_g, dx):
+    d = p_data / (p_data + p_g)
+    terms = torch.xlogy(p_data, d) + torch.xlogy(p_g, 1 - d)
+    return float(terms.nan_to_num(0.0).sum() * dx)    # 0/0 where both are 0: no mass, no term
+
+
+def test_equilibrium_value_check_grades_a_function_on_unseen_settings():
+    assert check_equilibrium_value(_my_game_value)
+    # the equilibrium of any distribution is -log 4 (times its mass on the grid)
+    x = torch.linspace(-8, 8, 2001, dtype=torch.float64)
+    p = _normal(x, 0.3, 1.1)
+    assert _my_game_value(p, p, float(x[1] - x[0])) == pytest.approx(-math.log(4), abs=1e-6)
+    # a typed number fails: it is right only at p_g = p_data
+    r = check_equilibrium_value(lambda pd, pg, dx: -math.log(4))
+    assert not r and "whatever the densities" in str(r)
+    assert check_equilibrium_value(lambda pd, pg, dx: None).status == "wrong"
+    assert "pass your function itself" in str(check_equilibrium_value(-math.log(4)))
+
+
+def _dstar(pd, pg):
+    return pd / (pd + pg)
+
+
+@pytest.mark.parametrize(
+    "wrong, words",
+    [
+        (lambda pd, pg, dx: (torch.xlogy(pd, _dstar(pd, pg)) + torch.xlogy(pg, 1 - _dstar(pd, pg))).nan_to_num().sum(),
+         "grid spacing"),
+        (lambda pd, pg, dx: torch.xlogy(pd, _dstar(pd, pg)).nan_to_num().sum() * dx, "second term"),
+        (lambda pd, pg, dx: -(torch.xlogy(pd, _dstar(pd, pg))
+                              + torch.xlogy(pg, 1 - _dstar(pd, pg))).nan_to_num().sum() * dx, "the sign"),
+        (lambda pd, pg, dx: (torch.xlogy(pd, _dstar(pd, pg)) + torch.xlogy(pg, 1 - _dstar(pd, pg))).nan_to_num().sum()
+         * dx / math.log(2), "natural one"),
+        (lambda pd, pg, dx: (pd * torch.log(_dstar(pd, pg)) + pg * torch.log(1 - _dstar(pd, pg))).sum() * dx,
+         "0 * log 0"),
+    ],
+)
+def test_equilibrium_value_check_names_each_mistake(wrong, words):
+    r = check_equilibrium_value(wrong)
+    assert not r and words in str(r), str(r)
+
+
+def test_equilibrium_value_check_forbids_the_package_and_reports_not_done():
+    r = check_equilibrium_value(lambda pd, pg, dx: game_value(pd, pg, dx))
+    assert not r and "game_value" in str(r) and "watched" in str(r)
+    r = check_equilibrium_value(lambda pd, pg, dx: float((torch.xlogy(pd, optimal_discriminator(pd, pg))
+                                                           + torch.xlogy(pg, 1 - optimal_discriminator(pd, pg)))
+                                                          .sum() * dx))
+    assert not r and "optimal_discriminator" in str(r)
+
+    def stub(pd, pg, dx):
+        raise NotImplementedError
+
+    assert check_equilibrium_value(stub).status == "not_done"
 
 
 # --------------------------------------------------------------------------- the losses
-def test_d_loss_check_accepts_the_package_and_bce_with_logits():
-    assert check_discriminator_loss(VANILLA.d_loss)
+def test_d_loss_check_accepts_bce_with_logits_and_forbids_the_package():
+    r = check_discriminator_loss(VANILLA.d_loss)
+    assert not r and "GANLoss.d_loss" in str(r) and "watched" in str(r)
+    assert check_discriminator_loss(lambda r, f: F.softplus(-r).mean() + F.softplus(f).mean())
+
+    def stub(r, f):
+        raise NotImplementedError
+
+    assert check_discriminator_loss(stub).status == "not_done"
 
     def bce(r, f):
         return (F.binary_cross_entropy_with_logits(r, torch.ones_like(r))
@@ -146,8 +199,10 @@ def test_d_loss_check_catches_log_sigmoid_underflow():
     assert not result and "very confident" in str(result) and "F.softplus" in str(result)
 
 
-def test_g_loss_check_accepts_the_package_and_logsigmoid():
-    assert check_generator_loss(VANILLA.g_loss)
+def test_g_loss_check_accepts_logsigmoid_and_forbids_the_package():
+    r = check_generator_loss(VANILLA.g_loss)
+    assert not r and "GANLoss.g_loss" in str(r)
+    assert check_generator_loss(lambda f: F.softplus(-f).mean())
     assert check_generator_loss(lambda f: -F.logsigmoid(f).mean())
     assert check_generator_loss(lambda f: F.binary_cross_entropy_with_logits(f, torch.ones_like(f)))
 
@@ -254,3 +309,134 @@ def test_plot_optimal_discriminator_draws_densities_and_d_star():
         viz.plot_optimal_discriminator(x, p_data[:-1], p_g)
     with pytest.raises(ValueError, match="d_star"):
         viz.plot_optimal_discriminator(x, p_data, p_g, d[:5])
+
+
+# --------------------------------------------------------------------------- the larger exercise: one GAN step
+def _my_gan_step(G, D, opt_G, opt_D, real, z):
+    fake = G(z)
+    opt_D.zero_grad()
+    d_loss = (F.binary_cross_entropy_with_logits(D(real), torch.ones(len(real), 1))
+              + F.binary_cross_entropy_with_logits(D(fake.detach()), torch.zeros(len(z), 1)))
+    d_loss.backward()
+    opt_D.step()
+    opt_G.zero_grad()
+    g_loss = F.softplus(-D(fake)).mean()
+    g_loss.backward()
+    opt_G.step()
+    return d_loss.item(), g_loss.item()
+
+
+def _step(*, detach=True, zero_d=True, zero_g=True, saturating=False, g_first=False, loss=None):
+    """A student's step written out, with one mistake switched on."""
+
+    def d_part(G, D, opt_D, real, z):
+        if zero_d:
+            opt_D.zero_grad()
+        fake = G(z)
+        lf = D(fake.detach() if detach else fake)
+        d = loss.d_loss(D(real), lf) if loss else F.softplus(-D(real)).mean() + F.softplus(lf).mean()
+        d.backward()
+        opt_D.step()
+        return d.item()
+
+    def g_part(G, D, opt_G, z):
+        if zero_g:
+            opt_G.zero_grad()
+        t = D(G(z))
+        g = loss.g_loss(t) if loss else (torch.log(1 - torch.sigmoid(t)).mean() if saturating else F.softplus(-t).mean())
+        g.backward()
+        opt_G.step()
+        return g.item()
+
+    def step(G, D, opt_G, opt_D, real, z):
+        if g_first:
+            g = g_part(G, D, opt_G, z)
+            return d_part(G, D, opt_D, real, z), g
+        d = d_part(G, D, opt_D, real, z)
+        return d, g_part(G, D, opt_G, z)
+
+    return step
+
+
+def test_gan_step_accepts_a_right_step():
+    r = check_gan_step(_my_gan_step)
+    assert r.passed, r
+    assert check_gan_step(_step())              # zero_grad placed elsewhere, softplus instead of BCE
+
+
+@pytest.mark.parametrize(
+    "flags, words",
+    [
+        (dict(detach=False), "detached: D(G(z).detach())"),
+        (dict(detach=False, zero_g=False), "mixes D's objective"),
+        (dict(zero_d=False), "opt_D.zero_grad() before D's loss.backward()"),
+        (dict(zero_g=False), "opt_G.zero_grad() before G's loss.backward()"),
+        (dict(zero_d=False, zero_g=False), "both networks' updates"),
+        (dict(saturating=True), "saturating (minimax) loss"),
+        (dict(g_first=True), "updated G first"),
+    ],
+)
+def test_gan_step_names_each_mistake(flags, words):
+    r = check_gan_step(_step(**flags))
+    assert not r and words in str(r), str(r)
+
+
+def test_gan_step_names_a_missing_detach_that_reuses_the_fakes():
+    def reuses(G, D, opt_G, opt_D, real, z):
+        fake = G(z)
+        opt_D.zero_grad()
+        d = F.softplus(-D(real)).mean() + F.softplus(D(fake)).mean()      # no .detach()
+        d.backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        g = F.softplus(-D(fake)).mean()                                   # backward through G's freed graph
+        g.backward()
+        opt_G.step()
+        return d.item(), g.item()
+
+    r = check_gan_step(reuses)
+    assert not r and "D(fake.detach())" in str(r) and "second" in str(r), str(r)
+
+
+def test_gan_step_forbids_the_package_and_reports_not_done():
+    r = check_gan_step(_step(loss=VANILLA))
+    assert not r and "GANLoss.d_loss" in str(r) and "watched" in str(r)
+
+    from lessons_lib.train.toy import _GANOptions
+
+    def via_toy_task(G, D, opt_G, opt_D, real, z):
+        class T(_GANOptions):
+            pass
+
+        t = T()
+        t.nets, t.recipe, t.gan = {"D": D}, type("R", (), {"instance_noise": 0.0, "lambda_ms": 0.0})(), VANILLA
+        loss = t._gan_loss("D", {"real": real, "fake": G(z)}, 0)["loss"]
+        return loss.item(), loss.item()
+
+    r = check_gan_step(via_toy_task)
+    assert not r and "_gan_loss" in str(r)
+
+    def stub(G, D, opt_G, opt_D, real, z):
+        raise NotImplementedError
+
+    assert check_gan_step(stub).status == "not_done"
+
+
+def test_gan_step_reports_wrong_returns_and_other_differences():
+    assert "pair (d_loss, g_loss)" in str(check_gan_step(lambda G, D, oG, oD, r, z: None))
+
+    def half_d(G, D, opt_G, opt_D, real, z):
+        fake = G(z)
+        opt_D.zero_grad()
+        d = 0.5 * (F.softplus(-D(real)).mean() + F.softplus(D(fake.detach())).mean())
+        d.backward()
+        opt_D.step()
+        opt_G.zero_grad()
+        g = F.softplus(-D(fake)).mean()
+        g.backward()
+        opt_G.step()
+        return d.item(), g.item()
+
+    r = check_gan_step(half_d)
+    assert not r and "your d_loss is" in str(r) and "D's parameters" in str(r)
+    assert "pass your function itself" in str(check_gan_step(3))

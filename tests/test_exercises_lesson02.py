@@ -60,11 +60,23 @@ def test_reference_objective_is_what_the_training_task_uses():
 
 
 # --------------------------------------------------------------------------- the check
-def test_check_accepts_the_package_losses_and_an_independent_formula():
-    assert check_generator_objective(lambda d, f, r, lam: gan_loss("vanilla").g_loss(d) + lam * l1_loss(f, r))
+def test_check_accepts_an_independent_formula_and_forbids_the_package():
     res = check_generator_objective(
-        lambda d, f, r, lam: F.binary_cross_entropy_with_logits(d, torch.ones_like(d)) + lam * F.l1_loss(f, r))
+        lambda d, f, r, lam: F.binary_cross_entropy_with_logits(d, torch.ones_like(d)) + lam * (f - r).abs().mean())
     assert res.passed and res.message.startswith("Correct!")
+    for shortcut, name in [
+        (lambda d, f, r, lam: gan_loss("vanilla").g_loss(d) + lam * l1_loss(f, r), "GANLoss.g_loss"),
+        (lambda d, f, r, lam: F.softplus(-d).mean() + lam * l1_loss(f, r), "l1_loss"),
+        (lambda d, f, r, lam: F.softplus(-d).mean() + lam * torch.nn.L1Loss()(f, r), "l1_loss"),
+        (pix2pix_generator_objective, "pix2pix_generator_objective"),
+    ]:
+        res = check_generator_objective(shortcut)
+        assert not res.passed and name in res.message and "watched" in res.message, res.message
+
+    def stub(d, f, r, lam):
+        raise NotImplementedError
+
+    assert check_generator_objective(stub).status == "not_done"
 
 
 @pytest.mark.parametrize(
@@ -207,8 +219,9 @@ def test_checkpoint_rule_accepts_the_rule_written_out():
         return max(ok, key=lambda i: (colour[i], i))
 
     assert check_checkpoint_rule(mine).passed
-    assert check_checkpoint_rule(choose_by_rule).passed
-    assert check_checkpoint_rule(lambda p, c, t: torch.tensor(choose_by_rule(p, c, t))).passed
+    assert check_checkpoint_rule(lambda p, c, t: torch.tensor(mine(p, c, t))).passed
+    r = check_checkpoint_rule(choose_by_rule)
+    assert not r.passed and "choose_by_rule" in r.hints[0] and "watched" in r.hints[0]
 
 
 @pytest.mark.parametrize("hint, wrong", _RULE_MISTAKES, ids=[h[:30] for h, _ in _RULE_MISTAKES])
@@ -224,7 +237,8 @@ def test_checkpoint_rule_reports_other_answers_and_errors():
     def unfinished(p, c, t):
         raise NotImplementedError
 
-    assert "NotImplementedError" in check_checkpoint_rule(unfinished).hints[0]
+    assert check_checkpoint_rule(unfinished).status == "not_done"
+    assert "got NoneType" in check_checkpoint_rule(lambda p, c, t: None).hints[0]
     assert "pass your function itself" in check_checkpoint_rule(3).hints[0]
     assert choose_by_rule([21.0, 22.0], [30.0, 10.0], 0.3) == 1
     with pytest.raises(ValueError, match="one prefer value per fidelity value"):

@@ -16,17 +16,18 @@ from __future__ import annotations
 from ._core import (CallWatch, Case, Mistake, Result, check_function, check_value, compare_tensors, graded,
                     run_student)
 from .lesson00 import check_gray_keeps_L, check_lab_denormalization, check_lab_normalization
-from .lesson01 import (check_discriminator_loss, check_equilibrium_value, check_generator_loss,
+from .lesson01 import (check_discriminator_loss, check_equilibrium_value, check_gan_step, check_generator_loss,
                        check_optimal_discriminator, game_value, optimal_discriminator)
 from .lesson02 import check_checkpoint_rule, check_generator_objective
 from .lesson03 import check_patchgan_receptive_field, check_receptive_field
-from .lesson04 import check_mlpconv_parameters, check_pointwise_linear
+from .lesson04 import check_mlpconv_block, check_mlpconv_parameters, check_pointwise_linear
 from .lesson05 import check_lsgan_d_loss, check_lsgan_g_loss
 from .lesson06 import check_gradient_penalty, check_mode_seeking_loss
 from .lesson07 import check_motion_blur
 from .lesson08 import check_demodulation
-from .lesson09 import check_contextual_loss
+from .lesson09 import check_contextual_loss, check_restoration_experiment
 from .lesson10 import check_frechet_gaussians
+from .lesson11 import check_spectral_norm
 
 __all__ = [
     "Result",
@@ -47,12 +48,14 @@ __all__ = [
     "check_equilibrium_value",
     "check_discriminator_loss",
     "check_generator_loss",
+    "check_gan_step",
     "check_generator_objective",
     "check_checkpoint_rule",
     "check_receptive_field",
     "check_patchgan_receptive_field",
     "check_pointwise_linear",
     "check_mlpconv_parameters",
+    "check_mlpconv_block",
     "check_lsgan_d_loss",
     "check_lsgan_g_loss",
     "check_gradient_penalty",
@@ -60,7 +63,9 @@ __all__ = [
     "check_motion_blur",
     "check_demodulation",
     "check_contextual_loss",
+    "check_restoration_experiment",
     "check_frechet_gaussians",
+    "check_spectral_norm",
 ]
 
 # Every lesson's check reports to the gradebook (LESSONS_GRADEBOOK; see _core.graded), and

@@ -7,9 +7,9 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
-from ..checkpoints import choose_by_rule
-from ..losses import gan_loss, l1_loss
-from ._core import Case, Mistake, Result, check_function
+from ..checkpoints import choose_by_rule, select_eval
+from ..losses import GANLoss, gan_loss, l1_loss
+from ._core import Case, Mistake, Result, check_function, run_student
 
 __all__ = ["check_generator_objective", "pix2pix_generator_objective", "check_checkpoint_rule"]
 
@@ -99,6 +99,14 @@ _MISTAKES = [
 ]
 
 
+def _objective_forbid() -> tuple:
+    """The package's pieces of this loss, the task that adds them, and torch's L1 (nn.L1Loss
+    reaches F.l1_loss too): the student writes both terms."""
+    from ..train.colorization import ColorizationTask
+
+    return (GANLoss.g_loss, GANLoss.d_loss, l1_loss, pix2pix_generator_objective, ColorizationTask.loss, F.l1_loss)
+
+
 def check_generator_objective(
     fn: Callable[[torch.Tensor, torch.Tensor, torch.Tensor, float], torch.Tensor],
 ) -> Result:
@@ -121,6 +129,7 @@ def check_generator_objective(
         atol=1e-4,
         rtol=1e-4,
         reference_name="gan_loss('vanilla').g_loss(D) + lambda_l1 * l1_loss(fake, real)",
+        forbid=_objective_forbid(),
     )
 
 
@@ -159,18 +168,23 @@ def check_checkpoint_rule(fn: Callable[[list, list, float], int]) -> Result:
     NoGAN ships: among those whose PSNR is within ``tolerance`` dB of the run's best, the most
     colourful; of equals, the later. ``psnr`` and ``colourfulness`` are lists of floats in
     training order. The reference is :func:`lessons_lib.checkpoints.choose_by_rule`, the rule
-    ``lessons models train nogan`` applies; the common mistakes are named."""
+    ``lessons models train nogan`` applies; the common mistakes are named. Calling
+    ``choose_by_rule`` or ``select_eval`` fails the check."""
     exercise = "NoGAN's checkpoint rule"
     if not callable(fn):
         return Result(exercise, False, [f"pass your function itself (without calling it), got a {type(fn).__name__}."])
     answers, wants = [], []
     for name, psnr, colour, tol in _RULE_CASES:
         wants.append(choose_by_rule(psnr, colour, tol))
+        got, verdict = run_student(exercise, fn, list(psnr), list(colour), tol,
+                                   forbid=(choose_by_rule, select_eval), case=f"'{name}'")
+        if verdict is not None:
+            return verdict
         try:
-            got = fn(list(psnr), list(colour), tol)
             answers.append(int(got.item() if isinstance(got, torch.Tensor) else got))
-        except Exception as exc:  # the student's code: any error becomes a hint
-            return Result(exercise, False, [f"on '{name}': {type(exc).__name__}: {exc}"])
+        except (TypeError, ValueError, RuntimeError):
+            return Result(exercise, False, [f"on '{name}': return the index of the chosen validation (an int), "
+                                            f"got {type(got).__name__}."])
     wrong_at = [i for i, (got, want) in enumerate(zip(answers, wants)) if got != want]
     if wrong_at:
         name, psnr, colour, tol = _RULE_CASES[wrong_at[0]]
