@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from ..metrics import frechet_distance, frechet_feature_distance
-from ._core import Case, Mistake, Result, check_function
+from ._core import Case, Mistake, Result, check_function, float_answer
 
 __all__ = ["check_frechet_gaussians"]
 
@@ -77,13 +77,8 @@ def check_frechet_gaussians(fn: Callable[..., torch.Tensor]) -> Result:
     (mu1 - mu2)^2 + (s1 - s2)^2), identical Gaussians (0), diagonal and full, non-commuting
     covariances; the package's Frechet functions may not be called. Returns a float or a
     0-d tensor (float64 inputs)."""
-    def as_tensor(*args):
-        out = fn(*args)
-        return torch.as_tensor(out, dtype=torch.float64) if isinstance(out, (float, int)) else out
-
-    as_tensor.__name__ = getattr(fn, "__name__", "fn")
     return check_function(
-        "the Frechet distance of two Gaussians", as_tensor, _reference, _cases(), mistakes=_MISTAKES,
+        "the Frechet distance of two Gaussians", float_answer(fn), _reference, _cases(), mistakes=_MISTAKES,
         output_names=("d^2",), atol=1e-6, rtol=1e-6, reference_name="lessons_lib.metrics.frechet_distance",
         forbid=[frechet_distance, frechet_feature_distance],
     )

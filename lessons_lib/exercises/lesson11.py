@@ -7,7 +7,7 @@ from typing import Callable
 import torch
 
 from ..models.layers import add_spectral_norm, largest_singular_values
-from ._core import Case, Mistake, Result, check_function
+from ._core import Case, Mistake, Result, check_function, float_answer
 
 __all__ = ["check_spectral_norm"]
 
@@ -74,15 +74,10 @@ def check_spectral_norm(fn: Callable[..., torch.Tensor]) -> Result:
     matrix after ONE step (exact), on Linear and conv weights with a known spectrum; the
     SVD, eigen-solvers, matrix norms and every spectral_norm may not be called. Returns a
     float or a 0-d tensor (float64 inputs)."""
-    def as_tensor(*args):
-        out = fn(*args)
-        return torch.as_tensor(out, dtype=torch.float64) if isinstance(out, (float, int)) else out
-
-    as_tensor.__name__ = getattr(fn, "__name__", "fn")
     from torch.nn.utils import parametrizations, spectral_norm as old_spectral_norm
 
     return check_function(
-        "the spectral norm by power iteration", as_tensor, _reference, _cases(), mistakes=_MISTAKES,
+        "the spectral norm by power iteration", float_answer(fn), _reference, _cases(), mistakes=_MISTAKES,
         output_names=("sigma",), atol=1e-5, rtol=1e-5, reference_name="torch.linalg.matrix_norm(W, 2)",
         forbid=[torch.linalg.matrix_norm, torch.linalg.svdvals, torch.linalg.svd, torch.svd,
                 torch.linalg.eigh, torch.linalg.eigvalsh, torch.linalg.eig, torch.linalg.eigvals,
