@@ -11,7 +11,7 @@ way nbgrader and otter-grader do:
 * the lines between ``### BEGIN HIDDEN`` and ``### END HIDDEN`` are dropped (checks only the
   instructor's notebook runs, e.g. ``assert result``);
 * in a markdown cell, the text between ``<!-- BEGIN SOLUTION -->`` and ``<!-- END SOLUTION -->``
-  is an answer (a question's, an exercise's conclusion) and becomes "*Your answer:*";
+  is an answer (a question's, an exercise's conclusion) and becomes "*Your answer:*" on a line of its own;
 * a cell tagged ``instructor`` (cell metadata ``tags``) is an instructor note and is dropped.
 
 ``<details>`` answer blocks are not allowed in the instructor edition either: they would
@@ -39,7 +39,7 @@ BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN", "### END HIDDEN"
 MD_BEGIN, MD_END = "<!-- BEGIN SOLUTION -->", "<!-- END SOLUTION -->"
 INSTRUCTOR_TAG = "instructor"
 STUB_MESSAGE = "exercise not done yet: replace this line with your code"
-MD_STUB = "*Your answer:* ..."
+MD_STUB = "<br>*Your answer:* ..."    # <br>: its own line also right after a list item
 _DETAILS = re.compile(r"<details\b", re.IGNORECASE)
 
 
