@@ -10,7 +10,7 @@ import os
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__", "LessonsError", "smoke_mode"]
+__all__ = ["__version__", "LessonsError", "smoke_mode", "mode_name"]
 
 
 class LessonsError(Exception):
@@ -30,7 +30,14 @@ def smoke_mode() -> bool:
     (the same switch as pyro's ``smoke_test``). The three modes (smoke, class, full) are
     read by :func:`lessons_lib.classroom.lesson_mode`.
     """
+    return mode_name() == "smoke"
+
+
+def mode_name() -> str:
+    """The run mode the environment asks for, unchecked: ``LESSONS_MODE`` (lower-cased) if
+    set, else ``"smoke"`` when the older ``LESSONS_SMOKE=1`` is set, else ``"class"``.
+    :func:`lessons_lib.classroom.lesson_mode` checks it against the three modes."""
     mode = os.environ.get("LESSONS_MODE", "").strip().lower()
     if mode:
-        return mode == "smoke"
-    return os.environ.get("LESSONS_SMOKE", "0").strip().lower() in {"1", "true", "yes", "on"}
+        return mode
+    return "smoke" if os.environ.get("LESSONS_SMOKE", "0").strip().lower() in {"1", "true", "yes", "on"} else "class"

@@ -23,31 +23,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .. import LessonsError
+from .. import LessonsError, mode_name
 
 __all__ = ["MODES", "LessonMode", "lesson_mode", "lesson_threads", "lesson_times", "start_lesson"]
 
 MODES = ("smoke", "class", "full")
 TIMES_FILE = Path(__file__).with_name("lesson_times.json")
-_TRUE = {"1", "true", "yes", "on"}
 
 
 def lesson_mode() -> str:
     """The run mode from the environment: ``LESSONS_MODE`` if set, else ``smoke`` when the
-    old ``LESSONS_SMOKE=1`` is set, else ``class``.
+    old ``LESSONS_SMOKE=1`` is set, else ``class`` (:func:`lessons_lib.mode_name`), checked.
 
     Raises:
         LessonsError: ``LESSONS_MODE`` holds something else than smoke, class or full.
     """
-    raw = os.environ.get("LESSONS_MODE", "").strip().lower()
-    if raw:
-        if raw not in MODES:
-            raise LessonsError(f"LESSONS_MODE={raw!r} is not a mode; use one of {', '.join(MODES)} "
-                               "(e.g. LESSONS_MODE=class jupyter lab notebooks/)")
-        return raw
-    if os.environ.get("LESSONS_SMOKE", "0").strip().lower() in _TRUE:
-        return "smoke"
-    return "class"
+    name = mode_name()
+    if name not in MODES:
+        raise LessonsError(f"LESSONS_MODE={name!r} is not a mode; use one of {', '.join(MODES)} "
+                           "(e.g. LESSONS_MODE=class jupyter lab notebooks/)")
+    return name
 
 
 def lesson_threads(mode: str | None = None) -> int:
