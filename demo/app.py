@@ -18,6 +18,13 @@ at the input's colours), and the result is then measured against the original co
 :mod:`lessons_lib.metrics` (PSNR, SSIM, colourfulness). ColorGAN has a noise input: its seed
 slider picks one colouring and "Show me 4 colourings" draws four seeds.
 
+**Colour hints** -- the shipped hint model (Zhang, Zhu et al. 2017; ``lessons_lib.zoo.HINT_MODEL``):
+a click on the photo places a hint, by default in the colour the model already paints there
+(Zhang et al.'s interface suggests colours the same way), which the colour picker then
+changes; hints can be selected, moved (edit x, y in the table), removed, undone and reset,
+and every change recolours the photo (:func:`colorize_with_hints`). The hints live in the
+visitor's ``gr.State``; a refused change leaves them as they were.
+
 **Restore** -- :class:`lessons_lib.pipeline.Restorer` (the shipped seed-004 restorer). A
 sharp face is first blurred with kernel ``k`` of the restorer's own kernel bank (the card's
 ``kernel_bank``: :func:`bank_kernel`, and :func:`lessons_lib.data.blur.blur`, the function
@@ -34,6 +41,9 @@ api_name="/colorize")``):
                                                                  without noise), status
 ``/restore``       image, mode (:data:`RESTORE_MODES`), kernel   blurred input, x_R, x_G, x_hat,
                                                                  status
+``/colorize_hints`` image, hints (a list of ``{"x", "y",         colorized image, status
+                   "color"}``: pixels of the photo, ``#rrggbb``
+                   or a CSS name)
 =================  ===========================================  ==================================
 
 The status is Markdown: what was done, the metrics, or -- for a file that cannot be used --
@@ -72,6 +82,7 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import math
 import os
@@ -111,6 +122,17 @@ __all__ = [
     "blur_photo",
     "colorize_photo",
     "colorize_many",
+    "colorize_with_hints",
+    "draw_hints",
+    "new_hint_state",
+    "hint_add",
+    "hint_recolour",
+    "hint_move",
+    "hint_remove",
+    "hint_undo",
+    "hint_reset",
+    "hints_from_table",
+    "predicted_colour",
     "restore_photo",
     "build_app",
     "main",
@@ -209,6 +231,20 @@ class DemoModels:
         """The :class:`~lessons_lib.pipeline.Colorizer` of shipped model ``name`` (None: the default)."""
         m = self.colour_model(name or self.default_colour_model or "")
         return self._get("colorization:" + m["name"], lambda: Colorizer(m["path"], device=self.device))
+
+    @property
+    def hint_model_name(self) -> str:
+        """The shipped model the hints tab uses (:data:`lessons_lib.zoo.HINT_MODEL`)."""
+        from lessons_lib.zoo import HINT_MODEL
+
+        return HINT_MODEL
+
+    def hint_colorizer(self) -> Colorizer:
+        """The shipped hint model's :class:`~lessons_lib.pipeline.Colorizer`."""
+        if not any(m["name"] == self.hint_model_name for m in self.colour_models):
+            raise LessonsError(f"the hint model ({self.hint_model_name}) is not installed: reinstall the package "
+                               f"(pip install -e .) or train it with `lessons models train {self.hint_model_name}`")
+        return self.colorizer(self.hint_model_name)
 
     def has_noise(self, name: str) -> bool:
         """True when model ``name`` takes a noise input (its card's ``g_noise``; no weights loaded)."""
@@ -526,6 +562,163 @@ def colorize_many(models: DemoModels, image: Any, model: str | None, seed: Any =
     return [(o, f"seed {k}") for o, k in zip(outs, seeds)], "\n\n".join(lines)
 
 
+# =========================================================================== colour hints
+#: How a click picks the new hint's colour (the ``/colorize_hints`` API takes colours as data).
+HINT_FROM_MODEL = "the model's colour there (then change it with the picker)"
+HINT_FROM_PICKER = "the picker's colour"
+HINT_COLOUR_MODES = (HINT_FROM_MODEL, HINT_FROM_PICKER)
+#: Undo remembers this many steps.
+HINT_HISTORY = 50
+
+
+def new_hint_state() -> dict[str, Any]:
+    """The hints of one visitor's page: the hints, the undo stack, the selected hint and the
+    last colorization (whose colour a click suggests). Held in a ``gr.State``."""
+    return {"hints": [], "history": [], "selected": None, "result": None}
+
+
+def _push(state: dict[str, Any], hints: list[dict[str, Any]], selected: int | None) -> dict[str, Any]:
+    """A new state with ``hints`` (the current ones go on the undo stack)."""
+    history = (state["history"] + [(state["hints"], state["selected"])])[-HINT_HISTORY:]
+    return {**state, "hints": hints, "history": history, "selected": selected}
+
+
+def hint_add(state: dict[str, Any], x: float, y: float, colour: Any) -> dict[str, Any]:
+    """Place a hint at pixel (x, y) of the working image; it becomes the selected one."""
+    from lessons_lib.data.hints import parse_colour
+
+    hint = {"x": round(float(x)), "y": round(float(y)), "color": "#{:02x}{:02x}{:02x}".format(*parse_colour(colour))}
+    hints = state["hints"] + [hint]
+    return _push(state, hints, len(hints) - 1)
+
+
+def _index(state: dict[str, Any], i: Any) -> int:
+    try:
+        k = int(i)
+    except (TypeError, ValueError):
+        raise LessonsError("select a hint first (click on the photo to place one)") from None
+    if not 0 <= k < len(state["hints"]):
+        raise LessonsError(f"there is no hint {k + 1}: the photo has {len(state['hints'])}")
+    return k
+
+
+def hint_recolour(state: dict[str, Any], i: Any, colour: Any) -> dict[str, Any]:
+    """Give hint ``i`` another colour."""
+    from lessons_lib.data.hints import parse_colour
+
+    k = _index(state, i)
+    hints = [dict(h) for h in state["hints"]]
+    hints[k]["color"] = "#{:02x}{:02x}{:02x}".format(*parse_colour(colour))
+    return _push(state, hints, k)
+
+
+def hint_move(state: dict[str, Any], i: Any, x: float, y: float) -> dict[str, Any]:
+    """Move hint ``i`` to pixel (x, y)."""
+    k = _index(state, i)
+    hints = [dict(h) for h in state["hints"]]
+    hints[k].update(x=round(float(x)), y=round(float(y)))
+    return _push(state, hints, k)
+
+
+def hint_remove(state: dict[str, Any], i: Any) -> dict[str, Any]:
+    """Remove hint ``i``."""
+    k = _index(state, i)
+    hints = state["hints"][:k] + state["hints"][k + 1:]
+    return _push(state, hints, min(k, len(hints) - 1) if hints else None)
+
+
+def hint_undo(state: dict[str, Any]) -> dict[str, Any]:
+    """The hints as they were before the last change (nothing to undo: unchanged)."""
+    if not state["history"]:
+        raise LessonsError("nothing to undo")
+    hints, selected = state["history"][-1]
+    return {**state, "hints": hints, "selected": selected, "history": state["history"][:-1]}
+
+
+def hint_reset(state: dict[str, Any]) -> dict[str, Any]:
+    """No hints (undo brings them back)."""
+    return _push(state, [], None)
+
+
+def hints_from_table(state: dict[str, Any], rows: Any) -> dict[str, Any]:
+    """The hints as edited in the table (columns x, y, colour): moved, recoloured, deleted."""
+    from lessons_lib.data.hints import check_hints
+
+    if hasattr(rows, "values") and hasattr(rows, "columns"):      # a pandas DataFrame
+        rows = rows.values.tolist()
+    rows = [r for r in (rows or []) if any(str(v).strip() for v in r)]
+    parsed = check_hints([tuple(r[:3]) for r in rows], source="table row")
+    hints = [h.to_dict() | {"x": round(h.x), "y": round(h.y)} for h in parsed]
+    sel = state["selected"] if state["selected"] is not None and state["selected"] < len(hints) else None
+    return _push(state, hints, sel)
+
+
+def draw_hints(image: Image.Image, hints: Sequence[Any], selected: int | None = None,
+               side: int = 9) -> Image.Image:
+    """A copy of ``image`` with each hint drawn as a numbered square of its colour (black and
+    white rims, a thick yellow one on the selected hint)."""
+    from PIL import ImageDraw
+
+    from lessons_lib.data.hints import check_hints
+
+    out = image.copy()
+    draw = ImageDraw.Draw(out)
+    half = max(3, side // 2)
+    for i, h in enumerate(check_hints(hints, image.size)):
+        x, y = round(h.x), round(h.y)
+        box = [x - half, y - half, x + half, y + half]
+        draw.rectangle(box, fill=h.rgb, outline=(0, 0, 0), width=1)
+        draw.rectangle([box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1], outline=(255, 255, 255), width=1)
+        if i == selected:
+            draw.rectangle([box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3], outline=(255, 214, 0), width=2)
+        draw.text((box[2] + 3, box[1] - 2), str(i + 1), fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
+    return out
+
+
+def colorize_with_hints(models: DemoModels, image: Any, hints: Any = None, selected: int | None = None
+                        ) -> tuple[Image.Image, Image.Image, str]:
+    """The hint model on one photo: ``(colorized, colorized with the hints drawn, status)``.
+
+    ``hints``: a list of ``{"x", "y", "color"}`` (pixels of the working image, colour
+    ``#rrggbb`` or a CSS name), ``"X,Y,COLOUR"`` strings, or a JSON string of such a list;
+    none: the hint model colorizes alone."""
+    from lessons_lib.data.hints import check_hints
+
+    if isinstance(hints, str):
+        try:
+            hints = json.loads(hints) if hints.strip() else []
+        except json.JSONDecodeError as e:
+            raise LessonsError(f"the hints are not valid JSON ({e.msg}); send a list like "
+                               '[{"x": 120, "y": 80, "color": "#c0392b"}]') from None
+    if hints is None:
+        hints = []
+    if not isinstance(hints, (list, tuple)):
+        raise LessonsError(f"the hints must be a list of {{\"x\", \"y\", \"color\"}}, got {type(hints).__name__}")
+    colorizer = models.hint_colorizer()
+    img, notes = load_upload(image, max_side=MAX_SIDE)
+    checked = check_hints(hints, img.size)
+    t0 = time.perf_counter()
+    out = colorizer(img, hints=checked or None)
+    dt = time.perf_counter() - t0
+    side = max(7, round(colorizer.hint_size * max(img.size) / colorizer.size))
+    marked = draw_hints(out, checked, selected, side=side)
+    n = len(checked)
+    what = f"{n} hint{'s' if n != 1 else ''}" if n else "no hints (the model colours alone)"
+    lines = [f"**Colorized** {img.width}x{img.height} with **{models.hint_model_name}** and {what} in {dt:.2f} s "
+             f"(the network ran at {colorizer.size} px; each hint is a {colorizer.hint_size}x{colorizer.hint_size} "
+             f"square there, about {side} px here)."]
+    return out, marked, "\n\n".join(lines + notes)
+
+
+def predicted_colour(result: Image.Image | None, x: float, y: float) -> str:
+    """The colour (``#rrggbb``) of the last colorization at pixel (x, y): the click's suggestion."""
+    if result is None:
+        return "#808080"
+    W, H = result.size
+    px = result.getpixel((min(max(int(x), 0), W - 1), min(max(int(y), 0), H - 1)))
+    return "#{:02x}{:02x}{:02x}".format(*px[:3])
+
+
 # =========================================================================== restore
 @functools.lru_cache(maxsize=64)
 def _kernel(seed: int, k: int, size: int) -> torch.Tensor:
@@ -799,6 +992,59 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
     def on_kernel(kernel):
         return kernel_preview(models, kernel)
 
+    # ---- the hints tab: every change goes through one render; an error leaves the state as it was
+    def hint_outputs(image, state):
+        out, marked, status = colorize_with_hints(models, image, state["hints"], state["selected"])
+        state = {**state, "result": out}
+        sel = state["selected"]
+        choices = [(f"{i + 1}: ({h['x']}, {h['y']}) {h['color']}", i) for i, h in enumerate(state["hints"])]
+        table = [[h["x"], h["y"], h["color"]] for h in state["hints"]]
+        picker = state["hints"][sel]["color"] if sel is not None else gr.skip()
+        return (marked, out, status, state, picker, gr.Dropdown(choices=choices, value=sel), table,
+                json.dumps(state["hints"], indent=1))
+
+    def hint_guard(fn):
+        try:
+            return _as_files(fn())
+        except LessonsError as e:
+            msg = str(e)
+            log.info("refused a hints request: %s", msg)
+        except Exception as e:  # noqa: BLE001 - the server must keep serving
+            log.exception("unexpected error in a hints request")
+            msg = f"something went wrong on the server ({type(e).__name__}); it has been logged. Try again"
+        gr.Warning(msg)
+        # the visitor's hints and pictures stay as they were
+        return (gr.skip(),) * 2 + (f"**Could not do that:** {msg}",) + (gr.skip(),) * 5
+
+    def on_hint_photo(image):
+        if image is None:
+            return (None, None, "Upload a photo, then click on it to place a hint.", new_hint_state(),
+                    gr.skip(), gr.Dropdown(choices=[], value=None), [], "[]")
+        return hint_guard(lambda: hint_outputs(image, new_hint_state()))
+
+    def on_hint_click(image, state, mode, picker, evt: gr.SelectData):
+        def run():
+            if image is None:
+                raise LessonsError("upload a photo first")
+            x, y = evt.index[:2]
+            colour = picker if mode == HINT_FROM_PICKER else predicted_colour(state.get("result"), x, y)
+            return hint_outputs(image, hint_add(state, x, y, colour))
+        return hint_guard(run)
+
+    def on_hint_edit(op):
+        def handler(image, state, *args):
+            return hint_guard(lambda: hint_outputs(image, op(state, *args)))
+        return handler
+
+    def on_hint_pick(state, selected):
+        if selected is None or not state["hints"]:
+            return gr.skip(), state
+        k = _index(state, selected)
+        return state["hints"][k]["color"], {**state, "selected": k}
+
+    def on_hints_api(image, hints):
+        return _guard(lambda: colorize_with_hints(models, image, hints)[::2], 1)
+
     def on_mode(mode):
         return gr.Slider(interactive=mode == BLUR_FIRST)
 
@@ -826,6 +1072,39 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
                     c_gallery = gr.Gallery(label=f"{N_COLOURINGS} colourings (seeds s, s+1, ...)", format="png",
                                            columns=N_COLOURINGS, height=260, elem_id="colorize-gallery")
                     c_many_status = gr.Markdown(elem_id="colorize-many-status")
+        with gr.Tab("Colour hints", id="hints"):
+            h_state = gr.State(new_hint_state())
+            gr.Markdown("**You say where a colour goes; the network spreads it.** Click on the photo to place a "
+                        "hint: it takes the colour the model already paints there, which you then change with the "
+                        "picker (or set the picker first and choose \"the picker's colour\"). Each change "
+                        "recolours the whole photo (Zhang, Zhu et al. 2017).")
+            with gr.Row():
+                with gr.Column(scale=1):
+                    h_in = _photo_input("your photo (gray or colour)", "hints-input", _COLOUR_EXAMPLES,
+                                        "bundled photos")
+                    h_mode = gr.Radio(list(HINT_COLOUR_MODES), value=HINT_FROM_MODEL, label="a click's colour",
+                                      elem_id="hints-mode")
+                    h_picker = gr.ColorPicker(value="#c0392b", label="hint colour (changes the selected hint)",
+                                              elem_id="hints-colour")
+                    h_selected = gr.Dropdown(choices=[], value=None, label="selected hint", elem_id="hints-selected")
+                    with gr.Row():
+                        h_remove = gr.Button("Remove selected", elem_id="hints-remove")
+                        h_undo = gr.Button("Undo", elem_id="hints-undo")
+                        h_reset = gr.Button("Reset", elem_id="hints-reset")
+                    h_table = gr.Dataframe(headers=["x", "y", "colour"], datatype=["number", "number", "str"],
+                                           value=[], interactive=True, label="the hints (edit x, y to move one)",
+                                           elem_id="hints-table")
+                    h_json = gr.Code(value="[]", language="json", interactive=False, elem_id="hints-json",
+                                     label="the hints as JSON (save as a file for `lessons colorize --hints`)")
+                with gr.Column(scale=2):
+                    h_view = gr.Image(label="click to place a hint", format="png", type="pil", interactive=False,
+                                      elem_id="hints-view", max_height=560)
+                    h_status = gr.Markdown("Upload a photo, then click on it to place a hint.",
+                                           elem_id="hints-status")
+                    h_result = gr.Image(label="the colorization", format="png", type="pil", interactive=False,
+                                        elem_id="hints-result", max_height=560)
+                    h_api_hints = gr.JSON(value=[], visible=False)
+                    h_api_btn = gr.Button(visible=False)
         with gr.Tab("Restore", id="restore"):
             with gr.Row():
                 with gr.Column(scale=1):
@@ -854,6 +1133,17 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
         c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],
                          api_name="colorize_many")
         c_model.change(on_model, [c_model], [c_info, c_seed], api_visibility="private")
+        h_outs = [h_view, h_result, h_status, h_state, h_picker, h_selected, h_table, h_json]
+        h_in.change(on_hint_photo, [h_in], h_outs, api_visibility="private")
+        h_view.select(on_hint_click, [h_in, h_state, h_mode, h_picker], h_outs, api_visibility="private")
+        h_picker.input(on_hint_edit(lambda st, sel, col: hint_recolour(st, sel, col)),
+                       [h_in, h_state, h_selected, h_picker], h_outs, api_visibility="private")
+        h_selected.input(on_hint_pick, [h_state, h_selected], [h_picker, h_state], api_visibility="private")
+        h_remove.click(on_hint_edit(hint_remove), [h_in, h_state, h_selected], h_outs, api_visibility="private")
+        h_undo.click(on_hint_edit(hint_undo), [h_in, h_state], h_outs, api_visibility="private")
+        h_reset.click(on_hint_edit(hint_reset), [h_in, h_state], h_outs, api_visibility="private")
+        h_table.input(on_hint_edit(hints_from_table), [h_in, h_state, h_table], h_outs, api_visibility="private")
+        h_api_btn.click(on_hints_api, [h_in, h_api_hints], [h_result, h_status], api_name="colorize_hints")
         r_btn.click(on_restore, [r_in, r_mode, r_kernel], [r_blurred, r_xr, r_xg, r_xhat, r_status],
                     api_name="restore")
         r_kernel.change(on_kernel, [r_kernel], [r_kernel_img], api_visibility="private")

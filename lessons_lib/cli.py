@@ -203,8 +203,8 @@ def _add_colorize(sub) -> None:
     )
     p.add_argument("in_image", metavar="IN_IMAGE", help="the photo (any size and mode; a colour photo is read as gray)")
     p.add_argument("out_image", metavar="OUT_IMAGE", help="where to write the result (.png, .jpg, ...)")
-    p.add_argument("--model", help="a shipped model: nogan, pix2pix, seed000_full, colorgan (default: nogan, the "
-                                   "best shipped one; `lessons models` lists them)")
+    p.add_argument("--model", help="a shipped model: nogan, pix2pix, seed000_full, colorgan, hints (default: nogan, "
+                                   "the best shipped one, or hints when hints are given; `lessons models` lists them)")
     p.add_argument("--weights", help="your own model instead: a run folder of `lessons train` (model.safetensors + "
                                      "model.json), a .safetensors file or its .json card")
     p.add_argument("--device", default="auto", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
@@ -212,6 +212,15 @@ def _add_colorize(sub) -> None:
                    help="colouring of a model with a noise input (ColorGAN); default 0, ignored by others")
     p.add_argument("--chroma", type=float, default=1.0,
                    help="colour gain: 1 = the model's own colours (default), 1.3 = 30%% more saturated, 0 = gray")
+    p.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOUR",
+                   help="a colour hint: pixel X,Y of IN_IMAGE (from the top-left corner) should be COLOUR "
+                        "(#rrggbb or a CSS name: 120,80,#c0392b or 120,80,red); repeat it for more. With "
+                        "hints the shipped hint model is used unless --model / --weights names another")
+    p.add_argument("--hints", metavar="FILE.json",
+                   help='hints from a JSON file: [{"x": 120, "y": 80, "color": "#c0392b"}, ...] (the demo\'s '
+                        '"download hints" writes one); adds to --hint')
+    p.add_argument("--hint-size", type=int, default=None, dest="hint_size",
+                   help="side of each hint's square in model pixels (default 3; the model sees 64 x 64)")
     p.set_defaults(func=_cmd_colorize)
 
 
@@ -239,22 +248,26 @@ def _output_path(out: str, src: str):
 
 
 def _cmd_colorize(args) -> int:
-    from .pipeline import Colorizer
-
-    from .zoo import resolve_model
+    from .data.hints import load_hints, parse_hint
+    from .pipeline import HINT_SIZE, Colorizer
+    from .zoo import HINT_MODEL, resolve_model
 
     out = _output_path(args.out_image, args.in_image)
-    colorizer = Colorizer(resolve_model("colorization", args.model, args.weights), device=args.device,
-                          chroma=args.chroma)
-    result = colorizer(args.in_image, seed=args.seed)
+    # the hints' syntax is checked before any model loads; that they lie inside the photo, once it is open
+    hints = [parse_hint(h) for h in args.hint] + (load_hints(args.hints) if args.hints else [])
+    model = args.model or (HINT_MODEL if hints and not args.weights else None)
+    colorizer = Colorizer(resolve_model("colorization", model, args.weights), device=args.device,
+                          chroma=args.chroma, hint_size=HINT_SIZE if args.hint_size is None else args.hint_size)
+    result = colorizer(args.in_image, seed=args.seed, hints=hints or None)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         result.save(out)
     except (OSError, ValueError, KeyError) as e:
         raise LessonsError(f"cannot write {out}: {e}") from e
     w, h = result.size
+    with_hints = f" with {len(hints)} hint{'s' if len(hints) != 1 else ''}" if hints else ""
     print(f"wrote {out} ({w}x{h}) colorized by {colorizer.card.get('name') or colorizer.card.get('recipe') or colorizer.weights} "
-          f"at {colorizer.size} px on {colorizer.device}")
+          f"at {colorizer.size} px on {colorizer.device}{with_hints}")
     return 0
 
 

@@ -82,6 +82,16 @@ A generator whose model card says ``"g_noise": true`` (ColorGAN) is called as
 noise from ``g``, so one seed gives one colouring and different seeds different ones.
 Without a seed the Colorizer uses seed 0: the output is always reproducible.
 
+Models that take colour hints
+-----------------------------
+A generator whose card says ``"g_input": "L+hints"`` (the shipped ``hints`` model, Zhang,
+Zhu et al. 2017) reads ``(L, hint a, hint b, mask)``. ``colorizer(photo, hints=[...])``
+takes the user's hints as ``X,Y,COLOUR`` strings, ``{"x", "y", "color"}`` dicts or
+:class:`lessons_lib.data.hints.Hint` (pixels of the input photo, colours as ``#rrggbb`` or
+CSS names): each becomes a square of :attr:`Colorizer.hint_size` model pixels carrying the
+colour's ab (its own lightness is dropped: the photo's L is kept). Without hints such a
+model colorizes alone; hints given to a model without hint inputs are refused.
+
 Models are loaded lazily, on the first call, never at import.
 """
 from __future__ import annotations
@@ -104,6 +114,8 @@ __all__ = [
     "Colorizer",
     "Restorer",
     "evaluate_colorizer",
+    "hint_curve",
+    "simulated_hint_maps",
     "format_evaluation",
     "lab_to_rgb_keep_lightness",
     "recombine",
@@ -546,6 +558,8 @@ class _Pipeline:
 # =========================================================================== Colorizer
 #: The largest chroma gain a Colorizer accepts (beyond it most colours leave the gamut).
 MAX_CHROMA = 3.0
+#: The side (model pixels) of the square a user's hint becomes (the training patches were 1-9 px)
+HINT_SIZE = 3
 
 
 class Colorizer(_Pipeline):
@@ -557,6 +571,8 @@ class Colorizer(_Pipeline):
         device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
         max_pixels: larger images are refused (memory: see the module docstring).
         band_pixels: band size of the full-resolution recombination.
+        hint_size: the side, in model pixels, of the square a user's hint becomes (a hint
+            model only; its training patches were 1-9 px).
         chroma: a gain on the predicted ab (1 = the model's own colours, 0 = gray, 1.3 = 30 %
             more saturated). A colorizer trained with L1 paints timid colours (the median of
             the plausible ones); the gain buys colourfulness for fidelity, measured by
@@ -571,8 +587,12 @@ class Colorizer(_Pipeline):
     task = "colorization"
 
     def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
-                 max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0) -> None:
+                 max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0,
+                 hint_size: int = HINT_SIZE) -> None:
         super().__init__(weights, device, max_pixels=max_pixels)
+        if not isinstance(hint_size, int) or not 1 <= hint_size <= 16:
+            raise LessonsError(f"hint_size is the side of a hint's square in model pixels, 1-16, got {hint_size!r}")
+        self.hint_size = hint_size
         if band_pixels < 1:
             raise ValueError(f"band_pixels must be >= 1, got {band_pixels}")
         self.band_pixels = int(band_pixels)
@@ -604,15 +624,52 @@ class Colorizer(_Pipeline):
 
     @property
     def g_input(self) -> str:
-        """How G is fed: ``"L"`` (B,1,S,S), ``"L00"`` ((L, 0, 0), B,3,S,S) or ``"gray3"``
-        (the gray image in 3 channels, [-1, 1]); from the card, else from the colour space
-        and the generator's input channels."""
+        """How G is fed: ``"L"`` (B,1,S,S), ``"L00"`` ((L, 0, 0), B,3,S,S), ``"gray3"``
+        (the gray image in 3 channels, [-1, 1]) or ``"L+hints"`` ((L, hint a, hint b, mask),
+        B,4,S,S); from the card, else from the colour space and the generator's input channels."""
         gi = self.card.get("g_input")
-        if gi in ("L", "L00", "gray3"):
+        if gi in ("L", "L00", "gray3", "L+hints"):
             return gi
         if self.color_space == "rgb":
             return "gray3"
         return "L00" if getattr(self.model, "in_channels", 1) == 3 else "L"
+
+    @property
+    def takes_hints(self) -> bool:
+        """True for a model that reads colour hints (card ``"g_input": "L+hints"``)."""
+        return self.g_input == "L+hints"
+
+    def _refuse_hints(self) -> None:
+        name = self.card.get("name") or self.card.get("recipe") or str(self.weights)
+        raise LessonsError(f"the model {name} takes no colour hints; use the shipped hint model "
+                           "(--model hints) or weights trained with the hints recipe (lessons train hints)")
+
+    def hint_map(self, hints: Sequence[Any], image_size: tuple[int, int]) -> torch.Tensor:
+        """A user's hints on a photo of ``image_size = (width, height)`` -> the hint channels
+        the model reads, ``(1, 3, S, S)`` (hint a, hint b, mask; ab / 110) on :attr:`device`.
+
+        Each hint (``"X,Y,COLOUR"``, ``{"x", "y", "color"}``, ``(x, y, colour)`` or a
+        :class:`~lessons_lib.data.hints.Hint`; checked to lie inside the photo) becomes a
+        square of :attr:`hint_size` model pixels centred where (x, y) falls at S x S,
+        carrying the colour's ab; a later hint over an earlier one wins."""
+        from .color import AB_SCALE, rgb_uint8_to_lab
+        from .data.hints import HintPoints, check_hints, paint_hints
+
+        hints = check_hints(hints, image_size)
+        s, k = self.size, min(self.hint_size, self.size)
+        W, H = image_size
+        n = len(hints)
+        if n == 0:
+            return torch.zeros(1, 3, s, s, device=self.device)
+        cx = torch.tensor([h.x * s / W for h in hints], dtype=torch.float64)
+        cy = torch.tensor([h.y * s / H for h in hints], dtype=torch.float64)
+        top = lambda c: (c - k / 2.0).round().long().clamp_(0, s - k)  # noqa: E731
+        pts = HintPoints(image=torch.zeros(n, dtype=torch.long), y=top(cy), x=top(cx),
+                         size=torch.full((n,), k, dtype=torch.long))
+        rgb = torch.tensor([h.rgb for h in hints], dtype=torch.uint8).T.reshape(1, 3, n, 1)
+        ab = rgb_uint8_to_lab(rgb)[0, 1:, :, 0].T / AB_SCALE                # (n, 2) the colours' ab / 110
+        hint_ab, mask = paint_hints(pts, ab.float(), 1, s, s, device=self.device)
+        return torch.cat([hint_ab, mask], dim=1)
 
     @property
     def has_noise(self) -> bool:
@@ -620,11 +677,20 @@ class Colorizer(_Pipeline):
         return bool(self.card.get("g_noise", False))
 
     # ------------------------------------------------------------------ the network
-    def _generator_input(self, L: torch.Tensor) -> torch.Tensor:
-        """Normalised L ``(B, 1, S, S)`` -> what G was trained on (see :attr:`g_input`)."""
+    def _generator_input(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised L ``(B, 1, S, S)`` (and hint channels ``(B, 3, S, S)`` for a hint model)
+        -> what G was trained on (see :attr:`g_input`)."""
         from .color import lab_normalized_to_rgb
 
         gi = self.g_input
+        if hints is not None and gi != "L+hints":
+            self._refuse_hints()
+        if gi == "L+hints":
+            from .data.hints import hint_input
+
+            if hints is None:
+                return hint_input(L)                                          # no hints: zeros
+            return torch.cat([L, hints.to(L.device, L.dtype)], 1)             # (B, 4, S, S)
         if gi == "L":
             return L                                                          # (B, 1, S, S)
         if gi == "L00":
@@ -633,11 +699,12 @@ class Colorizer(_Pipeline):
         gray = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
         return gray * 2.0 - 1.0                                               # (B, 3, S, S)
 
-    def _run_generator(self, L_small: torch.Tensor, seed: int | None) -> torch.Tensor:
-        """Normalised L at S x S -> normalised ab (B, 2, S, S) (ab / 110)."""
+    def _run_generator(self, L_small: torch.Tensor, seed: int | None,
+                       hints: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised L at S x S (and hint channels at S x S) -> normalised ab (B, 2, S, S) (ab / 110)."""
         from .color import AB_SCALE, rgb_to_lab
 
-        x = self._generator_input(L_small)
+        x = self._generator_input(L_small, hints)
         with torch.no_grad():
             if self.has_noise:
                 g = torch.Generator(device=x.device).manual_seed(0 if seed is None else int(seed))
@@ -652,12 +719,14 @@ class Colorizer(_Pipeline):
             ab = rgb_to_lab(rgb)[:, 1:] / AB_SCALE                            # its ab, /110
         return ab if self.chroma == 1.0 else ab * self.chroma
 
-    def predict_ab(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+    def predict_ab(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised L ``(B, 1, H, W)`` (``L/50 - 1``, what :func:`lessons_lib.data.lab_batch`
         gives) -> normalised ab ``(B, 2, H, W)`` (``ab/110``) at the same size.
 
         L is resized to the model size S (bilinear, antialiased) when ``H x W != S x S``,
-        and the predicted ab are resized back (bilinear)."""
+        and the predicted ab are resized back (bilinear). ``hints`` (a hint model only):
+        ``(B, 3, h, w)`` = (hint a, hint b, mask), at S x S or at any size, which is brought to
+        S x S by :func:`lessons_lib.data.hints.downsample_hints` (a hinted pixel stays hinted)."""
         if not isinstance(L, torch.Tensor):
             raise TypeError(f"L must be a torch.Tensor, got {type(L).__name__}")
         if L.dim() != 4 or L.shape[1] != 1:
@@ -667,23 +736,37 @@ class Colorizer(_Pipeline):
         if L.numel() and float(L.max()) > 1.5:
             raise ValueError("L looks like L* in 0..100; pass the normalised L/50 - 1 "
                              "(lessons_lib.color.normalize_lab or lessons_lib.data.lab_batch)")
+        if hints is not None:
+            if not self.takes_hints:
+                self._refuse_hints()
+            if not isinstance(hints, torch.Tensor) or hints.dim() != 4 or hints.shape[1] != 3 \
+                    or hints.shape[0] != L.shape[0]:
+                got = tuple(hints.shape) if isinstance(hints, torch.Tensor) else type(hints).__name__
+                raise ValueError(f"hints must be a tensor (B, 3, h, w) = (hint a, hint b, mask) with L's batch "
+                                 f"size {L.shape[0]}, got {got}")
         s = self.size
         L = L.to(self.device, torch.float32)
         h, w = L.shape[-2:]
         small = L if (h, w) == (s, s) else F.interpolate(L, size=(s, s), mode="bilinear",
                                                            align_corners=False, antialias=True)
-        ab = self._run_generator(small, seed)
+        if hints is not None:
+            from .data.hints import downsample_hints
+
+            hints = downsample_hints(hints.to(self.device, torch.float32), (s, s))
+        ab = self._run_generator(small, seed, hints)
         if (h, w) != (s, s):
             ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
         return ab
 
-    def colorize_tensor(self, L: torch.Tensor, seed: int | None = None) -> torch.Tensor:
+    def colorize_tensor(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None
+                        ) -> torch.Tensor:
         """Batched colorization: normalised L ``(B, 1, H, W)`` -> RGB ``(B, 3, H, W)`` in [0, 1].
 
         The input L is kept (recombined with the predicted ab by
         :func:`lab_to_rgb_keep_lightness`), exactly as :meth:`__call__` does for one photo.
+        ``hints`` as in :meth:`predict_ab`.
         """
-        return self._recombine_batch(L, self.predict_ab(L, seed))
+        return self._recombine_batch(L, self.predict_ab(L, seed, hints))
 
     @staticmethod
     def _recombine_batch(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
@@ -732,11 +815,12 @@ class Colorizer(_Pipeline):
         return out
 
     # ------------------------------------------------------------------ one photo
-    def __call__(self, image: Any, seed: int | None = None):
+    def __call__(self, image: Any, seed: int | None = None, hints: Sequence[Any] | None = None):
         """Colorize one image (path, bytes, file object, PIL image, numpy array, tensor).
 
         Returns an RGB PIL image of the input's size whose L* is the input's; ``seed``
-        picks the colouring of a model with a noise input (default 0; ignored otherwise).
+        picks the colouring of a model with a noise input (default 0; ignored otherwise);
+        ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`).
         """
         from PIL import Image
 
@@ -749,7 +833,12 @@ class Colorizer(_Pipeline):
                                                           reducing_gap=_REDUCING_GAP)
         rgb8 = image_to_tensor(small)[None].to(self.device)                 # (1, 3, S, S) uint8
         L_small, _ = normalize_lab(rgb_uint8_to_lab(rgb8))                  # (1, 1, S, S)
-        ab = self._run_generator(L_small, seed)[0] * AB_SCALE               # (2, S, S) Lab units
+        hint_maps = None
+        if hints:
+            if not self.takes_hints:
+                self._refuse_hints()
+            hint_maps = self.hint_map(hints, img.size)                      # (1, 3, S, S)
+        ab = self._run_generator(L_small, seed, hint_maps)[0] * AB_SCALE    # (2, S, S) Lab units
         return recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
 
 
@@ -791,6 +880,7 @@ def evaluate_colorizer(
     num_workers: int = 0,
     baseline: bool = True,
     feature_metrics: bool = False,
+    hints: int | None = None,
 ) -> dict[str, Any]:
     """Colorize the gray versions of a source's images and measure against the colours.
 
@@ -815,8 +905,15 @@ def evaluate_colorizer(
     ``fid_kit``, ``kid_kit``, ``lpips_kit``, ``precision_kit``, ``recall_kit`` and the
     network's description with its accuracy), or says why they are unavailable.
 
+    With ``hints=N`` (a hint model only) every image gets N hints from its own colours, as a
+    user who knows them would give: Zhang et al.'s simulated user at the model's size S
+    (:func:`lessons_lib.data.hints.sample_hint_points` with ``count=N``: centres Gaussian
+    around the middle, squares of 1-9 px carrying the mean true ab, computed on the photo's
+    ab resized to S x S), drawn from a generator seeded ``seed + batch index`` (the same
+    hints for every model and run).
+
     Returns ``{"weights", "recipe", "data", "split", "size", "n_images", "seed", "model":
-    report, "gray_baseline": report}`` (plain JSON).
+    report, "gray_baseline": report}`` (plain JSON; with ``"hints": N`` when given).
     """
     from .color import lab_normalized_to_rgb
     from .data import lab_batch, make_loader
@@ -825,6 +922,11 @@ def evaluate_colorizer(
     size = int(size) if size is not None else colorizer.size
     if size < 8:
         raise LessonsError(f"size must be at least 8 pixels, got {size}")
+    if hints is not None:
+        if not colorizer.takes_hints:
+            colorizer._refuse_hints()
+        if not isinstance(hints, int) or hints < 0:
+            raise LessonsError(f"hints is the number of simulated hints per image, a whole number >= 0, got {hints!r}")
     colorizer.load()
     device = colorizer.device
     loader = make_loader(source, size, batch_size, split=split, train=False, num_workers=num_workers,
@@ -834,10 +936,13 @@ def evaluate_colorizer(
     keep = keep_fid or feature_metrics
     kept: dict[str, list[torch.Tensor]] = {k: [] for k in (*runs, "truth")}
     n = 0
-    for batch in loader:                                   # (B, 3, S, S) uint8
-        L, _ = lab_batch(batch, device, "lab")             # (B, 1, S, S), L/50 - 1
+    for i, batch in enumerate(loader):                     # (B, 3, S, S) uint8
+        L, ab_true = lab_batch(batch, device, "lab")       # (B, 1, S, S), L/50 - 1; ab/110
         truth = batch.to(device).float() / 255.0           # (B, 3, S, S) in [0, 1]
-        preds = {"model": colorizer.colorize_tensor(L, seed)}
+        hint_maps = None
+        if hints is not None:
+            hint_maps = simulated_hint_maps(ab_true, colorizer.size, hints, (0 if seed is None else int(seed)) + i)
+        preds = {"model": colorizer.colorize_tensor(L, seed, hints=hint_maps)}
         if baseline:
             preds["gray_baseline"] = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
         b = batch.shape[0]
@@ -859,6 +964,8 @@ def evaluate_colorizer(
         "n_images": n,
         "seed": 0 if seed is None else int(seed),
     }
+    if hints is not None:
+        result["hints"] = hints
     for name, total in runs.items():
         report = _divide(total, n)
         report["n_images"] = n
@@ -873,6 +980,45 @@ def evaluate_colorizer(
         result[name] = report
     return result
 
+
+
+def simulated_hint_maps(ab: torch.Tensor, size: int, count: int, seed: int) -> torch.Tensor:
+    """``count`` hints per image from the true ``ab`` (B, 2, H, W) (ab / 110), as the hint
+    channels ``(B, 3, size, size)`` of a hint model: Zhang et al.'s simulated user on the ab
+    resized to ``size`` (area average), from a generator seeded ``seed``."""
+    from .data.hints import render_hints, sample_hint_points
+
+    small = ab if tuple(ab.shape[-2:]) == (size, size) else F.interpolate(ab.float(), size=(size, size), mode="area")
+    pts = sample_hint_points(ab.shape[0], size, size, count=count, generator=torch.Generator().manual_seed(seed))
+    hint_ab, mask = render_hints(small.float(), pts)
+    return torch.cat([hint_ab, mask], dim=1)
+
+
+def hint_curve(colorizer: Colorizer, source: Any, split: str = "val", counts: Sequence[int] = (0, 1, 2, 5, 10, 20, 50),
+               size: int | None = None, *, limit: int | None = None, seed: int = 0,
+               reference: Colorizer | None = None) -> dict[str, Any]:
+    """PSNR and colourfulness of a hint model against the number of hints from the true
+    colours (:func:`evaluate_colorizer` with ``hints=n`` for each n of ``counts``), with the
+    gray input and, when given, an automatic ``reference`` colorizer on the same images.
+
+    Returns ``{"data", "split", "size", "n_images", "counts", "psnr", "colorfulness",
+    "gray": {"psnr", "colorfulness"}, "reference": {"name", "psnr", "colorfulness"} | None,
+    "colorfulness_gt"}``."""
+    rows = [evaluate_colorizer(colorizer, source, split, size, limit=limit, seed=seed, hints=int(n),
+                               baseline=(k == 0)) for k, n in enumerate(counts)]
+    first = rows[0]
+    out: dict[str, Any] = {
+        "data": str(source), "split": split, "size": first["size"], "n_images": first["n_images"],
+        "counts": [int(n) for n in counts], "psnr": [r["model"]["psnr"] for r in rows],
+        "colorfulness": [r["model"]["colorfulness"] for r in rows],
+        "gray": {"psnr": first["gray_baseline"]["psnr"], "colorfulness": first["gray_baseline"]["colorfulness"]},
+        "colorfulness_gt": first["model"]["colorfulness_gt"], "reference": None,
+    }
+    if reference is not None:
+        ref = evaluate_colorizer(reference, source, split, first["size"], limit=limit, seed=seed, baseline=False)
+        out["reference"] = {"name": reference.card.get("name") or reference.card.get("recipe"),
+                            "psnr": ref["model"]["psnr"], "colorfulness": ref["model"]["colorfulness"]}
+    return out
 
 
 def _flat_rows(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

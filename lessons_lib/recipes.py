@@ -158,6 +158,20 @@ class ColorizationRecipe(Recipe):
     g_upsample: str = "transpose"
     #: dropout in the 3 innermost decoder blocks (pix2pix: 0.5, its only noise source)
     g_dropout: float = 0.5
+    #: channel cap of the U-Net: level i has g_base * min(2^i, g_max_mult) channels (pix2pix: 8)
+    g_max_mult: int = 8
+    # --- colour hints (Zhang, Zhu et al. 2017, "Real-Time User-Guided Image Colorization";
+    # lesson 12; lessons_lib.data.hints)
+    #: G also reads a sparse hint map and its mask: input (L, hint a, hint b, mask); the hints
+    #: are simulated from the true colours in training (and in validation, with fixed seeds)
+    hints: bool = False
+    #: the number of hint points per image is geometric on {0, 1, ...} with this p (1/8: mean 7,
+    #: 1/8 of the images without any hint, so the model also colorizes alone)
+    hint_p: float = 1.0 / 8.0
+    #: hint patches are squares of side uniform in 1..hint_max_patch px
+    hint_max_patch: int = 9
+    #: the patch centres are Gaussian around the image centre, sigma = hint_sigma x the side
+    hint_sigma: float = 0.25
     # --- discriminator (conditional: sees the gray input and a colouring)
     #: "patchgan" | "nin_patchgan" | "image" | None (no D: L1 regression)
     discriminator: str | None = "patchgan"
@@ -233,6 +247,21 @@ class ColorizationRecipe(Recipe):
         _choice("g_norm", self.g_norm, ("batch", "instance", "none"))
         _choice("g_act", self.g_act, ("leaky", "relu"))
         _choice("nin_act", self.nin_act, ("leaky", "relu"))
+        if self.g_max_mult < 1:
+            raise LessonsError(f"g_max_mult caps the U-Net's channel multiplier, >= 1 (pix2pix: 8), got {self.g_max_mult}")
+        if self.hints:
+            if self.color_space != "lab":
+                raise LessonsError("hints are ab values at a few pixels: they need color_space='lab'")
+            if self.lambda_identity > 0:
+                raise LessonsError("hints and the identity loss both use G's extra input channels; "
+                                   "set lambda_identity=0 for a hint model")
+            if not 0.0 < self.hint_p <= 1.0:
+                raise LessonsError(f"hint_p is the geometric law's p, in (0, 1] (Zhang et al.: 1/8), got {self.hint_p}")
+            if self.hint_max_patch < 1:
+                raise LessonsError(f"hint_max_patch must be >= 1 px (Zhang et al.: 9), got {self.hint_max_patch}")
+            if self.hint_sigma < 0:
+                raise LessonsError(f"hint_sigma must be >= 0 (a fraction of the side; Zhang et al.: 1/4), "
+                                   f"got {self.hint_sigma}")
         if self.scale_jitter < 1.0:
             raise LessonsError(f"scale_jitter is the largest short side over size, >= 1 (1 = off), "
                                f"got {self.scale_jitter}")
@@ -342,6 +371,9 @@ class ColorGANRecipe(ColorizationRecipe):
         _choice("s_layer", self.s_layer, LAYERS)
         if self.lambda_identity:
             raise LessonsError("ColorGAN has no identity loss: lambda_identity must be 0")
+        if self.hints:
+            raise LessonsError("ColorGAN's generator takes no hints; train a hint model with the U-Net recipes "
+                               "(lessons train hints)")
         if self.g_plain:
             raise LessonsError("g_plain belongs to the U-Net recipes; ColorGAN's G uses g_norm")
         for k in ("lambda_s", "lambda_ms", "noise_std"):
@@ -880,6 +912,32 @@ def _nogan() -> Recipe:
                         lr=5e-5, lr_d=2e-4, d_pretrain_steps=300, select_psnr_tolerance=0.3),
         train=TrainConfig(steps=1500, batch_size=32, lr_schedule="constant", log_every=25, sample_every=500,
                           ckpt_every=100, eval_every=50, keep_evals=True),
+    )
+
+
+_HINTS_CITE = ("Zhang, Zhu, Isola, Geng, Lin, Yu & Efros, 'Real-Time User-Guided Image Colorization with "
+               "Learned Deep Priors' (SIGGRAPH 2017); pix2pix U-Net: Isola et al. 2017")
+
+
+@register_recipe("hints")
+def _hints() -> Recipe:
+    # The user-guided colorizer (lesson 12): NoGAN's 64-px data and L1 phase, with G reading
+    # (L, hint a, hint b, mask) and Zhang et al.'s simulated users (lessons_lib.data.hints).
+    # G is the 32-channel U-Net with its channels capped at 64 (g_max_mult=2: 0.82 M
+    # parameters, 1.6 MB in half precision) so that it fits beside the other shipped models
+    # in the 60 MB of weights; the outer, full-resolution levels, where hints are copied onto
+    # edges, keep nogan's width. With 9x fewer parameters than nogan's G and hints to copy,
+    # pix2pix's dropout is left out. L1 alone: the shipped model is judged by PSNR against
+    # the number of hints (a GAN term is an option: --set discriminator=patchgan lambda_gan=...)
+    return _colorization(
+        name="hints",
+        description="user-guided colorizer (Zhang, Zhu et al. 2017): U-Net G at 64 px reads L plus a sparse "
+                    "hint map and its mask; L1 regression, users simulated (0 hints = automatic)",
+        cite=_HINTS_CITE,
+        **_nogan_common(discriminator=None, lambda_gan=0.0, lr=5e-4, beta1=0.9, hints=True, g_max_mult=2,
+                        g_dropout=0.0),
+        train=TrainConfig(steps=14000, batch_size=32, lr_schedule="cosine", log_every=50, sample_every=2000,
+                          ckpt_every=250, eval_every=1000, best_metric="psnr"),
     )
 
 

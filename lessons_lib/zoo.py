@@ -37,6 +37,7 @@ from . import LessonsError
 
 __all__ = [
     "WEIGHTS_DIR",
+    "HINT_MODEL",
     "ShippedSpec",
     "SPECS",
     "list_models",
@@ -57,6 +58,8 @@ __all__ = [
     "format_comparison",
 ]
 
+#: The shipped model ``lessons colorize --hint`` and the demo's hints use (Zhang, Zhu et al. 2017)
+HINT_MODEL = "hints"
 #: Where the shipped weights live (installed with the package).
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"
 #: Where ``lessons models train`` puts its runs (relative to the working directory).
@@ -127,6 +130,15 @@ SPECS: dict[str, ShippedSpec] = {
                         "scenes8 + flowers5 + imagenet1k), the G the shipped nogan's GAN phase started from",
             stages={"nogan_pretrain": _NOGAN_PRETRAIN},
             eval_data=("scenes8", "imagenet1k", "cbsd68"), size=160, runs_dir="nogan/nogan_pretrain",
+        ),
+        ShippedSpec(
+            name="hints", task="colorization",
+            description="the user-guided colorizer (Zhang, Zhu et al. 2017): U-Net (32 ch, capped at 64) reads L "
+                        "plus a sparse hint map and mask at 64 px, L1 with simulated users; scenes8 + flowers5 + "
+                        "imagenet1k. Without hints it colorizes alone",
+            # the recipe's own settings (about 45 minutes on the 2-core CPU; RESULTS.md, issue 14)
+            stages={"hints": dict(progress=False)},
+            eval_data=("scenes8", "imagenet1k", "cbsd68"), size=160,
         ),
         ShippedSpec(
             name="seed000_full", task="colorization",

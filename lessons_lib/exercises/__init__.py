@@ -28,6 +28,7 @@ from .lesson08 import check_demodulation
 from .lesson09 import check_contextual_loss, check_restoration_experiment
 from .lesson10 import check_frechet_gaussians
 from .lesson11 import check_spectral_norm
+from .lesson12 import check_hint_simulator
 
 __all__ = [
     "Result",
@@ -66,6 +67,7 @@ __all__ = [
     "check_restoration_experiment",
     "check_frechet_gaussians",
     "check_spectral_norm",
+    "check_hint_simulator",
 ]
 
 # Every lesson's check reports to the gradebook (LESSONS_GRADEBOOK; see _core.graded), and

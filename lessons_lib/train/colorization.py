@@ -29,6 +29,7 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from .. import LessonsError
+from ..data.hints import HINT_CHANNELS, hint_input, simulate_hints
 from .task import Task
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -38,6 +39,8 @@ __all__ = ["ColorizationTask", "DISCRIMINATORS"]
 
 # recipe name of the discriminator -> registered model architecture
 DISCRIMINATORS = {"patchgan": "patchgan", "nin_patchgan": "nin_patchgan", "image": "image_discriminator"}
+#: validation batch i of a hint model draws its hints from a generator seeded VAL_HINT_SEED + i
+VAL_HINT_SEED = 12_000
 
 
 def _limited(ds: Dataset, limit: int | None) -> Dataset:
@@ -82,10 +85,14 @@ class ColorizationTask(Task):
         r = self.recipe
         if self.color_space == "lab":
             in_ch, out_ch = (3 if self.lab_with_chroma_input else 1), 2
+            if r.hints:  # (L, hint a, hint b, mask): conditioning by concatenation (Zhang et al. 2017)
+                in_ch = 1 + HINT_CHANNELS
         else:
             in_ch, out_ch = 3, 3
         cfg: dict[str, Any] = dict(in_channels=in_ch, out_channels=out_ch, base=r.g_base, depth=r.g_depth,
                                    image_size=r.size, dropout=r.g_dropout)
+        if r.g_max_mult != 8:  # the shipped cards before the hint model lack the key (the default)
+            cfg["max_mult"] = r.g_max_mult
         if r.g_plain:
             cfg["plain"] = True
         else:
@@ -232,10 +239,28 @@ class ColorizationTask(Task):
         from ..data import lab_batch
 
         cond, target = lab_batch(batch, device, self.color_space)
-        return {"cond": cond, "target": target}
+        data = {"cond": cond, "target": target}
+        if self.recipe.hints:
+            data["hints"] = self.simulate_hints(target)
+        return data
 
-    def g_input(self, cond: torch.Tensor) -> torch.Tensor:
-        """What G colorizes: L (B,1,H,W), (L, 0, 0) (B,3,H,W) for a Lab G with identity, or gray3."""
+    def simulate_hints(self, target: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """A simulated user's hints on the true ab (Zhang et al. 2017, sec. 3.3;
+        :mod:`lessons_lib.data.hints`): (B, 3, H, W) = (hint a, hint b, mask). The points are
+        drawn from torch's CPU generator (which the engine seeds and checkpoints), or from
+        ``generator``."""
+        r = self.recipe
+        hint_ab, mask = simulate_hints(target.float(), p=r.hint_p, max_patch=r.hint_max_patch,
+                                       sigma=r.hint_sigma, generator=generator)
+        return torch.cat([hint_ab, mask], dim=1).to(target.dtype)
+
+    def g_input(self, cond: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """What G colorizes: L (B,1,H,W), (L, 0, 0) (B,3,H,W) for a Lab G with identity, gray3,
+        or (L, hint a, hint b, mask) (B,4,H,W) for a hint model (no hints: zeros)."""
+        if self.recipe.hints:
+            if hints is None:
+                return hint_input(cond)
+            return torch.cat([cond, hints.to(cond.dtype)], dim=1)                        # (B, 4, H, W)
         if self.lab_with_chroma_input:
             return torch.cat([cond, torch.zeros_like(cond).expand(-1, 2, -1, -1)], dim=1)  # (L, 0, 0)
         return cond
@@ -248,7 +273,7 @@ class ColorizationTask(Task):
 
     # ------------------------------------------------------------------ one step
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        fake = self.nets["G"](self.g_input(data["cond"]))  # (B, 2|3, H, W) in [-1, 1]
+        fake = self.nets["G"](self.g_input(data["cond"], data.get("hints")))  # (B, 2|3, H, W) in [-1, 1]
         return {**data, "fake": fake}
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
@@ -303,9 +328,12 @@ class ColorizationTask(Task):
     def sample(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
         """Three rows: the gray input, the colorization, the ground truth: (3, N, 3, H, W)."""
         cond, target = data["cond"], data["target"]
-        fake = self.nets["G"](self.g_input(cond))
+        hints = data.get("hints")
+        fake = self.nets["G"](self.g_input(cond, hints))
         truth = self.to_rgb(cond, target)
-        if self.color_space == "lab":
+        if hints is not None:   # the gray input with the hint patches painted in their colours
+            gray = self.to_rgb(cond, hints[:, :2])
+        elif self.color_space == "lab":
             gray = self.to_rgb(cond, torch.zeros_like(target))
         else:
             gray = ((cond.float() + 1.0) / 2.0).clamp(0, 1)
@@ -316,14 +344,19 @@ class ColorizationTask(Task):
         (MAE, AuC, PSNR, SSIM, colorfulness and its gap to the ground truth, LPIPS when its
         weights are present), batch results weighted by batch size. Every image has the same
         number of pixels, so the weighted mean of the per-batch AuC is the AuC of the whole set.
-        FID is left out: it is a statistic of the whole set, not a mean over batches."""
+        FID is left out: it is a statistic of the whole set, not a mean over batches. A hint
+        model is scored with simulated hints drawn from fixed seeds (the same at every validation)."""
+        from ..data import lab_batch
         from ..metrics import colorization_report
 
         sums: dict[str, float] = {}
         n = 0
-        for batch in batches:
-            data = self.prepare(batch, self.device)
-            pred = self.to_rgb(data["cond"], self.nets["G"](self.g_input(data["cond"])))
+        for i, batch in enumerate(batches):
+            cond, target = lab_batch(batch, self.device, self.color_space)
+            data = {"cond": cond, "target": target}
+            if self.recipe.hints:  # the same simulated hints at every validation (seeded per batch)
+                data["hints"] = self.simulate_hints(target, torch.Generator().manual_seed(VAL_HINT_SEED + i))
+            pred = self.to_rgb(data["cond"], self.nets["G"](self.g_input(data["cond"], data.get("hints"))))
             truth = batch.to(self.device).float() / 255.0       # the exact ground truth
             report = _flatten(colorization_report(pred, truth))
             b = batch.shape[0]
@@ -348,8 +381,13 @@ class ColorizationTask(Task):
             "color_space": self.color_space,
             # how a pipeline feeds the exported G: "L" (B,1,H,W) -> ab; "L00" (L, 0, 0) -> ab;
             # "gray3" (gray in 3 channels, [-1, 1]) -> RGB [-1, 1]
-            "g_input": "gray3" if self.color_space == "rgb" else ("L00" if self.lab_with_chroma_input else "L"),
+            "g_input": "gray3" if self.color_space == "rgb" else (
+                "L+hints" if r.hints else ("L00" if self.lab_with_chroma_input else "L")),
         }
+        if r.hints:
+            info["hints"] = {"p": r.hint_p, "max_patch": r.hint_max_patch, "sigma": r.hint_sigma,
+                             "channels": ["hint_a", "hint_b", "mask"],
+                             "cite": "Zhang, Zhu et al. 2017, Real-Time User-Guided Image Colorization"}
         if r.lambda_perceptual > 0:
             info["perceptual_features"] = (self.features.description if self.features is not None
                                            else f"{r.features} (not loaded yet)")
