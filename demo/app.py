@@ -8,7 +8,7 @@
     app = build_app()
     app.launch(prevent_thread_lock=True)
 
-Two tabs, each a thin layer over :mod:`lessons_lib` (nothing is computed here that the
+Three tabs, each a thin layer over :mod:`lessons_lib` (nothing is computed here that the
 package does not compute the same way for the command line and the lessons):
 
 **Colorize** -- :class:`lessons_lib.pipeline.Colorizer` with one of the shipped models
@@ -101,6 +101,7 @@ from PIL import Image
 
 from lessons_lib import LessonsError
 from lessons_lib.pipeline import MAX_PIXELS, Colorizer, Restorer
+from lessons_lib.playground import draw_hints
 
 __all__ = [
     "MAX_SIDE",
@@ -123,7 +124,6 @@ __all__ = [
     "colorize_photo",
     "colorize_many",
     "colorize_with_hints",
-    "draw_hints",
     "new_hint_state",
     "hint_add",
     "hint_recolour",
@@ -653,28 +653,6 @@ def hints_from_table(state: dict[str, Any], rows: Any) -> dict[str, Any]:
     return _push(state, hints, sel)
 
 
-def draw_hints(image: Image.Image, hints: Sequence[Any], selected: int | None = None,
-               side: int = 9) -> Image.Image:
-    """A copy of ``image`` with each hint drawn as a numbered square of its colour (black and
-    white rims, a thick yellow one on the selected hint)."""
-    from PIL import ImageDraw
-
-    from lessons_lib.data.hints import check_hints
-
-    out = image.copy()
-    draw = ImageDraw.Draw(out)
-    half = max(3, side // 2)
-    for i, h in enumerate(check_hints(hints, image.size)):
-        x, y = round(h.x), round(h.y)
-        box = [x - half, y - half, x + half, y + half]
-        draw.rectangle(box, fill=h.rgb, outline=(0, 0, 0), width=1)
-        draw.rectangle([box[0] - 1, box[1] - 1, box[2] + 1, box[3] + 1], outline=(255, 255, 255), width=1)
-        if i == selected:
-            draw.rectangle([box[0] - 3, box[1] - 3, box[2] + 3, box[3] + 3], outline=(255, 214, 0), width=2)
-        draw.text((box[2] + 3, box[1] - 2), str(i + 1), fill=(255, 255, 255), stroke_width=1, stroke_fill=(0, 0, 0))
-    return out
-
-
 def colorize_with_hints(models: DemoModels, image: Any, hints: Any = None, selected: int | None = None
                         ) -> tuple[Image.Image, Image.Image, str]:
     """The hint model on one photo: ``(colorized, colorized with the hints drawn, status)``.
@@ -701,7 +679,7 @@ def colorize_with_hints(models: DemoModels, image: Any, hints: Any = None, selec
     out = colorizer(img, hints=checked or None)
     dt = time.perf_counter() - t0
     side = max(7, round(colorizer.hint_size * max(img.size) / colorizer.size))
-    marked = draw_hints(out, checked, selected, side=side)
+    marked = draw_hints(out, checked, selected, side=side)   # lessons_lib.playground's markers
     n = len(checked)
     what = f"{n} hint{'s' if n != 1 else ''}" if n else "no hints (the model colours alone)"
     lines = [f"**Colorized** {img.width}x{img.height} with **{models.hint_model_name}** and {what} in {dt:.2f} s "
@@ -994,6 +972,8 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
 
     # ---- the hints tab: every change goes through one render; an error leaves the state as it was
     def hint_outputs(image, state):
+        if image is None:
+            raise LessonsError("upload a photo first (or pick a bundled one), then click on it")
         out, marked, status = colorize_with_hints(models, image, state["hints"], state["selected"])
         state = {**state, "result": out}
         sel = state["selected"]
@@ -1037,9 +1017,10 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
         return handler
 
     def on_hint_pick(state, selected):
-        if selected is None or not state["hints"]:
+        try:
+            k = _index(state, selected)
+        except LessonsError:
             return gr.skip(), state
-        k = _index(state, selected)
         return state["hints"][k]["color"], {**state, "selected": k}
 
     def on_hints_api(image, hints):
@@ -1098,11 +1079,11 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
                                      label="the hints as JSON (save as a file for `lessons colorize --hints`)")
                 with gr.Column(scale=2):
                     h_view = gr.Image(label="click to place a hint", format="png", type="pil", interactive=False,
-                                      elem_id="hints-view", max_height=560)
+                                      elem_id="hints-view")
                     h_status = gr.Markdown("Upload a photo, then click on it to place a hint.",
                                            elem_id="hints-status")
                     h_result = gr.Image(label="the colorization", format="png", type="pil", interactive=False,
-                                        elem_id="hints-result", max_height=560)
+                                        elem_id="hints-result")
                     h_api_hints = gr.JSON(value=[], visible=False)
                     h_api_btn = gr.Button(visible=False)
         with gr.Tab("Restore", id="restore"):

@@ -521,7 +521,7 @@ class _Pipeline:
     def device(self) -> torch.device:
         """The device the model runs on (``"auto"``: cuda, then mps, then cpu)."""
         if self._device is None:
-            from .train.engine import resolve_device
+            from .device import resolve_device
 
             self._device = resolve_device(str(self._device_name))
         return self._device
@@ -661,8 +661,9 @@ class Colorizer(_Pipeline):
         n = len(hints)
         if n == 0:
             return torch.zeros(1, 3, s, s, device=self.device)
-        cx = torch.tensor([h.x * s / W for h in hints], dtype=torch.float64)
-        cy = torch.tensor([h.y * s / H for h in hints], dtype=torch.float64)
+        # the centre of pixel (x, y) is (x + 0.5, y + 0.5); at S x S it lies at (x + 0.5) * S / W
+        cx = torch.tensor([(h.x + 0.5) * s / W for h in hints], dtype=torch.float64)
+        cy = torch.tensor([(h.y + 0.5) * s / H for h in hints], dtype=torch.float64)
         top = lambda c: (c - k / 2.0).round().long().clamp_(0, s - k)  # noqa: E731
         pts = HintPoints(image=torch.zeros(n, dtype=torch.long), y=top(cy), x=top(cx),
                          size=torch.full((n,), k, dtype=torch.long))

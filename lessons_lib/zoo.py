@@ -49,6 +49,8 @@ __all__ = [
     "ship",
     "sample_metric",
     "sample_diversity",
+    "sample_hint_metric",
+    "HINT_COUNTS",
     "stage_refs",
     "heldout_split",
     "training_curve",
@@ -357,20 +359,25 @@ def sample_metric(name: str, weights: str | os.PathLike | None = None) -> dict[s
                      sample_photos(spec.sample_photos))
 
 
+def _shipped_colorizer(name: str, weights: str | os.PathLike | None):
+    """The shipped colorizer ``name`` (or ``weights``) on the CPU; None for a restorer."""
+    if _spec(name).task != "colorization":
+        return None
+    from .pipeline import Colorizer
+
+    return Colorizer(Path(weights) if weights is not None else model_path(name), device="cpu")
+
+
 def sample_diversity(name: str, weights: str | os.PathLike | None = None, seeds: int = 8) -> dict[str, Any] | None:
     """For a colorizer with a noise input: how far the colourings of ``seeds`` seeds are
     apart on the bundled photos (:meth:`lessons_lib.pipeline.Colorizer.diversity`, at the
     model's size); None for a model without noise (its seeds all give one colouring)."""
-    spec = _spec(name)
-    if spec.task != "colorization":
-        return None
     from .color import rgb_to_lab_normalized
     from .data import ColorizationDataset
     from .data.sources import sample_photos
-    from .pipeline import Colorizer
 
-    col = Colorizer(Path(weights) if weights is not None else model_path(name), device="cpu")
-    if not col.has_noise:
+    spec, col = _spec(name), _shipped_colorizer(name, weights)
+    if col is None or not col.has_noise:
         return None
     data = ColorizationDataset(sample_photos(spec.sample_photos), col.size, train=False)
     rgb = torch.stack([data[i] for i in range(len(data))]).float() / 255.0      # (N, 3, S, S)
@@ -378,6 +385,25 @@ def sample_diversity(name: str, weights: str | os.PathLike | None = None, seeds:
     d = col.diversity(L, truth=rgb, seeds=range(seeds))
     return {"seeds": seeds, "n_images": len(data), "mean_pairwise_ab": d["mean_pairwise_ab"],
             "per_image": d["per_image"], "chroma": d["chroma"], "max_psnr_dev_db": d["max_psnr_dev_db"]}
+
+
+#: The numbers of hints a hint model's card is scored with (Zhang et al. 2017's fig. 6 sweep)
+HINT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
+
+
+def sample_hint_metric(name: str, weights: str | os.PathLike | None = None) -> dict[str, Any] | None:
+    """For a hint model: PSNR with 0 and 10 hints from the true colours on the bundled photos
+    (:func:`lessons_lib.pipeline.hint_curve` at the card's size, seed 0); None for a model
+    that takes no hints."""
+    from .data.sources import sample_photos
+    from .pipeline import hint_curve
+
+    spec, col = _spec(name), _shipped_colorizer(name, weights)
+    if col is None or not col.takes_hints:
+        return None
+    c = hint_curve(col, sample_photos(spec.sample_photos), "val", (0, 10), size=spec.size)
+    return {"n_images": c["n_images"], "size": c["size"], "counts": c["counts"], "psnr": c["psnr"],
+            "gray_psnr": c["gray"]["psnr"]}
 
 
 def _hardware() -> dict[str, Any]:
@@ -469,8 +495,21 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
         "sample_photos": list(spec.sample_photos),
         "metrics_samples": sample_metric(name, target),
         "diversity_samples": sample_diversity(name, target),
-        "ship_wall_s": round(time.perf_counter() - t0, 1),
+        "hints_samples": sample_hint_metric(name, target),
     }
+    if shipped["hints_samples"] is not None:
+        # a hint model: PSNR against the number of hints from the true colours, held out
+        from .pipeline import Colorizer, hint_curve
+
+        col = Colorizer(target, device="cpu")
+        shipped["hints_heldout"] = {}
+        for source in (spec.eval_data if eval_data is None else eval_data):
+            try:
+                shipped["hints_heldout"][source] = hint_curve(col, source, heldout_split(source), HINT_COUNTS,
+                                                              size=spec.size, limit=limit)
+            except LessonsError as e:
+                shipped["hints_heldout"][source] = f"unavailable ({e})"
+    shipped["ship_wall_s"] = round(time.perf_counter() - t0, 1)
     # the card, written once the stored weights are scored (the weights' sha256 is unchanged)
     card_path = target.with_suffix(".json") if spec.task == "colorization" else target / BUNDLE_CARD
     card = json.loads(card_path.read_text(encoding="utf-8"))

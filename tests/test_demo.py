@@ -32,6 +32,7 @@ from gradio_client import Client, handle_file  # noqa: E402
 from demo import app as demo_app  # noqa: E402
 from lessons_lib import LessonsError  # noqa: E402
 from lessons_lib.color import rgb_uint8_to_lab  # noqa: E402
+from lessons_lib.data.hints import parse_colour  # noqa: E402
 from lessons_lib.data.sources import open_source  # noqa: E402
 
 TIMEOUT = 120  # seconds per client call (a whole call takes ~1 s here; the 12000x9000 one ~10 s)
@@ -88,9 +89,9 @@ def assert_serving(client: Client, photos: dict[str, str]) -> None:
 
 
 # --------------------------------------------------------------------------- the endpoints
-def test_the_three_named_endpoints_exist(client):
+def test_the_named_endpoints_exist(client):
     names = set(client.view_api(return_format="dict", print_info=False)["named_endpoints"])
-    assert {"/colorize", "/colorize_many", "/restore"} <= names
+    assert {"/colorize", "/colorize_many", "/restore", "/colorize_hints"} <= names
 
 
 def test_queue_is_bounded(server):
@@ -327,6 +328,78 @@ def test_an_unexpected_error_is_logged_not_shown(client, photos, monkeypatch, ca
     assert any("internal detail" in r.getMessage() or "internal detail" in str(r.exc_info) for r in caplog.records)
     monkeypatch.undo()
     assert_serving(client, photos)
+
+
+# --------------------------------------------------------------------------- colour hints
+def _ab_at(path, x: int, y: int, r: int = 6) -> tuple[float, float]:
+    """Mean ab (Lab units) of the (2r+1)^2 square around (x, y) of an image file."""
+    a = rgb(path)[y - r:y + r + 1, x - r:x + r + 1]
+    lab = rgb_uint8_to_lab(torch.from_numpy(a.astype(np.uint8).transpose(2, 0, 1).copy())[None])
+    return float(lab[0, 1].mean()), float(lab[0, 2].mean())
+
+
+def _hue_gap(ab1, ab2) -> float:
+    import math
+
+    d = abs(math.degrees(math.atan2(ab1[1], ab1[0]) - math.atan2(ab2[1], ab2[0]))) % 360
+    return min(d, 360 - d)
+
+
+def test_colorize_hints_endpoint_colours_each_hint(client, photos):
+    hints = [{"x": 540, "y": 200, "color": "#1040d0"}, {"x": 110, "y": 260, "color": "#20a040"}]
+    out, status = call(client, handle_file(photos["coffee"]), hints, api_name="/colorize_hints")
+    assert status.startswith("**Colorized** 600x400 with **hints** and 2 hints"), status
+    plain, _ = call(client, handle_file(photos["coffee"]), [], api_name="/colorize_hints")
+    for h in hints:
+        want = rgb_uint8_to_lab(torch.tensor(parse_colour(h["color"]), dtype=torch.uint8).view(1, 3, 1, 1))
+        want = want[0, 1:, 0, 0].tolist()
+        got = _ab_at(out, h["x"], h["y"])
+        assert _hue_gap(got, want) < 35 and np.hypot(*got) > 15, (h, got, want)
+        assert _hue_gap(_ab_at(plain, h["x"], h["y"]), want) > _hue_gap(got, want)
+
+
+def test_colorize_hints_endpoint_refuses_bad_hints_clearly(client, photos):
+    for hints, says in [([{"x": 1000, "y": 5, "color": "red"}], "outside the image"),
+                        ([{"x": 1, "y": 5, "color": "reddish"}], "unknown colour"),
+                        ("[{not json", "not valid JSON"),
+                        ([{"x": 1, "y": 5}], "keys x, y and color")]:
+        out, status = call(client, handle_file(photos["coffee"]), hints, api_name="/colorize_hints")
+        assert out is None and says in status, (hints, status)
+    assert_serving(client, photos)
+
+
+def test_hint_state_operations_never_lose_work():
+    st = demo_app.new_hint_state()
+    st = demo_app.hint_add(st, 10.4, 20.6, "red")
+    st = demo_app.hint_add(st, 30, 40, "#00ff00")
+    assert st["hints"] == [{"x": 10, "y": 21, "color": "#ff0000"}, {"x": 30, "y": 40, "color": "#00ff00"}]
+    assert st["selected"] == 1
+    st = demo_app.hint_recolour(st, 0, "blue")
+    st = demo_app.hint_move(st, 0, 5, 6)
+    assert st["hints"][0] == {"x": 5, "y": 6, "color": "#0000ff"} and st["selected"] == 0
+    st = demo_app.hint_remove(st, 1)
+    assert len(st["hints"]) == 1
+    st = demo_app.hint_reset(st)
+    assert st["hints"] == [] and st["selected"] is None
+    for _ in range(4):
+        st = demo_app.hint_undo(st)                       # reset, remove, move, recolour undone
+    assert st["hints"] == [{"x": 10, "y": 21, "color": "#ff0000"}, {"x": 30, "y": 40, "color": "#00ff00"}]
+    st = demo_app.hints_from_table(st, [[7, 8, "navy"], ["", "", ""]])
+    assert st["hints"] == [{"x": 7, "y": 8, "color": "#000080"}]
+    with pytest.raises(LessonsError, match="there is no hint 3"):
+        demo_app.hint_remove(st, 2)
+    with pytest.raises(LessonsError, match="unknown colour"):
+        demo_app.hint_recolour(st, 0, "not-a-colour")
+    with pytest.raises(LessonsError, match="nothing to undo"):
+        demo_app.hint_undo(demo_app.new_hint_state())
+    assert demo_app.predicted_colour(Image.new("RGB", (4, 4), (1, 2, 3)), 9, 9) == "#010203"
+
+
+def test_hint_markers_are_drawn_in_the_hint_colour():
+    img = Image.new("RGB", (60, 40), (128, 128, 128))
+    marked = demo_app.draw_hints(img, [{"x": 20, "y": 20, "color": "#ff0000"}], selected=0, side=9)
+    assert marked.getpixel((20, 20)) == (255, 0, 0) and img.getpixel((20, 20)) == (128, 128, 128)
+    assert marked.getpixel((50, 5)) == (128, 128, 128)
 
 
 # --------------------------------------------------------------------------- concurrency

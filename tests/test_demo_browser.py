@@ -148,3 +148,63 @@ def test_restore_in_the_browser(browser, url, photos, tmp_path):
     _save(page, tmp_path, "demo_restore.png")
     assert not errors, errors
     page.close()
+
+
+def _set_picker(page, hex_colour: str) -> None:
+    """Set the Colour hints tab's colour picker the way a visitor does: open it, type the hex
+    code, confirm."""
+    picker = page.locator("#hints-colour")
+    picker.locator("button").first.click()
+    box = page.locator("#hints-colour input[type=text]").first
+    box.fill(hex_colour)
+    box.press("Enter")
+    page.keyboard.press("Escape")
+
+
+def _image_bytes(page, selector: str) -> bytes:
+    src = page.locator(selector).get_attribute("src")
+    return page.request.get(src).body()
+
+
+def test_place_two_hints_by_clicking(browser, url, photos, tmp_path):
+    """Colour hints tab: pick a colour, click on the photo, twice; the result's colour around
+    each click is the hint's colour (hue within 35 degrees, clearly saturated)."""
+    import io
+    import math
+
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from lessons_lib.color import rgb_uint8_to_lab
+
+    page, errors = _page(browser, url)
+    page.get_by_role("tab", name="Colour hints").click()
+    page.locator("#hints-input input[type=file]").set_input_files(photos["coffee"])
+    page.locator("#hints-status").get_by_text("no hints", exact=False).wait_for()
+    _loaded(page, "#hints-view img")
+    page.get_by_text("the picker's colour", exact=True).click()
+    hints = [((540, 200), "#1040d0"), ((110, 260), "#20a040")]   # the wooden table blue, the saucer green
+    for n, ((x, y), colour) in enumerate(hints, 1):
+        _set_picker(page, colour)
+        img = page.locator("#hints-view img")
+        box = img.bounding_box()
+        natural = page.evaluate("sel => [document.querySelector(sel).naturalWidth, "
+                                "document.querySelector(sel).naturalHeight]", "#hints-view img")
+        img.click(position={"x": x * box["width"] / natural[0], "y": y * box["height"] / natural[1]})
+        page.locator("#hints-status").get_by_text(f"and {n} hint", exact=False).wait_for()
+        _loaded(page, "#hints-result img")
+    result = np.asarray(Image.open(io.BytesIO(_image_bytes(page, "#hints-result img"))).convert("RGB"))
+    for (x, y), colour in hints:
+        patch = result[y - 6:y + 7, x - 6:x + 7]
+        lab = rgb_uint8_to_lab(torch.from_numpy(patch.transpose(2, 0, 1).copy())[None])
+        a, b = float(lab[0, 1].mean()), float(lab[0, 2].mean())
+        want = rgb_uint8_to_lab(torch.tensor([int(colour[i:i + 2], 16) for i in (1, 3, 5)],
+                                             dtype=torch.uint8).view(1, 3, 1, 1))[0, 1:, 0, 0].tolist()
+        gap = abs(math.degrees(math.atan2(b, a) - math.atan2(want[1], want[0]))) % 360
+        assert min(gap, 360 - gap) < 35 and math.hypot(a, b) > 15, (colour, a, b, want)
+    table = page.locator("#hints-table").inner_text()
+    assert "#1040d0" in table and "#20a040" in table
+    _save(page, tmp_path, "demo_hints.png")
+    assert not errors, errors
+    page.close()

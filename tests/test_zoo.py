@@ -56,6 +56,26 @@ def test_card_metric_on_bundled_photos_is_reproduced(name):
 
 
 @pytest.mark.parametrize("name", [n for n, s in zoo.SPECS.items() if s.task == "colorization"])
+def test_card_hint_metric_on_bundled_photos_is_reproduced(name):
+    """A hint model records its PSNR with 0 and 10 true-colour hints on the bundled photos (and
+    the curve on the held-out sets); the others record None."""
+    card = next(m["card"] for m in zoo.list_models() if m["name"] == name)
+    recorded = card["shipped"].get("hints_samples")
+    again = zoo.sample_hint_metric(name)
+    if name != zoo.HINT_MODEL:
+        assert again is None and recorded is None
+        return
+    assert again["counts"] == recorded["counts"] == [0, 10]
+    assert again["psnr"] == pytest.approx(recorded["psnr"], abs=0.05)
+    assert again["psnr"][1] > again["gray_psnr"] + 2.0          # ten hints lift it well above gray
+    heldout = card["shipped"]["hints_heldout"]
+    assert set(heldout) == set(zoo.SPECS[name].eval_data)
+    for curve in heldout.values():
+        if isinstance(curve, dict):
+            assert curve["counts"] == list(zoo.HINT_COUNTS) and len(curve["psnr"]) == len(zoo.HINT_COUNTS)
+
+
+@pytest.mark.parametrize("name", [n for n, s in zoo.SPECS.items() if s.task == "colorization"])
 def test_card_diversity_on_bundled_photos_is_reproduced(name):
     """A colorizer with a noise input records how far its seeds' colourings are apart; the
     others record None (one colouring)."""

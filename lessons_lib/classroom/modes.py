@@ -144,7 +144,7 @@ def start_lesson(lesson: str, *, seed: int | None = 0, quiet: bool = False) -> L
     """
     import torch
 
-    from ..train.engine import resolve_device
+    from ..device import resolve_device
 
     name = lesson_mode()
     threads = lesson_threads(name)

@@ -133,8 +133,8 @@ def sample_hint_points(batch: int, height: int, width: int, *, p: float = HINT_P
     cy = height / 2.0 + sigma * height * torch.randn(N, generator=generator, dtype=torch.float64)
     cx = width / 2.0 + sigma * width * torch.randn(N, generator=generator, dtype=torch.float64)
     # top-left corner from the centre, clamped so that the whole patch is inside
-    y = (cy - size / 2.0).floor().long().clamp_(min=0)
-    x = (cx - size / 2.0).floor().long().clamp_(min=0)
+    y = (cy - size / 2.0 + 0.5).floor().long().clamp_(min=0)     # nearest corner: no half-pixel drift
+    x = (cx - size / 2.0 + 0.5).floor().long().clamp_(min=0)
     y = torch.minimum(y, height - size)
     x = torch.minimum(x, width - size)
     return HintPoints(image=image, y=y, x=x, size=size)
@@ -282,7 +282,7 @@ def _coordinate(value: Any, what: str, limit: int | None, source: str) -> float:
         raise LessonsError(f"{source}: {what} must be a finite number of pixels, got {value!r}")
     if limit is not None and not 0 <= v < limit:
         side = "width" if what == "x" else "height"
-        raise LessonsError(f"{source}: {what} = {value} is outside the image ({side} {limit} px: "
+        raise LessonsError(f"{source}: {what} = {v:g} is outside the image ({side} {limit} px: "
                            f"{what} must be in 0..{limit - 1})")
     return v
 

@@ -58,6 +58,7 @@ import torch.nn as nn
 from torch.utils.data import DataLoader, Dataset, default_collate
 
 from .. import LessonsError, __version__
+from ..device import resolve_device
 from .task import Task
 
 __all__ = [
@@ -125,6 +126,13 @@ class TrainConfig:
     lr_gamma: float = 0.1
     #: discriminator updates per generator update (1 for pix2pix; WGAN critics use 5)
     d_steps: int = 1
+    #: clip the gradient norm of each phase's nets to this before its optimiser steps (0 = off);
+    #: the norm before clipping is logged as PHASE_grad_norm (Pascanu et al. 2013)
+    grad_clip: float = 0.0
+    #: gradient accumulation: each optimiser step averages the gradients of this many batches
+    #: of batch_size (an effective batch of batch_size x accumulate in the memory of one);
+    #: with more than 1, each phase runs the forward pass of each batch itself
+    accumulate: int = 1
     #: decay beta of an exponential moving average of net "G"'s weights (0 = off): after the
     #: optimisers of a step that trained G, G_ema = beta G_ema + (1 - beta) G (BatchNorm stats
     #: copied). When on, the sample grids, validation and the exported model use G_ema, and
@@ -199,6 +207,10 @@ class TrainConfig:
             )
         if self.d_steps < 1:
             raise LessonsError(f"d_steps must be >= 1, got {self.d_steps}")
+        if self.grad_clip < 0:
+            raise LessonsError(f"grad_clip is a gradient norm, >= 0 (0 = off, e.g. 1.0), got {self.grad_clip}")
+        if self.accumulate < 1:
+            raise LessonsError(f"accumulate is a number of batches per optimiser step, >= 1, got {self.accumulate}")
         if not 0.0 <= self.g_ema < 1.0:
             raise LessonsError(f"g_ema is an EMA decay in [0, 1) (0 = off, e.g. 0.999), got {self.g_ema}")
         if self.best_mode not in ("max", "min"):
@@ -276,33 +288,6 @@ class TrainResult:
 
 
 # =========================================================================== helpers
-def resolve_device(name: str = "auto") -> torch.device:
-    """``"auto"`` -> cuda if available, else mps, else cpu; an explicit device is checked."""
-    name = (name or "auto").strip().lower()
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        mps = getattr(torch.backends, "mps", None)
-        if mps is not None and mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise LessonsError(f"unknown device {name!r}; use auto, cpu, cuda, cuda:N or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise LessonsError("device 'cuda' asked for, but this PyTorch sees no CUDA GPU; use --device cpu or auto")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        raise LessonsError(f"device {name!r} asked for, but only {torch.cuda.device_count()} GPU(s) are visible")
-    if dev.type == "mps":
-        mps = getattr(torch.backends, "mps", None)
-        if mps is None or not mps.is_available():
-            raise LessonsError("device 'mps' asked for, but it is not available here; use --device cpu or auto")
-    if dev.type not in ("cpu", "cuda", "mps"):
-        raise LessonsError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
-    return dev
-
-
 def resolve_amp(amp: str, device: torch.device) -> torch.dtype | None:
     """The autocast dtype for ``amp`` on ``device``, or None for full fp32."""
     if amp == "off":
@@ -631,6 +616,29 @@ class Trainer:
         self.amp_dtype = resolve_amp(config.amp, self.device)
         self.channels_last = _resolve_channels_last(config.channels_last, self.device)
         self._stop_requested = False
+        # the run's state, set for real by _start() (and _restore() on a resume)
+        self.num_workers = config.num_workers if config.num_workers is not None else (
+            0 if self.device.type != "cuda" else min(8, os.cpu_count() or 1))
+        self.t_start = time.perf_counter()
+        self.cpu_start = time.process_time()
+        self.wall_before = 0.0
+        self.cpu_before = 0.0
+        self.best: dict[str, Any] | None = None
+        self.val_metrics: dict[str, float] = {}
+        self.samples: list[Path] = []
+        self.scheds: dict[str, torch.optim.lr_scheduler.LambdaLR] = {}
+        self.fixed: dict[str, torch.Tensor] | None = None
+        self.per_epoch = 1
+        self.data_pos = 0
+        self.log: _CsvLog | None = None
+        self.val_log: _CsvLog | None = None
+        self._bar = None
+        self._batches: Iterator[Any] | None = None
+        self._dirty = False
+        self._last_lr: dict[str, float] = {}
+        self._last_logs: dict[str, float] = {}
+        self._rates: list[float] = []
+        self._last_start: int | None = None
 
     # ----------------------------------------------------------------- setup
     def _check_out(self) -> dict[str, Any] | None:
@@ -788,11 +796,12 @@ class Trainer:
                     if isinstance(v, torch.Tensor) and v.dim() == 4 else v for k, v in data.items()}
         return data
 
-    def _update(self, phase: str, state: dict[str, torch.Tensor], step: int, logs: dict[str, float]) -> None:
+    def _backward(self, phase: str, state: dict[str, torch.Tensor], step: int, logs: dict[str, float],
+                  scale: float) -> None:
+        """One batch's loss of ``phase`` and its backward pass (times ``scale``, 1/accumulate);
+        its parts are added, times ``scale``, into ``logs``. A non-finite loss stops before
+        backward: the weights stay good."""
         task = self.task
-        self._set_trainable(task.phase_nets(phase))
-        opt = task.opts[phase]
-        opt.zero_grad(set_to_none=True)
         with self._autocast():
             out = task.loss(phase, state, step)
             if task.reg_every and step % task.reg_every == 0:
@@ -810,35 +819,63 @@ class Trainer:
         for k, v in zip(names, values):
             key = f"loss_{phase}" if k == "loss" else f"{phase}_{k}"
             if k == "loss" and not math.isfinite(v):
-                raise _NonFinite(key, v)  # before backward/step: the weights stay good
-            logs[key] = v
-        out["loss"].backward()
+                raise _NonFinite(key, v)
+            logs[key] = logs.get(key, 0.0) + v * scale
+        (total_loss * scale if scale != 1.0 else total_loss).backward()
+
+    def _update(self, phase: str, batches: list[dict[str, torch.Tensor]], step: int, logs: dict[str, float],
+                shared: dict[str, torch.Tensor] | None = None) -> None:
+        """One optimiser step of ``phase``: the gradients of ``batches`` averaged (one batch
+        unless ``accumulate`` > 1), clipped with ``grad_clip``, then the step. ``shared`` is
+        the forward state of the step's one batch, computed once for every phase; without
+        it each batch is forwarded here, with only this phase's nets trainable."""
+        task = self.task
+        nets = task.phase_nets(phase)
+        opt = task.opts[phase]
+        self._set_trainable(nets)
+        opt.zero_grad(set_to_none=True)
+        parts: dict[str, float] = {}
+        scale = 1.0 / len(batches)
+        for data in batches:
+            if shared is not None:
+                state = shared
+            else:
+                with self._autocast():
+                    state = task.forward(data)
+            self._backward(phase, state, step, parts, scale)
+        if self.cfg.grad_clip > 0:
+            params = [p for k in nets for p in self._params[k]]
+            parts[f"{phase}_grad_norm"] = float(torch.nn.utils.clip_grad_norm_(params, self.cfg.grad_clip))
         opt.step()
+        logs.update(parts)   # an extra D step's figures are replaced by the next one's
         self._dirty = True
+
+    def _batches_of_step(self) -> list[dict[str, torch.Tensor]]:
+        return [self._prepare(self._next_batch()) for _ in range(self.cfg.accumulate)]
 
     def _step(self, step: int) -> dict[str, float]:
         task = self.task
         logs: dict[str, float] = {}
         # extra discriminator updates on fresh batches (WGAN's n_critic); G is not trained
-        # in them, so its forward runs without a graph
+        # in them, so its forward builds no graph through G's weights
         phases = task.active_phases(step)
         for _ in range(self.cfg.d_steps - 1 if "D" in phases else 0):
-            data = self._prepare(self._next_batch())
-            self._set_trainable(())
-            with torch.no_grad(), self._autocast():
-                state = task.forward(data)
-            self._update("D", state, step, logs)
-        data = self._prepare(self._next_batch())
-        # only the nets of this step's phases learn: a phase that sits out (NoGAN's D-only
-        # warm-up of the critic) builds no graph through its nets' weights
-        self._set_trainable(self._learning if phases == task.phases else
-                            {k for p in phases for k in task.phase_nets(p)})
-        with self._autocast():
-            state = task.forward(data)
+            self._update("D", self._batches_of_step(), step, logs)
+        batches = self._batches_of_step()
+        shared = None
+        if len(batches) == 1:
+            # one forward shared by every phase; only the nets of this step's phases learn: a
+            # phase that sits out (NoGAN's D-only warm-up of the critic) builds no graph
+            # through its nets' weights
+            self._set_trainable(self._learning if phases == task.phases else
+                                {k for p in phases for k in task.phase_nets(p)})
+            with self._autocast():
+                shared = task.forward(batches[0])
         for phase in phases:
-            self._update(phase, state, step, logs)
+            self._update(phase, batches, step, logs, shared)
         if self.cfg.g_ema > 0 and any("G" in task.phase_nets(p) for p in phases):
             self._update_ema()
+        task.on_step_end(step)
         self._last_lr = {p: task.opts[p].param_groups[0]["lr"] for p in task.phases}
         with warnings.catch_warnings():
             # every schedule follows the global step, also while its phase sits out (NoGAN's
@@ -1000,19 +1037,33 @@ class Trainer:
 
     # ----------------------------------------------------------------- run
     def run(self) -> TrainResult:
+        """Train: :meth:`_start` (build, resume, data), :meth:`_loop` (the steps), :meth:`_finish`
+        (the last samples, validation, checkpoint and the exported model)."""
+        start, total = self._start()
+        try:
+            step = self._loop(start, total)
+            model_path = self._finish(step)
+        finally:
+            self._bar.close()
+            self._bar = None
+            self._batches = None  # shuts the loader's worker processes down now
+        return TrainResult(
+            out=self.out, steps=step, epochs=round(self.data_pos / self.per_epoch, 4),
+            model_path=model_path, checkpoint_path=self.ckpt_path, metrics_csv=self.out / "metrics.csv",
+            samples=list(self.samples), losses=dict(self._last_logs),
+            val_metrics=dict(self.val_metrics), best=self.best,
+            images_per_s=float(np.median(self._rates)) if self._rates else 0.0, wall_s=self._wall(),
+            device=str(self.device),
+        )
+
+    def _start(self) -> tuple[int, int]:
+        """Check the run folder, build the task, restore a checkpoint, set up the data; returns
+        ``(first step, total steps)``."""
         cfg, task = self.cfg, self.task
         ckpt = self._check_out()
         self.out.mkdir(parents=True, exist_ok=True)
-        self._bar = None
         self.t_start = time.perf_counter()
         self.cpu_start = time.process_time()
-        self.wall_before = 0.0
-        self.cpu_before = 0.0
-        self.best: dict[str, Any] | None = None
-        self.val_metrics: dict[str, float] = {}
-        self.samples: list[Path] = []
-        self.num_workers = cfg.num_workers if cfg.num_workers is not None else (
-            0 if self.device.type != "cuda" else min(8, os.cpu_count() or 1))
 
         self._build()
         train_ds = task.dataset("train", True)
@@ -1024,7 +1075,8 @@ class Trainer:
                 "lower --batch-size or use more data"
             )
         self.per_epoch = len(train_ds) // cfg.batch_size
-        total = cfg.steps if cfg.steps is not None else max(1, round(cfg.epochs * self.per_epoch / cfg.d_steps))
+        total = cfg.steps if cfg.steps is not None else max(
+            1, round(cfg.epochs * self.per_epoch / (cfg.d_steps * cfg.accumulate)))
         self.scheds = self._make_schedulers(total)
 
         start = 0
@@ -1036,7 +1088,6 @@ class Trainer:
         self._compile()
 
         # the fixed batch of the sample grids: the first items of val (or train), no augmentation
-        self.fixed = None
         fixed_ds = task.dataset("val", False) or task.dataset("train", False)
         if cfg.n_samples > 0 and fixed_ds is not None and len(fixed_ds) > 0:
             with _isolated_rng(cfg.seed + 1, self.device):  # must not move the training RNGs
@@ -1067,87 +1118,84 @@ class Trainer:
 
         self._bar = tqdm(total=total, initial=start, desc=task.name, unit="step", dynamic_ncols=True,
                          disable=not (cfg.progress and _interactive()), leave=True)
+        self._last_start = start if ckpt is not None else None
+        return start, total
+
+    def _loop(self, start: int, total: int) -> int:
+        """The training steps from ``start`` to ``total`` with logging, samples, validation and
+        checkpoints on their schedules; Ctrl-C and a non-finite loss stop it cleanly. Returns
+        the step reached."""
+        cfg = self.cfg
         window: dict[str, list[float]] = {}
-        last_logs: dict[str, float] = {}
         window_t0, window_steps = time.perf_counter(), 0
-        rates: list[float] = []
         step = start
-        last_good = start if ckpt is not None else None
+        last_good = self._last_start
+        with self._sigint_at_step_boundary():
+            while step < total:
+                boundary = (_rng_state(self.device), self.data_pos)
+                self._dirty = False
+                try:
+                    logs = self._step(step)
+                except _NonFinite as bad:
+                    self._flush(window, step, window_t0, window_steps, self._rates)
+                    where = (f"the last good checkpoint (step {last_good}) is kept at {self.ckpt_path}"
+                             if last_good is not None else
+                             f"no checkpoint was written yet (ckpt_every={cfg.ckpt_every})")
+                    raise TrainingDiverged(
+                        f"{bad.key} became {bad.value} at step {step + 1}; {where}; "
+                        "lower the learning rate, or resume with --resume"
+                    ) from None
+                except KeyboardInterrupt:
+                    # Ctrl-C arrived in the middle of a step (second Ctrl-C, or raised by
+                    # code): save the state of the last step boundary when nothing was
+                    # updated yet in this step (exact), else the current weights (inexact)
+                    self._interrupted(step, boundary, exact=not self._dirty)
+                step += 1
+                window_steps += 1
+                for k, v in logs.items():
+                    window.setdefault(k, []).append(v)
+                try:
+                    for hook in self.hooks:
+                        hook(step, logs)
+                    if step % cfg.log_every == 0 or step == total:
+                        self._last_logs = self._flush(window, step, window_t0, window_steps, self._rates)
+                        window, window_t0, window_steps = {}, time.perf_counter(), 0
+                        self._bar.set_postfix({k: _fmt(v) for k, v in self._last_logs.items()
+                                               if k.startswith("loss_")}, refresh=False)
+                    self._bar.update(1)
+                    t_book = time.perf_counter()
+                    if cfg.sample_every > 0 and step % cfg.sample_every == 0 and step != total:
+                        self._save_samples(step)
+                    if cfg.eval_every > 0 and step % cfg.eval_every == 0 and step != total:
+                        self._evaluate(step)
+                    if step % cfg.ckpt_every == 0 and step != total:
+                        self._save_checkpoint(step, self.data_pos)
+                        last_good = step
+                    # samples, validation and checkpoints do not count against images/s
+                    window_t0 += time.perf_counter() - t_book
+                except KeyboardInterrupt:
+                    # between two steps: the state is a clean step boundary
+                    self._interrupted(step, (_rng_state(self.device), self.data_pos), exact=True,
+                                      between_steps=True)
+                if self._stop_requested:
+                    self._interrupted(step, (_rng_state(self.device), self.data_pos), exact=True,
+                                      between_steps=True)
+        return step
+
+    def _finish(self, step: int) -> Path:
+        """The end of a run: the last sample grid and validation, the checkpoint, the export."""
+        cfg = self.cfg
         try:
-            with self._sigint_at_step_boundary():
-                while step < total:
-                    boundary = (_rng_state(self.device), self.data_pos)
-                    self._dirty = False
-                    try:
-                        logs = self._step(step)
-                    except _NonFinite as bad:
-                        self._flush(window, step, window_t0, window_steps, rates)
-                        where = (f"the last good checkpoint (step {last_good}) is kept at {self.ckpt_path}"
-                                 if last_good is not None else
-                                 f"no checkpoint was written yet (ckpt_every={cfg.ckpt_every})")
-                        raise TrainingDiverged(
-                            f"{bad.key} became {bad.value} at step {step + 1}; {where}; "
-                            "lower the learning rate, or resume with --resume"
-                        ) from None
-                    except KeyboardInterrupt:
-                        # Ctrl-C arrived in the middle of a step (second Ctrl-C, or raised by
-                        # code): save the state of the last step boundary when nothing was
-                        # updated yet in this step (exact), else the current weights (inexact)
-                        self._interrupted(step, boundary, exact=not self._dirty)
-                    step += 1
-                    window_steps += 1
-                    for k, v in logs.items():
-                        window.setdefault(k, []).append(v)
-                    try:
-                        for hook in self.hooks:
-                            hook(step, logs)
-                        if step % cfg.log_every == 0 or step == total:
-                            last_logs = self._flush(window, step, window_t0, window_steps, rates)
-                            window, window_t0, window_steps = {}, time.perf_counter(), 0
-                            self._bar.set_postfix({k: _fmt(v) for k, v in last_logs.items()
-                                                   if k.startswith("loss_")}, refresh=False)
-                        self._bar.update(1)
-                        t_book = time.perf_counter()
-                        if cfg.sample_every > 0 and step % cfg.sample_every == 0 and step != total:
-                            self._save_samples(step)
-                        if cfg.eval_every > 0 and step % cfg.eval_every == 0 and step != total:
-                            self._evaluate(step)
-                        if step % cfg.ckpt_every == 0 and step != total:
-                            self._save_checkpoint(step, self.data_pos)
-                            last_good = step
-                        # samples, validation and checkpoints do not count against images/s
-                        window_t0 += time.perf_counter() - t_book
-                    except KeyboardInterrupt:
-                        # between two steps: the state is a clean step boundary
-                        self._interrupted(step, (_rng_state(self.device), self.data_pos), exact=True,
-                                          between_steps=True)
-                    if self._stop_requested:
-                        self._interrupted(step, (_rng_state(self.device), self.data_pos), exact=True,
-                                          between_steps=True)
-            # the end
-            try:
-                if cfg.sample_every >= 0:
-                    self._save_samples(step)
-                if cfg.eval_every >= 0:
-                    self._evaluate(step)
-            except KeyboardInterrupt:
-                self._interrupted(step, (_rng_state(self.device), self.data_pos), exact=True,
-                                  between_steps=True)
-            self._save_checkpoint(step, self.data_pos)
-            with self._ema_as_g():
-                model_path = self._export(self.out / "model", step, self.val_metrics)
-        finally:
-            self._bar.close()
-            self._bar = None
-            del self._batches  # shuts the loader's worker processes down now
-        wall = self._wall()
-        return TrainResult(
-            out=self.out, steps=step, epochs=round(self.data_pos / self.per_epoch, 4),
-            model_path=model_path, checkpoint_path=self.ckpt_path, metrics_csv=self.out / "metrics.csv",
-            samples=list(self.samples), losses=dict(last_logs),
-            val_metrics=dict(self.val_metrics), best=self.best,
-            images_per_s=float(np.median(rates)) if rates else 0.0, wall_s=wall, device=str(self.device),
-        )
+            if cfg.sample_every >= 0:
+                self._save_samples(step)
+            if cfg.eval_every >= 0:
+                self._evaluate(step)
+        except KeyboardInterrupt:
+            self._interrupted(step, (_rng_state(self.device), self.data_pos), exact=True,
+                              between_steps=True)
+        self._save_checkpoint(step, self.data_pos)
+        with self._ema_as_g():
+            return self._export(self.out / "model", step, self.val_metrics)
 
     def _flush(self, window: dict[str, list[float]], step: int, t0: float, n: int,
                rates: list[float]) -> dict[str, float]:

@@ -781,12 +781,14 @@ class StyleGAN2Task(_RestorationTask):
       sec. 3.1), which keeps neighbouring layers from relying on each other.
     * the exported generator is ``G_ema``, an exponential moving average of G's weights
       (half-life ``ema_kimg`` thousand images; Karras et al. 2018, appendix), which gives
-      visibly cleaner faces than the raw G of a noisy GAN game. It is updated at the start
-      of every step from the G of the step before (so the last update misses one step).
+      visibly cleaner faces than the raw G of a noisy GAN game. It is updated once per
+      step, after G's update (``on_step_end``), with the decay of the images G saw.
     """
 
     phases = ("D", "G")
     export_key = "G_ema"
+    #: images G was trained on since the last EMA update (the half-life is counted in images)
+    _batch = 0
     stage = "stylegan2"
 
     def setup(self, device: torch.device) -> None:
@@ -826,9 +828,12 @@ class StyleGAN2Task(_RestorationTask):
         for b_ema, b in zip(self.nets["G_ema"].buffers(), self.nets["G"].buffers()):
             b_ema.copy_(b)                                               # w_avg and the noise maps
 
-    def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        self._batch = data["real"].shape[0]
+    def on_step_end(self, step: int) -> None:
+        """G_ema follows G once per step, after G's update (and after D's extra steps)."""
         self._update_ema()
+        self._batch = 0
+
+    def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         G = self.nets["G"]
         z1, z2 = data["z"][0], data["z"][1]
         cut = int(data["cut"])
@@ -842,6 +847,7 @@ class StyleGAN2Task(_RestorationTask):
             return {"loss": self.gan.d_loss(d_real, d_fake),
                     "real": d_real.detach().mean(), "fake": d_fake.detach().mean()}
         if phase == "G":
+            self._batch += state["fake"].shape[0]   # images G learns from this step: the EMA's clock
             return {"loss": self.gan.g_loss(D(state["fake"]))}
         raise LessonsError(f"the stylegan2 task has no phase {phase!r}")
 

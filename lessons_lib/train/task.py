@@ -43,8 +43,10 @@ class Task:
     ``reg_every``  call :meth:`regularize` every this many steps (0 = never).
 
     The engine calls, in order: ``setup(device)``, then for each step
-    ``data = prepare(batch, device)``, ``state = forward(data)`` (under autocast), and for
-    each phase ``loss(phase, state, step)`` with only that phase's nets requiring grad.
+    ``data = prepare(batch, device)``, ``state = forward(data)`` (under autocast), for
+    each phase ``loss(phase, state, step)`` with only that phase's nets requiring grad, and
+    ``on_step_end(step)`` after the step's optimisers. With gradient accumulation
+    (``TrainConfig.accumulate`` > 1) each phase forwards each of its batches itself.
     """
 
     #: short name used for the run folder and the model card
@@ -100,6 +102,11 @@ class Task:
 
         ``step`` is the 0-based index of the running step (for loss schedules)."""
         raise NotImplementedError
+
+    def on_step_end(self, step: int) -> None:
+        """Called once per training step (``step`` 0-based), after every optimiser of the step
+        and the engine's own EMA of G: per-step bookkeeping that must follow the updates, such
+        as StyleGAN2's moving average of G's weights. Default: nothing."""
 
     def regularize(self, phase: str, state: dict[str, torch.Tensor], step: int) -> torch.Tensor | None:
         """Optional lazy regulariser of ``phase``, called every ``reg_every`` steps and
