@@ -78,7 +78,7 @@ def user_hint_sizes(hints_path, source: str, size: int, limit: int | None, n_hin
                 hints.append((x, y, tuple(int(round(v)) for v in patch.tolist())))
             pred = col(tensor_to_image(rgb), hints=hints)
             truth = rgb.float()[None] / 255.0
-            got = torch.from_numpy(np.asarray(pred)).permute(2, 0, 1).float()[None] / 255.0
+            got = torch.from_numpy(np.array(pred)).permute(2, 0, 1).float()[None] / 255.0
             scores.append(float(psnr(got, truth)))
         out[side] = sum(scores) / len(scores)
     return {"source": source, "n_images": len(photos), "n_hints": n_hints, "psnr_by_hint_size": out}

@@ -171,10 +171,16 @@ def main(argv=None) -> int:
 def store(results: dict[str, dict], modes: list[str], info: dict) -> None:
     """The measured seconds into lesson_times.json and the notebooks' mode-times tables."""
     stored = json.loads(TIMES_FILE.read_text()) if TIMES_FILE.is_file() else {"lessons": {}}
-    stored["machine"] = machine_line(info)
+    line = machine_line(info)
+    if len(results) == len(list(NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))) or "machine" not in stored:
+        stored["machine"] = line                  # the whole course measured in this run
     for lesson, r in results.items():
         measured = {m: r[m]["wall_s"] for m in modes if m in r and not r[m]["error"]}
         entry = stored["lessons"].setdefault(lesson, {})
+        if line != stored["machine"]:
+            entry["measured_on"] = line           # a lesson measured later, on its own
+        else:
+            entry.pop("measured_on", None)
         entry.update({f"{m}_s": s for m, s in measured.items()})
         entry.update(update_table(NOTEBOOKS / r["notebook"], measured))
     TIMES_FILE.write_text(json.dumps(stored, indent=1) + "\n")
