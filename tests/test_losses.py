@@ -226,3 +226,23 @@ def test_chroma_removed_lab_and_errors():
         chroma_removed(x, "hsv")
     with pytest.raises(ValueError, match=r"\(B, 3, H, W\)"):
         chroma_removed(x[:, :1], "lab")
+
+
+def test_d_step_and_g_step_are_one_step_of_each_side():
+    """The one D/G step every task uses: D's loss on real and the DETACHED fake (no gradient
+    reaches G in the D step), the logged means, the `see` hook; G's term reaches the fake."""
+    torch.manual_seed(0)
+    D = torch.nn.Linear(3, 1)
+    real, fake = torch.randn(8, 3), torch.randn(8, 3, requires_grad=True)
+    gan = GANLoss("vanilla")
+    out = gan.d_step(D, real, fake)
+    assert torch.allclose(out["loss"], gan.d_loss(D(real), D(fake)))
+    assert float(out["real"]) == pytest.approx(float(D(real).mean()))
+    out["loss"].backward()
+    assert fake.grad is None and D.weight.grad is not None          # detached: G untouched
+    noisy = gan.d_step(D, real, fake, see=lambda x: x + 1.0)
+    assert float(noisy["fake"]) == pytest.approx(float(D(fake + 1.0).mean()))
+    g = gan.g_step(D, fake)
+    assert torch.allclose(g, gan.g_loss(D(fake)))
+    g.backward()
+    assert fake.grad is not None and float(fake.grad.abs().sum()) > 0

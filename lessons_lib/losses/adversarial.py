@@ -157,6 +157,25 @@ class GANLoss:
             return 0.5 * ((f - self.c) ** 2).mean()
         return -f.mean()  # wgan and hinge
 
+    # ---------------------------------------------------------------- one step of each side
+    def d_step(self, D: Callable[[torch.Tensor], torch.Tensor], real: torch.Tensor, fake: torch.Tensor,
+               see: Callable[[torch.Tensor], torch.Tensor] | None = None) -> dict[str, torch.Tensor]:
+        """D's side of a step, the one copy every task uses: ``D`` judges ``real`` and the
+        detached ``fake`` (the D step must not reach G), through ``see`` when given (what D is
+        shown, e.g. instance noise). Returns ``{"loss": d_loss, "real": mean logit on real,
+        "fake": mean logit on fake}`` (the two means detached, for the log)."""
+        see = see or (lambda x: x)
+        d_real, d_fake = D(see(real)), D(see(fake.detach()))
+        return {"loss": self.d_loss(d_real, d_fake),
+                "real": d_real.detach().float().mean(), "fake": d_fake.detach().float().mean()}
+
+    def g_step(self, D: Callable[[torch.Tensor], torch.Tensor], fake: torch.Tensor,
+               see: Callable[[torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+        """G's adversarial term of a step: ``g_loss(D(see(fake)))``, the gradient flowing
+        through D into G (D's own parameters are frozen by the engine in the G phase)."""
+        see = see or (lambda x: x)
+        return self.g_loss(D(see(fake)))
+
 
 def gan_loss(name: str, **kw) -> GANLoss:
     """Factory by name: ``gan_loss("lsgan", a=0, b=1, c=1)``, ``gan_loss("vanilla", real_label=0.9)``,

@@ -286,9 +286,8 @@ class ColorizationTask(Task):
             D = self.nets["D"]
             real_pair = pair(cond, target)                 # (B, 3|6, H, W): D judges (x, y)
             fake_pair = pair(cond, fake.detach())          # detach: the D step stops at D
-            d_real, d_fake = D(real_pair), D(fake_pair)
-            loss = self.d_weight * self.gan.d_loss(d_real, d_fake)
-            out = {"real": d_real.detach().float().mean(), "fake": d_fake.detach().float().mean()}
+            out = self.gan.d_step(D, real_pair, fake_pair)
+            loss = self.d_weight * out.pop("loss")
             if self.gan.mode == "wgan" and r.lambda_gp > 0:
                 # WGAN-GP (Gulrajani et al. 2017, eq. 3): the critic's gradient norm is pushed
                 # to 1 on random interpolates of real and fake pairs.
@@ -301,7 +300,7 @@ class ColorizationTask(Task):
             loss = r.lambda_l1 * l1
             out: dict[str, torch.Tensor] = {"l1": l1.detach()}
             if "D" in self.nets:
-                adv = self.gan.g_loss(self.nets["D"](pair(cond, fake)))  # through D, into G
+                adv = self.gan.g_step(self.nets["D"], pair(cond, fake))  # through D, into G
                 loss = loss + r.lambda_gan * adv
                 out["gan"] = adv.detach()
             if r.lambda_perceptual > 0 and self.perceptual is not None:

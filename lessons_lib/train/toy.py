@@ -123,16 +123,14 @@ class _GANOptions:
 
     def _gan_loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         D = self.nets["D"]
+        see = lambda x: self._d_input(x, step)  # noqa: E731  (instance noise on what D sees)
         if phase == "D":
-            d_real = D(self._d_input(state["real"], step))
-            d_fake = D(self._d_input(state["fake"].detach(), step))
-            out = {"loss": self.gan.d_loss(d_real, d_fake),
-                   "real": d_real.detach().mean(), "fake": d_fake.detach().mean()}
+            out = self.gan.d_step(D, state["real"], state["fake"], see)
             if self.recipe.instance_noise > 0:
                 out["noise"] = torch.tensor(self.noise_std(step))
             return out
         fake = state["fake"]
-        adv = self.gan.g_loss(D(self._d_input(fake, step)))
+        adv = self.gan.g_step(D, fake, see)
         out = {"loss": adv}
         if fake.requires_grad:
             # |d l_i / d G(z_i)| per sample (the mean loss carries 1/B): the gradient G gets
