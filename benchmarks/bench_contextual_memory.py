@@ -91,15 +91,9 @@ def _positions(size: int, max_positions: int | None, sampling: str) -> int:
 def _machine() -> dict:
     import torch
 
-    cpu = platform.processor() or ""
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
+    from lessons_lib.device import hardware_info
+
+    cpu = hardware_info(torch.device("cpu"))["device_name"]
     try:
         with open("/proc/meminfo") as f:
             mem_gib = int(f.readline().split()[1]) / 2**20

@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = [n for n in names if n not in GPU_PLAN]
     if unknown:
         ap.error(f"unknown model(s) {unknown}; choose from {', '.join(GPU_PLAN)}")
-    from lessons_lib.train.engine import resolve_device
+    from lessons_lib.device import resolve_device
 
     device = resolve_device(args.device)
     peak = peak_tflops(device, args.peak_tflops)

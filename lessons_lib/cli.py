@@ -87,7 +87,34 @@ def _add_train(sub) -> None:
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
                    help="any recipe or training field, e.g. --set lambda_l1=50 --set discriminator=nin_patchgan "
                         "(values are read as JSON when they parse: 3, 0.5, true, null, [1, 2])")
+    p.add_argument("--nproc", type=int, help="train on N processes of this machine with DDP (one per GPU; on a CPU "
+                                             "gloo): launches torchrun --nproc_per_node N; the batch size is "
+                                             "the global one and must be divisible by N")
     p.set_defaults(func=_cmd_train)
+
+
+def _launch_torchrun(nproc: int, argv: list[str]) -> int:
+    """`lessons train ... --nproc N`: run the same command under torchrun (torch.distributed.run)
+    with N processes on this machine; returns torchrun's exit status."""
+    import os
+    import subprocess
+
+    if nproc < 1:
+        raise LessonsError(f"--nproc is a number of processes, >= 1, got {nproc}")
+    if os.environ.get("WORLD_SIZE"):
+        raise LessonsError("--nproc starts torchrun itself; under torchrun leave --nproc out")
+    rest, skip = [], False
+    for a in argv:   # the command without --nproc
+        if skip:
+            skip = False
+        elif a == "--nproc":
+            skip = True
+        elif not a.startswith("--nproc="):
+            rest.append(a)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", f"--nproc_per_node={nproc}",
+           "-m", "lessons_lib.cli", *rest]
+    print("running: " + " ".join(cmd[1:]), file=sys.stderr)
+    return subprocess.call(cmd)
 
 
 def _parse_value(text: str):
@@ -157,6 +184,8 @@ def _cmd_train(args) -> int:
     if args.recipe not in list_recipes():
         raise LessonsError(f"unknown recipe {args.recipe!r}; choose one of: {', '.join(list_recipes())} "
                            "(lessons train --list describes them)")
+    if args.nproc is not None and args.nproc != 1:
+        return _launch_torchrun(args.nproc, args.argv)
     overrides = _train_overrides(args)
     recipe = get_recipe(args.recipe)
     if args.resume:
@@ -184,6 +213,8 @@ def _cmd_train(args) -> int:
         result = run_recipe(recipe, command=_train_command(args, sys.argv[1:]))
     except TrainingInterrupted:
         return 130  # the engine has said where the checkpoint is and how to resume
+    if result.model_path is None:   # a rank > 0 of a torchrun run: rank 0 reports
+        return 0
     print(f"trained {recipe.name} for {result.steps} steps ({result.epochs:g} epochs) in {result.wall_s:.0f} s "
           f"on {result.device}, {result.images_per_s:.1f} images/s")
     if result.val_metrics:
@@ -571,6 +602,7 @@ _ADDERS = [_add_data, _add_train, _add_models, _add_colorize, _add_restore, _add
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     try:
         return int(args.func(args) or 0)
     except LessonsError as e:

@@ -5,11 +5,14 @@ training engine.
 """
 from __future__ import annotations
 
+import platform
+from typing import Any
+
 import torch
 
 from . import LessonsError
 
-__all__ = ["resolve_device"]
+__all__ = ["resolve_device", "hardware_info"]
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -37,3 +40,28 @@ def resolve_device(name: str = "auto") -> torch.device:
     if dev.type not in ("cpu", "cuda", "mps"):
         raise LessonsError(f"unsupported device {name!r}; use auto, cpu, cuda, cuda:N or mps")
     return dev
+
+
+def hardware_info(device: torch.device) -> dict[str, Any]:
+    """What a model card records of the machine: the device and its name (the CPU model
+    from /proc/cpuinfo), torch, python and torch's thread count."""
+    info: dict[str, Any] = {
+        "device": str(device),
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "threads": torch.get_num_threads(),
+    }
+    if device.type == "cuda":
+        info["device_name"] = torch.cuda.get_device_name(device)
+    else:
+        name = platform.processor() or platform.machine()
+        try:
+            with open("/proc/cpuinfo") as f:
+                for line in f:
+                    if line.startswith("model name"):
+                        name = line.split(":", 1)[1].strip()
+                        break
+        except OSError:
+            pass
+        info["device_name"] = name
+    return info

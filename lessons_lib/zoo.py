@@ -409,9 +409,9 @@ def sample_hint_metric(name: str, weights: str | os.PathLike | None = None) -> d
 def _hardware() -> dict[str, Any]:
     """Where the shipped weights were scored (on the CPU, as :func:`_evaluate` runs): the
     engine's hardware record of the model cards, plus the number of cores."""
-    from .train.engine import _hardware as engine_hardware
+    from .device import hardware_info
 
-    return {**engine_hardware(torch.device("cpu")), "cpus": os.cpu_count()}
+    return {**hardware_info(torch.device("cpu")), "cpus": os.cpu_count()}
 
 
 def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathLike | None = None,

@@ -23,14 +23,9 @@ from torch.utils.data import Dataset
 from lessons_lib import LessonsError
 from lessons_lib.models import build_model, register
 from lessons_lib.train import Task, TrainConfig, TrainingDiverged, TrainingInterrupted, train
-from lessons_lib.train.engine import (
-    CHECKPOINT_NAME,
-    atomic_save,
-    load_checkpoint,
-    lr_factor,
-    resolve_amp,
-    resolve_device,
-)
+from lessons_lib.device import resolve_device
+from lessons_lib.train.config import CHECKPOINT_NAME
+from lessons_lib.train.runstate import atomic_save, load_checkpoint, lr_factor, resolve_amp
 
 DIM = 12  # = 3 x 2 x 2: a vector doubles as a tiny image for the sample grid
 

@@ -160,7 +160,7 @@ def test_stylegan2_ema_moves_once_per_step_after_g(tmp_path):
                              ema_kimg=0.01, sample_every=-1, eval_every=-1)
     start = build_task(recipe)
     torch.manual_seed(recipe.train.seed)
-    from lessons_lib.train.engine import seed_everything
+    from lessons_lib.train.runstate import seed_everything
 
     seed_everything(recipe.train.seed)
     start.setup(torch.device("cpu"))

@@ -129,7 +129,7 @@ def test_overrides_and_their_errors():
 
 
 def test_recipe_and_training_field_names_do_not_collide():
-    from lessons_lib.train.engine import config_fields
+    from lessons_lib.train.config import config_fields
 
     for name in ALL:
         own = {f.name for f in dataclasses.fields(get_recipe(name))} - {"train"}

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from lessons_lib.train.engine import adam
+from lessons_lib.train.runstate import adam
 
 
 def _two_optimisers():

@@ -6,8 +6,12 @@
     recipe = get_recipe("pix2pix", steps=100)
     result = train(build_task(recipe), recipe.train)
 
-* :mod:`.engine` - :func:`train`, :class:`TrainConfig`, :class:`TrainResult`, checkpoints,
-  resume, the divergence guard;
+* :mod:`.engine` - :func:`train` and the :class:`~.engine.Trainer`: the step, resume, the
+  divergence guard, samples, validation, export;
+* :mod:`.config` - :class:`TrainConfig`, :class:`TrainResult` and the run's exceptions;
+* :mod:`.runstate` - schedules, RNG states, the seeded data plan, checkpoint files, logs;
+* :mod:`.recipe` - the recipe types (the named recipes are in :mod:`lessons_lib.recipes`);
+* :mod:`.distributed` - several processes with DDP (torchrun);
 * :mod:`.task` - :class:`Task`, the interface a model family implements;
 * :mod:`.colorization` - :class:`ColorizationTask` (pix2pix, seeds 000 and 003);
 * :mod:`.toy` - :class:`ToyGANTask` and :class:`DCGANTask` (lesson 01);
@@ -20,17 +24,10 @@ The task modules import models, losses and data lazily (on first attribute acces
 """
 from __future__ import annotations
 
-from .engine import (
-    TrainConfig,
-    TrainingDiverged,
-    TrainingInterrupted,
-    TrainResult,
-    load_checkpoint,
-    lr_factor,
-    resolve_device,
-    seed_everything,
-    train,
-)
+from ..device import resolve_device
+from .config import TrainConfig, TrainingDiverged, TrainingInterrupted, TrainResult
+from .engine import train
+from .runstate import load_checkpoint, lr_factor, seed_everything
 from .task import Task
 
 __all__ = [

@@ -43,7 +43,7 @@ from .. import LessonsError
 from .colorization import ColorizationTask
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..recipes import ColorGANRecipe
+    from .recipe import ColorGANRecipe
 
 __all__ = ["ColorGANTask"]
 

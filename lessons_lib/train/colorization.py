@@ -33,7 +33,7 @@ from ..data.hints import HINT_CHANNELS, hint_input, simulate_hints
 from .task import Task
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..recipes import ColorizationRecipe
+    from .recipe import ColorizationRecipe
 
 __all__ = ["ColorizationTask", "DISCRIMINATORS"]
 
@@ -177,7 +177,7 @@ class ColorizationTask(Task):
     def setup(self, device: torch.device) -> None:
         from ..losses import gan_loss
         from ..models import build_model
-        from .engine import adam
+        from .runstate import adam
 
         r = self.recipe
         self.nets = {"G": build_model(self.generator_arch, **self.generator_config()).to(device)}
@@ -368,7 +368,7 @@ class ColorizationTask(Task):
         return {"n_images": float(n), **{k: v / n for k, v in sums.items()}}
 
     def describe(self) -> dict[str, Any]:
-        from ..recipes import recipe_to_dict
+        from .recipe import recipe_to_dict
 
         r = self.recipe
         info = {

@@ -30,7 +30,7 @@ from .. import LessonsError
 from .task import Task
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..recipes import FeatureNetRecipe
+    from .recipe import FeatureNetRecipe
 
 __all__ = ["LabelledImages", "FeatureNetTask", "split_packs"]
 
@@ -228,7 +228,7 @@ class FeatureNetTask(Task):
         return out
 
     def describe(self) -> dict[str, Any]:
-        from ..recipes import recipe_to_dict
+        from .recipe import recipe_to_dict
 
         r = self.recipe
         return {

@@ -79,7 +79,7 @@ from torch.utils.data import Dataset
 
 from .. import LessonsError
 from ..models import build_model
-from ..recipes import Recipe, _choice
+from .recipe import Recipe, choice
 from .engine import TrainConfig
 from .task import Task
 
@@ -323,8 +323,8 @@ class InversionRecipe(BlurRecipe):
 
     def validate(self) -> None:
         super().validate()
-        _choice("perceptual_net", self.perceptual_net, ("vgg16", "kit"))
-        _choice("perceptual_loss", self.perceptual_loss, ("normalized", "l1"))
+        choice("perceptual_net", self.perceptual_net, ("vgg16", "kit"))
+        choice("perceptual_loss", self.perceptual_loss, ("normalized", "l1"))
         if not 8 <= self.inject_res <= self.size // 2:
             raise LessonsError(f"inject_res must be between 8 and size/2 = {self.size // 2}, got {self.inject_res}")
         for k in ("lambda_l1", "lambda_perceptual", "lambda_adv", "r1_gamma"):
@@ -374,9 +374,9 @@ class FusionRecipe(BlurRecipe):
 
     def validate(self) -> None:
         super().validate()
-        _choice("perceptual_net", self.perceptual_net, ("vgg16", "kit"))
-        _choice("perceptual_loss", self.perceptual_loss, ("normalized", "l1"))
-        _choice("cx_layer", self.cx_layer, ("f1", "f2", "f3", "f4"))
+        choice("perceptual_net", self.perceptual_net, ("vgg16", "kit"))
+        choice("perceptual_loss", self.perceptual_loss, ("normalized", "l1"))
+        choice("cx_layer", self.cx_layer, ("f1", "f2", "f3", "f4"))
         for k in ("lambda_l1", "lambda_perceptual", "lambda_fc", "lambda_cx_r", "lambda_cx_g"):
             if getattr(self, k) < 0:
                 raise LessonsError(f"{k} must be >= 0, got {getattr(self, k)}")
@@ -711,7 +711,7 @@ class _RestorationTask(Task):
                                f"pass --size {size} or retrain it at {self.recipe.size}")
 
     def describe(self) -> dict[str, Any]:
-        from ..recipes import recipe_to_dict
+        from .recipe import recipe_to_dict
 
         r = self.recipe
         d: dict[str, Any] = {"task": "restoration", "stage": self.stage, "recipe": r.name,

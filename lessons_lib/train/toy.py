@@ -28,7 +28,7 @@ from torch.utils.data import Dataset, Subset
 from .task import Task
 
 if TYPE_CHECKING:  # pragma: no cover
-    from ..recipes import DCGANRecipe, ToyGANRecipe
+    from .recipe import DCGANRecipe, ToyGANRecipe
 
 __all__ = ["ToyGANTask", "DCGANTask", "PointDataset", "render_points", "mode_metrics"]
 
@@ -210,7 +210,7 @@ class ToyGANTask(_GANOptions, Task):
         return mode_metrics(self.nets["G"](z), gaussian_mixture_centers(r.modes, r.radius), r.std)
 
     def describe(self) -> dict[str, Any]:
-        from ..recipes import recipe_to_dict
+        from .recipe import recipe_to_dict
 
         return {"task": "gan_toy", "recipe": self.recipe.name, "recipe_config": recipe_to_dict(self.recipe),
                 "data": f"gaussian_mixture(modes={self.recipe.modes})"}
@@ -268,7 +268,7 @@ class DCGANTask(_GANOptions, Task):
         return ((self.nets["G"](data["z"]).float() + 1) / 2).clamp(0, 1)
 
     def describe(self) -> dict[str, Any]:
-        from ..recipes import recipe_to_dict
+        from .recipe import recipe_to_dict
 
         return {"task": "dcgan", "recipe": self.recipe.name, "recipe_config": recipe_to_dict(self.recipe),
                 "data": self.recipe.data, "size": self.recipe.size}
