@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.size, args.steps, args.batch_size, args.width, args.eval_limit, args.div_images = 32, 3, 4, 8, 8, 2
 
-    from lessons_lib.models.features import load_feature_net
+    from lessons_lib.metrics import load_feature_net
 
     info = machine_info()
     print(f"machine: {machine_line(info)}")

@@ -29,7 +29,7 @@ from _common import OUT_DIR, machine_info, machine_line, write_json  # noqa: E40
 from lessons_lib import metrics, zoo  # noqa: E402
 from lessons_lib.color import lab_normalized_to_rgb  # noqa: E402
 from lessons_lib.data import lab_batch, make_loader  # noqa: E402
-from lessons_lib.models.features import load_feature_net  # noqa: E402
+from lessons_lib.metrics import load_feature_net  # noqa: E402
 from lessons_lib.pipeline import Colorizer  # noqa: E402
 
 

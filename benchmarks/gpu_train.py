@@ -38,7 +38,7 @@ from _common import OUT_DIR, machine_info, machine_line, write_json
 
 import torch
 
-from lessons_lib import zoo
+from lessons_lib import shipping, zoo
 from lessons_lib.recipes import apply_overrides, get_recipe, run_recipe
 
 #: Dense bf16 tensor-core peaks (TFLOP/s, no sparsity) from the vendors' data sheets; the
@@ -85,7 +85,7 @@ def _recipe(name: str, stage: str, root: Path, opts: dict[str, Any], plan: dict[
             quick: bool, **extra: Any):
     multi = len(zoo.SPECS[name].stages) > 1
     out = root / stage if multi else root
-    refs = zoo.stage_refs(stage, root) if multi else {}
+    refs = shipping.stage_refs(stage, root) if multi else {}
     common = dict(out=str(out), device=device, **refs, **_FIXED, **extra)
     if quick:
         return apply_overrides(get_recipe(stage).smoke(), **common)

@@ -44,7 +44,8 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import OUT_DIR, ROOT, machine_info, machine_line, write_json  # noqa: E402
 
-from lessons_lib.zoo import SPECS, stage_refs  # noqa: E402
+from lessons_lib.shipping import stage_refs  # noqa: E402
+from lessons_lib.zoo import SPECS  # noqa: E402
 
 STAGES = ("nafnet", "stylegan2", "inversion", "fusion")
 
@@ -110,7 +111,7 @@ def train_stage(stage: str, runs: Path, data: str, size: int, quick: bool, steps
 
 def evaluate(runs: Path, data: str, size: int, limit: int | None, batch_size: int, quick: bool = False) -> dict[str, Any]:
     from lessons_lib.pipeline import Restorer
-    from lessons_lib.train.restoration import evaluate_restorer, format_restoration, seed_comparison_table
+    from lessons_lib.restorer.evaluation import evaluate_restorer, format_restoration, seed_comparison_table
 
     bundle = runs / "fusion" / "restorer"
     weights = bundle if bundle.is_dir() else runs / "fusion"
@@ -135,7 +136,8 @@ def xg_dependence(runs: Path, data: str, size: int, limit: int | None, batch_siz
     thing - then (x_R, x_R) and (x_R, flat gray 0.5) in place of x_G, on the same faces and
     kernels as the evaluation. If the scores barely move, the fusion net ignores x_G."""
     from lessons_lib.pipeline import Restorer
-    from lessons_lib.train.restoration import FaceCrops, _mean_scores, _features, blur_batch
+    from lessons_lib.restorer.evaluation import feature_net, mean_scores
+    from lessons_lib.restorer.pairs import FaceCrops, blur_batch
 
     bundle = runs / "fusion" / "restorer"
     rest = Restorer(bundle if bundle.is_dir() else runs / "fusion", device="cpu")
@@ -154,7 +156,7 @@ def xg_dependence(runs: Path, data: str, size: int, limit: int | None, batch_siz
                 outs["x_hat_with_gray_as_x_G"] = parts.fusion(outs["x_R"], torch.full_like(outs["x_R"], 0.5)).clamp(0, 1)
             yield {k: v for k, v in outs.items() if k.startswith(("x_hat", "x_R"))}, sharp
 
-    scores = _mean_scores(scored(), _features("vgg16", torch.device("cpu")))
+    scores = mean_scores(scored(), feature_net("vgg16", torch.device("cpu")))
     print("\nx_hat's dependence on x_G (fusion net fed other second inputs):")
     for name in ("x_R", "x_hat", "x_hat_with_x_R_as_x_G", "x_hat_with_gray_as_x_G"):
         print(f"  {name:24s} PSNR {scores[name + '_psnr']:6.2f}  SSIM {scores[name + '_ssim']:.3f}  "

@@ -709,7 +709,7 @@ def bank_kernel(bank: dict[str, Any], k: int, size: int) -> torch.Tensor:
     """Kernel ``k`` of the bank ``bank`` (``{"n", "seed"}``, a restorer card's ``kernel_bank``)
     drawn at ``size x size``: exactly ``KernelBank(n, size, seed)[k]`` (each kernel has its own
     child seed), without drawing the other ``n - 1``. At another size than the training one it
-    is the same camera path scaled, as :func:`lessons_lib.train.restoration.evaluate_restorer`
+    is the same camera path scaled, as :func:`lessons_lib.restorer.evaluation.evaluate_restorer`
     uses at other sizes. Cached (64 kernels)."""
     n = int(bank["n"])
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):

@@ -329,65 +329,87 @@ def _write_json(out, result) -> None:
     print(f"wrote {out}")
 
 
+#: ``lessons eval KIND``: one row per kind of model. ``task`` picks the shipped default and
+#: checks --weights (:func:`lessons_lib.zoo.resolve_model`); ``run`` builds the pipeline,
+#: evaluates and formats (imported only when that kind runs).
+_EVAL_KINDS: dict[str, dict[str, str]] = {
+    "colorize": {
+        "task": "colorization",
+        "help": "colorize the gray versions of a source's images and measure them",
+        "description": "Turns every image of --data [--split] into gray, colorizes it at --size (centre "
+                       "crop) and prints MAE, AuC, PSNR, SSIM, colorfulness and its gap to the photos, "
+                       "and the distribution metrics on the kit's feature network (FID_kit, KID_kit, "
+                       "LPIPS_kit, precision, recall: not comparable with papers' FID), for the model and "
+                       "for the gray input itself; --json writes them.",
+        "weights": "a run folder, a .safetensors file or its .json card",
+        "model": "a shipped model instead (nogan, pix2pix, seed000_full, colorgan); default: the "
+                 "default shipped colorizer when --weights is not given",
+        "data": "image source: scenes8, samples, synthetic, a folder or a .zip",
+        "size": "evaluation size in pixels (default: the model's size)",
+        "items": "images",
+        "seed": "noise seed of a model with a noise input (default 0)",
+    },
+    "restore": {
+        "task": "restoration",
+        "help": "blur a source's faces with the bank's kernels, restore them and measure",
+        "description": "Blurs every face of --data [--split] (centre crop at --size) with a seeded kernel of the "
+                       "restorer's kernel bank (the same kernels every time) and prints PSNR, SSIM and the "
+                       "perceptual distance (the kit's feature network: not LPIPS) of the blurred input, x_R "
+                       "(NAFNet), x_G (inversion) and x_hat (fusion); LPIPS and FID only when their weights "
+                       "are on disk. --json writes them.",
+        "weights": "a restorer bundle (folder with restorer.json) or a nafnet / inversion / fusion run folder",
+        "model": "a shipped restorer instead (default: restorer, when --weights is not given)",
+        "data": "face source: celeba10k, samples, synthetic, a folder or a .zip",
+        "size": "face size in pixels (default: the restorer's size)",
+        "items": "faces",
+        "seed": "seed of the kernel choice (default: the restorer's)",
+    },
+}
+
+
 def _add_eval(sub) -> None:
-    p = sub.add_parser("eval", help="measure a trained model on a data source (eval colorize, eval restore)")
-    esub = p.add_subparsers(dest="eval_cmd", required=True, metavar="{colorize,restore}")
-    pc = esub.add_parser(
-        "colorize", help="colorize the gray versions of a source's images and measure them",
-        description="Turns every image of --data [--split] into gray, colorizes it at --size (centre "
-                    "crop) and prints MAE, AuC, PSNR, SSIM, colorfulness and its gap to the photos, "
-                    "and the distribution metrics on the kit's feature network (FID_kit, KID_kit, "
-                    "LPIPS_kit, precision, recall: not comparable with papers' FID), for the model and "
-                    "for the gray input itself; --json writes them.",
-    )
-    pc.add_argument("--weights", help="a run folder, a .safetensors file or its .json card")
-    pc.add_argument("--model", help="a shipped model instead (nogan, pix2pix, seed000_full, colorgan); default: the "
-                                    "default shipped colorizer when --weights is not given")
-    pc.add_argument("--data", required=True, help="image source: scenes8, samples, synthetic, a folder or a .zip")
-    pc.add_argument("--split", default="val", help="train, val or test (default val)")
-    pc.add_argument("--size", type=int, default=None, help="evaluation size in pixels (default: the model's size)")
-    pc.add_argument("--limit", type=int, default=None, help="only the first K images")
-    pc.add_argument("--batch-size", type=int, default=16, dest="batch_size", help="images per batch (default 16)")
-    pc.add_argument("--json", default=None, help="write the results to this JSON file")
-    pc.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
-    pc.add_argument("--seed", type=int, default=None, help="noise seed of a model with a noise input (default 0)")
-    pc.add_argument("--no-feature-metrics", action="store_false", dest="feature_metrics",
-                    help="skip FID_kit, KID_kit, LPIPS_kit, precision and recall (the kit's feature network)")
-    pc.set_defaults(func=_cmd_eval_colorize)
-    pr = esub.add_parser(
-        "restore", help="blur a source's faces with the bank's kernels, restore them and measure",
-        description="Blurs every face of --data [--split] (centre crop at --size) with a seeded kernel of the "
-                    "restorer's kernel bank (the same kernels every time) and prints PSNR, SSIM and the "
-                    "perceptual distance (the kit's feature network: not LPIPS) of the blurred input, x_R "
-                    "(NAFNet), x_G (inversion) and x_hat (fusion); LPIPS and FID only when their weights "
-                    "are on disk. --json writes them.",
-    )
-    pr.add_argument("--weights", help="a restorer bundle (folder with restorer.json) or a nafnet / inversion / "
-                                      "fusion run folder")
-    pr.add_argument("--model", help="a shipped restorer instead (default: restorer, when --weights is not given)")
-    pr.add_argument("--data", required=True, help="face source: celeba10k, samples, synthetic, a folder or a .zip")
-    pr.add_argument("--split", default="val", help="train, val or test (default val)")
-    pr.add_argument("--size", type=int, default=None, help="face size in pixels (default: the restorer's size)")
-    pr.add_argument("--limit", type=int, default=None, help="only the first K faces")
-    pr.add_argument("--batch-size", type=int, default=16, dest="batch_size", help="faces per batch (default 16)")
-    pr.add_argument("--seed", type=int, default=None, help="seed of the kernel choice (default: the restorer's)")
-    pr.add_argument("--json", default=None, help="write the results to this JSON file")
-    pr.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
-    pr.add_argument("--no-feature-metrics", action="store_false", dest="feature_metrics",
-                    help="skip FID_kit, KID_kit, LPIPS_kit, precision and recall (the kit's feature network)")
-    pr.set_defaults(func=_cmd_eval_restore)
+    p = sub.add_parser("eval", help="measure a trained model on a data source (" +
+                       ", ".join(f"eval {k}" for k in _EVAL_KINDS) + ")")
+    esub = p.add_subparsers(dest="eval_cmd", required=True, metavar="{" + ",".join(_EVAL_KINDS) + "}")
+    for kind, t in _EVAL_KINDS.items():
+        pe = esub.add_parser(kind, help=t["help"], description=t["description"])
+        pe.add_argument("--weights", help=t["weights"])
+        pe.add_argument("--model", help=t["model"])
+        pe.add_argument("--data", required=True, help=t["data"])
+        pe.add_argument("--split", default="val", help="train, val or test (default val)")
+        pe.add_argument("--size", type=int, default=None, help=t["size"])
+        pe.add_argument("--limit", type=int, default=None, help=f"only the first K {t['items']}")
+        pe.add_argument("--batch-size", type=int, default=16, dest="batch_size",
+                        help=f"{t['items']} per batch (default 16)")
+        pe.add_argument("--seed", type=int, default=None, help=t["seed"])
+        pe.add_argument("--json", default=None, help="write the results to this JSON file")
+        pe.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:N, mps")
+        pe.add_argument("--no-feature-metrics", action="store_false", dest="feature_metrics",
+                        help="skip FID_kit, KID_kit, LPIPS_kit, precision and recall (the kit's feature network)")
+        pe.set_defaults(func=_cmd_eval)
 
 
-def _cmd_eval_colorize(args) -> int:
-    from .pipeline import Colorizer, evaluate_colorizer, format_evaluation
+def _eval_parts(kind: str):
+    """(pipeline class, evaluate function, format function) of ``lessons eval KIND``."""
+    if kind == "colorize":
+        from .pipeline import Colorizer, evaluate_colorizer, format_evaluation
 
-    out = _json_target(args.json)
+        return Colorizer, evaluate_colorizer, format_evaluation
+    from .pipeline import Restorer
+    from .restorer.evaluation import evaluate_restorer, format_restoration
+
+    return Restorer, evaluate_restorer, format_restoration
+
+
+def _cmd_eval(args) -> int:
     from .zoo import resolve_model
 
-    colorizer = Colorizer(resolve_model("colorization", args.model, args.weights), device=args.device)
-    result = evaluate_colorizer(colorizer, args.data, split=args.split, size=args.size, limit=args.limit,
-                                batch_size=args.batch_size, seed=args.seed, feature_metrics=args.feature_metrics)
-    print(format_evaluation(result))
+    out = _json_target(args.json)
+    make, evaluate, fmt = _eval_parts(args.eval_cmd)
+    model = make(resolve_model(_EVAL_KINDS[args.eval_cmd]["task"], args.model, args.weights), device=args.device)
+    result = evaluate(model, args.data, split=args.split, size=args.size, limit=args.limit,
+                      batch_size=args.batch_size, seed=args.seed, feature_metrics=args.feature_metrics)
+    print(fmt(result))
     _write_json(out, result)
     return 0
 
@@ -431,21 +453,6 @@ def _cmd_restore(args) -> int:
           f"on {restorer.device}")
     if args.output is None and restorer.output_reason:
         print(f"the default output is {restorer.output_reason} (--output x_R|x_G|x_hat picks another)")
-    return 0
-
-
-def _cmd_eval_restore(args) -> int:
-    from .pipeline import Restorer
-    from .train.restoration import evaluate_restorer, format_restoration
-
-    out = _json_target(args.json)
-    from .zoo import resolve_model
-
-    restorer = Restorer(resolve_model("restoration", args.model, args.weights), device=args.device)
-    result = evaluate_restorer(restorer, args.data, split=args.split, size=args.size, limit=args.limit,
-                               batch_size=args.batch_size, seed=args.seed, feature_metrics=args.feature_metrics)
-    print(format_restoration(result))
-    _write_json(out, result)
     return 0
 
 
@@ -503,7 +510,9 @@ def _cmd_models(args) -> int:
     if args.name not in zoo.SPECS:
         raise LessonsError(f"unknown shipped model {args.name!r}; choose one of: {', '.join(zoo.SPECS)}")
     if cmd == "train":
-        zoo.train_shipped(args.name, args.runs, steps=args.steps, device=args.device)
+        from . import shipping
+
+        shipping.train_shipped(args.name, args.runs, steps=args.steps, device=args.device)
         if args.no_ship:
             return 0
     path = zoo.ship(args.name, args.runs, limit=args.limit)

@@ -45,6 +45,7 @@ from typing import Any, Callable
 
 from . import LessonsError, smoke_mode
 from .train.config import TrainConfig, config_fields
+from .restorer.recipes import FusionRecipe, InversionRecipe, NAFNetRecipe, StyleGAN2Recipe
 from .train.recipe import (ColorGANRecipe, ColorizationRecipe, DCGANRecipe, FeatureNetRecipe, Recipe,
                            ToyGANRecipe, recipe_to_dict)
 
@@ -55,6 +56,10 @@ __all__ = [
     "DCGANRecipe",
     "FeatureNetRecipe",
     "ColorGANRecipe",
+    "NAFNetRecipe",
+    "StyleGAN2Recipe",
+    "InversionRecipe",
+    "FusionRecipe",
     "get_recipe",
     "apply_overrides",
     "list_recipes",
@@ -450,15 +455,13 @@ def _hints() -> Recipe:
 # Seed 004 trains on FFHQ at 512 px for 40k iterations per stage; the kit's pack is
 # celeba10k (9,000 / 1,000 aligned CelebA faces) at 64 px, and the lengths below are the
 # seed's iteration counts scaled to a small GPU run (a CPU run overrides --steps).
-# The recipe types live with their tasks in lessons_lib.train.restoration.
+# The recipe types are in lessons_lib.restorer.recipes, their tasks in lessons_lib.restorer.tasks.
 _SEED004 = ("Lee, Kang, Lee, Baek & Cho, 'Image restoration with a regression network and a GAN' (seed 004); "
             "NAFNet: Chen et al. 2022; StyleGAN2: Karras et al. 2020")
 
 
 @register_recipe("nafnet")
 def _nafnet() -> Recipe:
-    from .train.restoration import NAFNetRecipe
-
     return NAFNetRecipe(
         name="nafnet", description="restorer stage 0: NAFNet deblurs motion-blurred faces (L1 regression, x_R)",
         cite=_SEED004,
@@ -469,8 +472,6 @@ def _nafnet() -> Recipe:
 
 @register_recipe("stylegan2")
 def _stylegan2() -> Recipe:
-    from .train.restoration import StyleGAN2Recipe
-
     return StyleGAN2Recipe(
         name="stylegan2", description="restorer prior: a small StyleGAN2 on sharp faces (logistic loss, lazy R1, mixing)",
         cite=_SEED004,
@@ -481,8 +482,6 @@ def _stylegan2() -> Recipe:
 
 @register_recipe("inversion")
 def _inversion() -> Recipe:
-    from .train.restoration import InversionRecipe
-
     return InversionRecipe(
         name="inversion", description="restorer stage 1: encoder + G fine-tuning, L1 + 10 perceptual + 0.3 GAN (x_G)",
         cite=_SEED004 + "; encoder: BDInvert (Kang et al. 2021) + pSp (Richardson et al. 2021)",
@@ -493,8 +492,6 @@ def _inversion() -> Recipe:
 
 @register_recipe("fusion")
 def _fusion() -> Recipe:
-    from .train.restoration import FusionRecipe
-
     return FusionRecipe(
         name="fusion", description="restorer stage 2: fusion of x_R and x_G, L1 + 10 perceptual + contextual (x_hat)",
         cite=_SEED004 + "; contextual loss: Mechrez et al. 2018",

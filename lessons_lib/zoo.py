@@ -1,5 +1,6 @@
 """The shipped models: what ``lessons_lib/weights/`` holds, how each was trained, which is
-the default, and the one command that retrains and re-ships each of them.
+the default, how each is scored and stored (:func:`ship`). Retraining them lives one floor up,
+in :mod:`lessons_lib.shipping`: the lookup here never loads the trainer.
 
 ::
 
@@ -36,6 +37,7 @@ import torch
 from . import LessonsError
 
 __all__ = [
+    "get_spec",
     "WEIGHTS_DIR",
     "HINT_MODEL",
     "ShippedSpec",
@@ -45,13 +47,11 @@ __all__ = [
     "default_model",
     "resolve_model",
     "format_models",
-    "train_shipped",
     "ship",
     "sample_metric",
     "sample_diversity",
     "sample_hint_metric",
     "HINT_COUNTS",
-    "stage_refs",
     "heldout_split",
     "training_curve",
     "choose_restorer_output",
@@ -188,72 +188,12 @@ SPECS: dict[str, ShippedSpec] = {
 }
 
 
-# =========================================================================== training
-def stage_refs(stage: str, runs: Path) -> dict[str, str]:
-    """The restorer's later stages name the earlier runs by path (``runs/nafnet`` ...)."""
-    if stage == "inversion":
-        return dict(nafnet_weights=str(runs / "nafnet"), stylegan2_weights=str(runs / "stylegan2"))
-    if stage == "fusion":
-        return dict(nafnet_weights=str(runs / "nafnet"), inversion_weights=str(runs / "inversion"))
-    if stage == "nogan":      # the GAN phase starts from the L1 pre-training's G
-        return dict(init_g=str(runs / "nogan_pretrain" / "model.safetensors"))
-    return {}
-
-
-def _spec(name: str) -> ShippedSpec:
+# =========================================================================== lookup of a spec
+def get_spec(name: str) -> ShippedSpec:
+    """The :class:`ShippedSpec` of shipped model ``name``."""
     if name not in SPECS:
         raise LessonsError(f"unknown shipped model {name!r}; choose one of: {', '.join(SPECS)}")
     return SPECS[name]
-
-
-def train_shipped(name: str, runs: str | os.PathLike | None = None, *, steps: int | None = None,
-                  device: str = "auto", smoke: bool = False) -> Path:
-    """Train (or resume, or skip when finished) the runs of shipped model ``name`` in
-    ``runs/NAME[/STAGE]``; returns the run folder of its last stage.
-
-    ``steps`` scales every stage's length by ``steps / steps of the first stage`` (a GPU run
-    can afford more); a stage whose run already reached its steps is skipped, one with a
-    checkpoint short of them is resumed, so the command can be stopped and started again.
-    ``smoke=True`` trains each stage's ``recipe.smoke()`` instead (tiny nets, synthetic
-    images, a few steps: the tests' check of the whole chain)."""
-    from .recipes import get_recipe, run_recipe
-    from .train import load_checkpoint
-
-    spec = _spec(name)
-    root = Path(runs) if runs is not None else spec.runs()
-    multi = len(spec.stages) > 1
-    def length(stage: str, opts: dict[str, Any]) -> int:      # the spec's steps, else the recipe's
-        return int(opts["steps"]) if "steps" in opts else int(get_recipe(stage).train.steps)
-
-    first_stage, first_opts = next(iter(spec.stages.items()))
-    first = length(first_stage, first_opts)
-    out = root
-    for stage, opts in spec.stages.items():
-        opts = dict(opts)
-        if steps is not None:
-            opts["steps"] = max(1, round(length(stage, opts) * steps / first))
-        opts.setdefault("steps", length(stage, opts))
-        if smoke:
-            opts["steps"] = get_recipe(stage).smoke().train.steps
-        out = root / stage if multi else root
-        ckpt = out / "checkpoint.pt"
-        done = int(load_checkpoint(ckpt)["step"]) if ckpt.is_file() else 0
-        if done >= opts["steps"] and (out / "model.safetensors").is_file():
-            print(f"{name}: {out} already has {done} steps, skipped")
-            continue
-        common = dict(out=str(out), device=device, resume=done > 0, overwrite=done == 0,
-                      **(stage_refs(stage, root) if multi else {}))
-        if smoke:
-            from .recipes import apply_overrides
-
-            recipe = apply_overrides(get_recipe(stage).smoke(), **common)
-        else:
-            recipe = get_recipe(stage, **common, **opts)
-        print(f"{name}: training {stage} into {out} ({opts['steps']} steps" + (f", resuming at {done})" if done else ")"),
-              flush=True)
-        cmd = spec.command + (f" --steps {steps}" if steps is not None else "")
-        run_recipe(recipe, command=cmd)
-    return out
 
 
 # =========================================================================== shipping
@@ -277,7 +217,7 @@ def _evaluate(spec: ShippedSpec, weights: Path, source: Any, *, limit: int | Non
         return {"n_images": res["n_images"], "size": res["size"], "split": res["split"],
                 "model": _summary(res["model"], _COLOR_KEYS),
                 "gray_input": _summary(res["gray_baseline"], _COLOR_KEYS)}
-    from .train.restoration import evaluate_restorer
+    from .restorer.evaluation import evaluate_restorer
 
     res = evaluate_restorer(Restorer(weights, device="cpu"), source, "val", limit=limit)
     out: dict[str, Any] = {"n_images": res["n_images"]}
@@ -352,7 +292,7 @@ def training_curve(run: str | os.PathLike, cpu_offset_s: float = 0.0) -> list[di
 def sample_metric(name: str, weights: str | os.PathLike | None = None) -> dict[str, Any]:
     """The card's bundled-photo metric, recomputed: shipped model ``name`` (or ``weights``)
     on the photos ``SPECS[name].sample_photos`` of the installed packages (always on disk)."""
-    spec = _spec(name)
+    spec = get_spec(name)
     from .data.sources import sample_photos
 
     return _evaluate(spec, Path(weights) if weights is not None else model_path(name),
@@ -361,7 +301,7 @@ def sample_metric(name: str, weights: str | os.PathLike | None = None) -> dict[s
 
 def _shipped_colorizer(name: str, weights: str | os.PathLike | None):
     """The shipped colorizer ``name`` (or ``weights``) on the CPU; None for a restorer."""
-    if _spec(name).task != "colorization":
+    if get_spec(name).task != "colorization":
         return None
     from .pipeline import Colorizer
 
@@ -376,7 +316,7 @@ def sample_diversity(name: str, weights: str | os.PathLike | None = None, seeds:
     from .data import ColorizationDataset
     from .data.sources import sample_photos
 
-    spec, col = _spec(name), _shipped_colorizer(name, weights)
+    spec, col = get_spec(name), _shipped_colorizer(name, weights)
     if col is None or not col.has_noise:
         return None
     data = ColorizationDataset(sample_photos(spec.sample_photos), col.size, train=False)
@@ -398,7 +338,7 @@ def sample_hint_metric(name: str, weights: str | os.PathLike | None = None) -> d
     from .data.sources import sample_photos
     from .pipeline import hint_curve
 
-    spec, col = _spec(name), _shipped_colorizer(name, weights)
+    spec, col = get_spec(name), _shipped_colorizer(name, weights)
     if col is None or not col.takes_hints:
         return None
     c = hint_curve(col, sample_photos(spec.sample_photos), "val", (0, 10), size=spec.size)
@@ -427,9 +367,9 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
     plan). Returns the weights' path (a restorer: its folder).
     A held-out source that is not on this machine is recorded as unavailable, not guessed."""
     from .checkpoints import load_model, read_card, save_model
-    from .train.restoration import BUNDLE_CARD, export_bundle
+    from .restorer.bundle import BUNDLE_CARD, export_bundle
 
-    spec = _spec(name)
+    spec = get_spec(name)
     root = Path(runs) if runs is not None else spec.runs()
     dest = Path(to) if to is not None else WEIGHTS_DIR
     dest.mkdir(parents=True, exist_ok=True)
@@ -546,7 +486,7 @@ def compare_models(size: int | None = None, *, limit: int | None = None, restore
     absent). Plain JSON.
     """
     from .pipeline import Colorizer, Restorer, evaluate_colorizer
-    from .train.restoration import evaluate_restorer
+    from .restorer.evaluation import evaluate_restorer
 
     default = SPECS[default_model("colorization")]
     size = int(size or default.size)
@@ -632,7 +572,7 @@ def _card_of(path: Path) -> dict[str, Any] | None:
 def list_models(task: str | None = None, weights_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The shipped models on disk, in :data:`SPECS` order: ``{"name", "task", "path",
     "description", "default", "card"}`` each (only those whose files are present)."""
-    from .train.restoration import BUNDLE_CARD
+    from .restorer.bundle import BUNDLE_CARD
 
     base = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     out = []
@@ -653,7 +593,7 @@ def list_models(task: str | None = None, weights_dir: str | os.PathLike | None =
 
 def model_path(name: str, weights_dir: str | os.PathLike | None = None) -> Path:
     """The weights of shipped model ``name`` (a restorer: its folder); a clear error when absent."""
-    spec = _spec(name)
+    spec = get_spec(name)
     for m in list_models(spec.task, weights_dir):
         if m["name"] == name:
             return m["path"]

@@ -10,7 +10,7 @@ import pytest
 import torch
 from PIL import Image
 
-import lessons_lib.models.features as features_mod
+import lessons_lib.metrics.features as features_mod
 from lessons_lib import LessonsError
 from lessons_lib.checkpoints import save_model
 from lessons_lib.cli import main

@@ -446,7 +446,7 @@ def test_bank_kernel_is_the_kernel_of_the_training_bank():
 
 def test_blur_photo_blurs_as_training_does():
     from lessons_lib.data import image_to_tensor
-    from lessons_lib.train.restoration import blur_batch
+    from lessons_lib.restorer.pairs import blur_batch
 
     models = demo_app.DemoModels(device="cpu")
     bank = models.kernel_bank_params()

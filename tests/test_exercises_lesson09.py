@@ -173,7 +173,7 @@ def test_the_experiment_names_its_mistakes():
 
 
 def test_the_experiment_forbids_the_kits_evaluation_and_reports_not_done():
-    from lessons_lib.train.restoration import restoration_scores
+    from lessons_lib.restorer.evaluation import restoration_scores
 
     restorer, blurred, sharp = _faces()
 

@@ -13,10 +13,10 @@ import lessons_lib.models.features as features_mod
 from lessons_lib import LessonsError
 from lessons_lib.checkpoints import save_model
 from lessons_lib.losses import PerceptualLoss
-from lessons_lib.metrics import perceptual_distance
+from lessons_lib.metrics import (KIT_WEIGHTS, feature_net_available, load_feature_net, perceptual_distance,
+                                 ship_feature_net)
 from lessons_lib.models import build_model
-from lessons_lib.models.features import (KIT_WEIGHTS, FeatureNet, PerceptualFeatures, load_feature_net,
-                                         ship_feature_net)
+from lessons_lib.models.features import FeatureNet, PerceptualFeatures
 from lessons_lib.recipes import get_recipe, run_recipe
 from lessons_lib.train.features import LabelledImages
 
@@ -69,7 +69,7 @@ def test_loader_refuses_random_features(tmp_path):
         load_feature_net("kit", kit_path=tmp_path / "none.safetensors")
     with pytest.raises(LessonsError, match="unknown feature network"):
         load_feature_net("alexnet")
-    assert features_mod.feature_net_available("vgg16", kit_path=tmp_path / "none", vgg_dir=empty) is None
+    assert feature_net_available("vgg16", kit_path=tmp_path / "none", vgg_dir=empty) is None
 
 
 def test_loader_refuses_a_file_of_another_model(tmp_path):

@@ -173,13 +173,23 @@ def violations() -> list[str]:
             for n in imp.names:
                 if n.startswith("_") and not n.startswith("__") and not _is_own_package(mod, target):
                     problems.append(f"{where} takes the private name {n} from {_rel(target)}")
-    # circles between modules (eager imports only; a package's __init__ re-exporting its
-    # own children is not a circle)
+    # circles between modules (a package's __init__ re-exporting its own children is not
+    # one): among the module-level imports, and then among all imports - a circle that
+    # exists only through a function-level import is that import dodging the cycle
+    eager = _circles(known, lazy=False)
+    problems += ["import circle: " + c for c in eager]
+    problems += ["a function-level import dodges the import circle: " + c
+                 for c in _circles(known, lazy=True) if c not in eager]
+    return problems
+
+
+def _circles(known: dict[str, Path], lazy: bool) -> list[str]:
     edges = defaultdict(set)
     for mod, imps in graph().items():
         for imp in imps:
-            if not imp.lazy and imp.target in known and not _is_own_package(mod, imp.target):
+            if (lazy or not imp.lazy) and imp.target in known and not _is_own_package(mod, imp.target):
                 edges[mod].add(imp.target)
+    found: list[str] = []
     state: dict[str, int] = {}
     stack: list[str] = []
 
@@ -188,8 +198,7 @@ def violations() -> list[str]:
         stack.append(m)
         for t in sorted(edges[m]):
             if state.get(t) == 1:
-                cyc = stack[stack.index(t):] + [t]
-                problems.append("import circle: " + " -> ".join(_rel(c) for c in cyc))
+                found.append(" -> ".join(_rel(c) for c in stack[stack.index(t):] + [t]))
             elif t not in state:
                 dfs(t)
         stack.pop()
@@ -198,7 +207,7 @@ def violations() -> list[str]:
     for m in sorted(known):
         if m not in state:
             dfs(m)
-    return problems
+    return found
 
 
 def part_graph() -> dict[str, set[str]]:
@@ -233,8 +242,11 @@ def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):
     (fake / "train" / "__init__.py").write_text("")
     (fake / "train" / "engine.py").write_text("from ..color import _lab\nclass Trainer: ...\n")
     (fake / "color.py").write_text("from .train.engine import Trainer\n_lab = 1\n")
+    (fake / "losses.py").write_text("def f():\n    from .data import x\n    return x\n")   # same floor, lazily
+    (fake / "data.py").write_text("from .losses import f\nx = 1\n")
     monkeypatch.setattr(sys.modules[__name__], "PKG", fake)
     problems = "\n".join(violations())
+    assert "a function-level import dodges the import circle: data -> losses -> data" in problems
     assert "models:1 imports train.engine (floor 6) from floor 2: upward" in problems
     assert "train.engine:1 takes the private name _lab from color" in problems
     assert "import circle: color -> train.engine -> color" in problems

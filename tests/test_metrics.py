@@ -37,7 +37,7 @@ def noisy_pairs() -> list[tuple[np.ndarray, np.ndarray]]:
 def no_weights(tmp_path, monkeypatch):
     """An empty torch hub folder and no lpips package: no pretrained weights anywhere."""
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setattr(metrics, "_nets", {})
+    monkeypatch.setattr(metrics.pretrained, "_nets", {})
     real_find_spec = __import__("importlib.util").util.find_spec
     monkeypatch.setattr(
         "importlib.util.find_spec", lambda name, *a: None if name == "lpips" else real_find_spec(name, *a)
@@ -371,12 +371,13 @@ def test_fid_inception_pools_like_tensorflow(no_weights, monkeypatch):
     no_weights.mkdir(parents=True)
     (no_weights / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"placeholder")
     # The 100 MB file is not written: the loader returns the in-memory state dict instead.
-    monkeypatch.setattr(metrics, "_load_pth", lambda path: state)
+    monkeypatch.setattr(metrics.pretrained, "load_pth", lambda path: state)
     assert metrics.fid_available()
-    feats = metrics._fid_features(torch.rand(1, 3, 32, 32), batch_size=1)
+    feats = metrics.pretrained._fid_features(torch.rand(1, 3, 32, 32), batch_size=1)
     assert feats.shape == (1, 2048) and torch.isfinite(feats).all()
-    net = next(v for k, v in metrics._nets.items() if k[0] == "fid").net
-    mixed, avg, mx = metrics._FIDInception._mixed, metrics._FIDInception._tf_avg_pool, metrics._FIDInception._tf_max_pool
+    net = next(v for k, v in metrics.pretrained._nets.items() if k[0] == "fid").net
+    inception = metrics.pretrained._FIDInception
+    mixed, avg, mx = inception._mixed, inception._tf_avg_pool, inception._tf_max_pool
     with torch.no_grad():
         for block, ch in ((net.Mixed_5b, 192), (net.Mixed_6b, 768), (net.Mixed_7b, 1280)):
             h = torch.randn(1, ch, 6, 6)
@@ -397,7 +398,7 @@ def test_fid_statistics_and_checks(no_weights, monkeypatch):
     no_weights.mkdir(parents=True)
     (no_weights / "pt_inception-2015-12-05-6726825d.pth").write_bytes(b"placeholder")
     # Stand-in features (the first 6 pixel values) so that the statistics can be checked.
-    monkeypatch.setattr(metrics, "_fid_features", lambda x, batch_size: x.flatten(1)[:, :6].double())
+    monkeypatch.setattr(metrics.pretrained, "_fid_features", lambda x, batch_size: x.flatten(1)[:, :6].double())
     torch.manual_seed(2)
     x, y = torch.rand(20, 3, 12, 12), torch.rand(15, 3, 12, 12) * 0.5
     fx, fy = x.flatten(1)[:, :6].double().numpy(), y.flatten(1)[:, :6].double().numpy()

@@ -13,7 +13,7 @@ import shutil
 import pytest
 import torch
 
-from lessons_lib import LessonsError, zoo
+from lessons_lib import LessonsError, shipping, zoo
 from lessons_lib.checkpoints import load_model, read_card, save_model, select_eval
 from lessons_lib.models import build_model
 from lessons_lib.recipes import apply_overrides, build_task, get_recipe, run_recipe
@@ -207,7 +207,7 @@ def test_heldout_split_finds_val_or_test():
 
 def test_nogan_train_and_ship_chain_in_smoke_mode(tmp_path):
     runs = tmp_path / "runs" / "nogan"
-    zoo.train_shipped("nogan", runs, smoke=True, device="cpu")
+    shipping.train_shipped("nogan", runs, smoke=True, device="cpu")
     assert (runs / "nogan" / "selected.safetensors").is_file()
     zoo.ship("nogan", runs, to=tmp_path / "w", eval_data=("synthetic",))
     card = json.loads((tmp_path / "w" / "nogan.json").read_text())

@@ -435,8 +435,10 @@ def test_fid_is_computed_once_on_the_whole_set(runs, monkeypatch):
         calls.append((pred.shape[0], target.shape[0]))
         return float(pred.shape[0])  # a value that tells the set size
 
-    monkeypatch.setattr(metrics, "fid_available", lambda: True)
-    monkeypatch.setattr(metrics, "fid", fake_fid)
+    # the package (the evaluation imports from it) and the module of colorization_report
+    for where in (metrics, metrics.reports):
+        monkeypatch.setattr(where, "fid_available", lambda: True)
+        monkeypatch.setattr(where, "fid", fake_fid)
     res = evaluate_colorizer(Colorizer(runs["lab"], device="cpu"), "synthetic", size=32, limit=5, batch_size=2)
     assert res["model"]["fid"] == 5.0 and res["gray_baseline"]["fid"] == 5.0
     assert calls.count((5, 5)) == 2  # model and gray input, each on the 5 images

@@ -20,16 +20,9 @@ from lessons_lib import LessonsError
 from lessons_lib.checkpoints import load_model, read_card
 from lessons_lib.recipes import build_task, get_recipe
 from lessons_lib.train import train
-from lessons_lib.train.restoration import (
-    BUNDLE_CARD,
-    FaceCrops,
-    InversionPair,
-    eval_kernel_index,
-    export_bundle,
-    laplacian_energy,
-    load_restorer_parts,
-    restoration_scores,
-)
+from lessons_lib.restorer.bundle import BUNDLE_CARD, InversionPair, export_bundle, load_restorer_parts
+from lessons_lib.restorer.evaluation import laplacian_energy, restoration_scores
+from lessons_lib.restorer.pairs import FaceCrops, eval_kernel_index
 
 
 # tiny nets: one torch thread per test (the shared fixture in conftest.py)
@@ -262,7 +255,7 @@ def test_bundle_layout_and_loading(chain):
 def test_a_bundle_is_a_warm_start_for_the_later_stages(chain, tmp_path):
     """--set nafnet_weights=BUNDLE / inversion_weights=BUNDLE / stylegan2_weights=BUNDLE:
     the shipped restorer's parts start a lesson's fusion or inversion run."""
-    from lessons_lib.train.restoration import load_stage
+    from lessons_lib.restorer.bundle import load_stage
 
     b = chain["bundle"]
     parts = load_restorer_parts(b)
@@ -308,7 +301,7 @@ def test_bad_bundles_say_what_is_wrong(chain, tmp_path):
 
 def test_restorer_keeps_the_size_and_the_detail_above_its_resolution(chain):
     from lessons_lib.pipeline import Restorer
-    from lessons_lib.train.restoration import BUNDLE_CARD as _  # noqa: F401
+    from lessons_lib.restorer.bundle import BUNDLE_CARD as _  # noqa: F401
 
     rest = Restorer(chain["bundle"], device="cpu")
     assert rest.size == 32 and rest.output == "x_hat"

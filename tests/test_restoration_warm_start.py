@@ -10,7 +10,7 @@ import torch
 from lessons_lib import LessonsError, zoo
 from lessons_lib.recipes import build_task, get_recipe
 from lessons_lib.train import train
-from lessons_lib.train.restoration import load_restorer_parts, load_stage
+from lessons_lib.restorer.bundle import load_restorer_parts, load_stage
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 BUNDLE = zoo.WEIGHTS_DIR / "restorer"

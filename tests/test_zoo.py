@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from lessons_lib import LessonsError, zoo
+from lessons_lib import LessonsError, shipping, zoo
 from lessons_lib.cli import main
 
 COLORIZERS = [n for n, s in zoo.SPECS.items() if s.task == "colorization"]
@@ -102,7 +102,7 @@ def test_resolve_model_names_and_errors(tmp_path):
     with pytest.raises(LessonsError, match="is not in .*retrain it with `lessons models train pix2pix`"):
         zoo.model_path("pix2pix", weights_dir=tmp_path)
     with pytest.raises(LessonsError, match="unknown shipped model 'nope'"):
-        zoo.train_shipped("nope")
+        shipping.train_shipped("nope")
 
 
 def test_train_and_ship_chain_in_smoke_mode(tmp_path):
@@ -110,7 +110,7 @@ def test_train_and_ship_chain_in_smoke_mode(tmp_path):
     (and on a second call skips) the runs, ships half-precision weights with a card."""
     for name in ("pix2pix", "restorer"):
         runs = tmp_path / "runs" / name
-        zoo.train_shipped(name, runs, smoke=True, device="cpu")
+        shipping.train_shipped(name, runs, smoke=True, device="cpu")
         zoo.ship(name, runs, to=tmp_path / "w", eval_data=("synthetic", "no_such_pack"))
     models = {m["name"]: m for m in zoo.list_models(weights_dir=tmp_path / "w")}
     assert set(models) == {"pix2pix", "restorer"}
@@ -126,7 +126,7 @@ def test_train_and_ship_chain_in_smoke_mode(tmp_path):
     assert "the default: " in table          # the restorer's reason
     # the finished runs are skipped, not retrained
     before = (tmp_path / "runs" / "pix2pix" / "model.safetensors").stat().st_mtime_ns
-    zoo.train_shipped("pix2pix", tmp_path / "runs" / "pix2pix", smoke=True, device="cpu")
+    shipping.train_shipped("pix2pix", tmp_path / "runs" / "pix2pix", smoke=True, device="cpu")
     assert (tmp_path / "runs" / "pix2pix" / "model.safetensors").stat().st_mtime_ns == before
 
 

@@ -231,10 +231,10 @@ def check_restoration_experiment(fn: Callable[..., Any], restorer: Any, blurred:
     ``format_restoration``, ``seed_comparison_table``) are forbidden.
     """
     from .. import metrics
-    from ..train import restoration as rs
+    from ..restorer import evaluation as rs
 
     exercise = "restoration experiment"
-    forbid = [rs.evaluate_restorer, rs.restoration_scores, rs._mean_scores, rs.format_restoration,
+    forbid = [rs.evaluate_restorer, rs.restoration_scores, rs.mean_scores, rs.format_restoration,
               rs.seed_comparison_table, metrics.restoration_report, metrics.format_report,
               metrics.kit_feature_report, metrics.feature_report]
     blurred = blurred.detach().float().cpu()

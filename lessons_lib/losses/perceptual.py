@@ -12,7 +12,7 @@ layer's weight does not depend on its size. Two colourings that differ by a hue 
 eye barely notices (sky a little more cyan) change deep features little, while a wrong
 object colour (green sky) changes them a lot - L1 on ab cannot tell these apart.
 
-The feature network comes from :func:`lessons_lib.models.features.load_feature_net`:
+The feature network comes from :func:`lessons_lib.metrics.load_feature_net`:
 torchvision's ImageNet VGG16 when its weights are on disk, else the kit's own network;
 the layer names ``f1``..``f4`` are the same for both (relu1_2 .. relu4_3 for VGG16).
 The network is frozen; gradients flow through it to the image ``x``, never into it.

@@ -4,18 +4,11 @@ A perceptual loss (Johnson, Alahi & Fei-Fei 2016; ColorGAN, seed 001 eq. 1, term
 compares two images through the activations of a network trained to *classify* images:
 two pictures whose features agree look alike to a person, even when their pixels differ.
 The seeds use an ImageNet VGG16 (Simonyan & Zisserman 2015), whose weights torchvision
-downloads at run time. A classroom may have no internet, so the kit takes, in order:
-
-1. **torchvision's VGG16 ImageNet weights** when the file is already on this disk
-   (``vgg16-*.pth`` in torch hub's ``checkpoints`` folder, :func:`lessons_lib.metrics.weights_dir`);
-   nothing is ever downloaded;
-2. otherwise **the kit's own feature network**, a small VGG-style classifier
-   (:class:`FeatureNet`, registered as ``"feature_net"``) trained by the kit's engine on the
-   scene, flower and CIFAR-10 categories of the course's data packs
-   (``lessons train feature_net``, recipe :func:`lessons_lib.recipes` ``"feature_net"``) and
-   shipped as ``lessons_lib/weights/features_kit.safetensors`` with its model card;
-3. if neither is there: a :class:`~lessons_lib.LessonsError`. A perceptual loss with
-   *random* features measures nothing useful, so the kit never falls back to one silently.
+downloads at run time. A classroom may have no internet, so the kit also has its own small
+VGG-style classifier, :class:`FeatureNet` (registered as ``"feature_net"``). Which of the two
+is used, from which file, is decided by :func:`lessons_lib.metrics.load_feature_net`
+(:mod:`lessons_lib.metrics.features`): nothing is ever downloaded, and *random* features,
+which measure nothing useful, are never used instead.
 
 Both networks are wrapped in :class:`PerceptualFeatures`, which gives the same four layer
 names at the same resolutions, so a loss written for one works with the other:
@@ -40,7 +33,6 @@ human judgements; this is a plain feature distance).
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Sequence
 
 import torch
@@ -53,11 +45,8 @@ from .layers import check_image_batch
 __all__ = [
     "FeatureNet",
     "PerceptualFeatures",
-    "load_feature_net",
-    "feature_net_available",
-    "find_vgg16_weights",
-    "KIT_WEIGHTS",
     "LAYERS",
+    "VGG_CUTS",
     "IMAGENET_MEAN",
     "IMAGENET_STD",
     "project_features",
@@ -65,16 +54,13 @@ __all__ = [
 
 #: The layer names every :class:`PerceptualFeatures` offers (see the module docstring).
 LAYERS = ("f1", "f2", "f3", "f4")
-#: The kit network's shipped weights (a model card ``features_kit.json`` sits next to it).
-KIT_WEIGHTS = Path(__file__).resolve().parents[1] / "weights" / "features_kit.safetensors"
 #: ImageNet statistics (torchvision's VGG preprocessing), RGB order.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
-# torchvision's vgg16().features cut after relu1_2, relu2_2, relu3_3, relu4_3 (indices of
-# the nn.Sequential: conv/relu pairs and max pools; the same cuts LPIPS uses).
-_VGG_CUTS = (4, 9, 16, 23)
-_VGG_CHANNELS = (64, 128, 256, 512)
+#: torchvision's vgg16().features cut after relu1_2, relu2_2, relu3_3, relu4_3 (indices of
+#: the nn.Sequential: conv/relu pairs and max pools; the same cuts LPIPS uses).
+VGG_CUTS = (4, 9, 16, 23)
 
 
 def _normalise(rgb: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -228,7 +214,7 @@ class PerceptualFeatures(nn.Module):
         out: dict[str, torch.Tensor] = {}
         last = max(LAYERS.index(n) for n in want)
         start = 0
-        for i, cut in enumerate(_VGG_CUTS[: last + 1]):
+        for i, cut in enumerate(VGG_CUTS[: last + 1]):
             h = self.net[start:cut](h)                                  # relu{i+1}_x: (B, C, H/2^i, W/2^i)
             start = cut
             if LAYERS[i] in want:
@@ -257,154 +243,3 @@ def project_features(feat: torch.Tensor, channels: int, size: tuple[int, int]) -
     if tuple(feat.shape[1:]) == (channels, *size):
         return feat
     return F.adaptive_avg_pool3d(feat.unsqueeze(1), (channels, *size)).squeeze(1)  # (B, channels, h, w)
-
-
-# --------------------------------------------------------------------------- loading
-_CACHE: dict[tuple, PerceptualFeatures] = {}
-
-
-def find_vgg16_weights(folder: str | os.PathLike | None = None) -> Path | None:
-    """torchvision's VGG16 ImageNet file (``vgg16-*.pth``, not ``vgg16_bn``) in ``folder``
-    (default :func:`lessons_lib.metrics.weights_dir`), or None. Never downloads."""
-    if folder is None:
-        from ..metrics import weights_dir
-
-        folder = weights_dir()
-    folder = Path(folder)
-    if not folder.is_dir():
-        return None
-    found = sorted(p for p in folder.glob("vgg16-*.pth") if p.is_file())
-    return found[0] if found else None
-
-
-def _kit_description(card: dict) -> str:
-    data = card.get("data") or "the course's data packs"
-    extra = []
-    if isinstance(card.get("n_classes"), int):
-        extra.append(f"{card['n_classes']} classes")
-    acc = (card.get("metrics") or {}).get("accuracy") if isinstance(card.get("metrics"), dict) else None
-    if isinstance(acc, (int, float)):
-        extra.append(f"val accuracy {acc:.3f}")
-    more = f", {', '.join(extra)}" if extra else ""
-    return f"kit features_kit (trained on {data}{more})"
-
-
-def feature_net_available(prefer: str = "vgg16", *, kit_path: str | os.PathLike | None = None,
-                          vgg_dir: str | os.PathLike | None = None) -> str | None:
-    """Which network :func:`load_feature_net` would use: ``"vgg16"``, ``"kit"`` or None."""
-    prefer = _check_prefer(prefer)
-    kit = Path(kit_path) if kit_path is not None else KIT_WEIGHTS
-    if prefer == "vgg16" and find_vgg16_weights(vgg_dir) is not None:
-        return "vgg16"
-    if kit.is_file() and kit.with_suffix(".json").is_file():
-        return "kit"
-    return None
-
-
-def _check_prefer(prefer: str) -> str:
-    p = str(prefer).strip().lower()
-    p = {"auto": "vgg16", "vgg": "vgg16", "imagenet": "vgg16"}.get(p, p)
-    if p not in ("vgg16", "kit"):
-        from .. import LessonsError
-
-        raise LessonsError(f"unknown feature network {prefer!r}; choose 'vgg16' (ImageNet, when its weights "
-                           "are on disk, else the kit's own) or 'kit'")
-    return p
-
-
-def load_feature_net(prefer: str = "vgg16", *, device: str | torch.device | None = None,
-                     kit_path: str | os.PathLike | None = None, vgg_dir: str | os.PathLike | None = None,
-                     verbose: bool = False) -> PerceptualFeatures:
-    """The frozen feature network of the perceptual losses (see the module docstring).
-
-    Args:
-        prefer: ``"vgg16"`` (also ``"auto"``): torchvision's VGG16 ImageNet weights when the
-            file is on disk, else the kit's network. ``"kit"``: the kit's network only.
-        device: where to put it (default cpu).
-        kit_path: the kit's ``.safetensors`` (default :data:`KIT_WEIGHTS`; its ``.json`` card
-            must sit next to it).
-        vgg_dir: where to look for ``vgg16-*.pth`` (default torch hub's checkpoints folder).
-        verbose: print which network is used.
-
-    Raises:
-        LessonsError: neither is available (the message says how to get one), or a file is
-            unreadable. Never returns a network with random weights.
-    """
-    from .. import LessonsError
-
-    prefer = _check_prefer(prefer)
-    dev = torch.device(device) if device is not None else torch.device("cpu")
-    kit = Path(kit_path) if kit_path is not None else KIT_WEIGHTS
-    vgg = find_vgg16_weights(vgg_dir) if prefer == "vgg16" else None
-    if vgg is not None:
-        key = ("vgg16", str(vgg), vgg.stat().st_mtime_ns, str(dev))
-        if key not in _CACHE:
-            import torchvision
-
-            from ..metrics import _load_pth
-
-            sd = _load_pth(vgg)
-            # built on the meta device (no memory, no random init of the 138 M unused
-            # weights), then given storage that the strict load below fills completely
-            with torch.device("meta"):
-                full = torchvision.models.vgg16(weights=None)
-            features = full.features[: _VGG_CUTS[-1]].to_empty(device="cpu")
-            try:
-                features.load_state_dict({k[len("features."):]: v for k, v in sd.items()
-                                          if k.startswith("features.") and int(k.split(".")[1]) < _VGG_CUTS[-1]})
-            except (RuntimeError, ValueError) as e:
-                raise LessonsError(f"{vgg} is not torchvision's VGG16 state dict ({str(e)[:200]}); "
-                                   "delete it or replace it with a good copy") from None
-            _CACHE[key] = PerceptualFeatures(features, "vgg16", "vgg16 (ImageNet)", _VGG_CHANNELS, vgg).to(dev)
-        net = _CACHE[key]
-    elif kit.is_file() and kit.with_suffix(".json").is_file():
-        key = ("kit", str(kit), kit.stat().st_mtime_ns, str(dev))
-        if key not in _CACHE:
-            from ..checkpoints import load_model, read_card
-
-            card = read_card(kit.with_suffix(".json"))
-            model = load_model(kit, device=dev)
-            if isinstance(model, tuple):
-                model = model[0]
-            if not isinstance(model, FeatureNet):
-                raise LessonsError(f"{kit} holds a {type(model).__name__}, not the kit's feature network; "
-                                   "retrain it with `lessons train feature_net`")
-            model = model.float()
-            _CACHE[key] = PerceptualFeatures(model, "kit", _kit_description(card), model.widths, kit).to(dev)
-        net = _CACHE[key]
-    else:
-        from ..metrics import weights_dir
-
-        where = vgg_dir if vgg_dir is not None else weights_dir()
-        vgg_hint = (f"put torchvision's vgg16-397923af.pth into {where}, or " if prefer == "vgg16" else "")
-        raise LessonsError(
-            f"no feature network for the perceptual loss: {kit} (the kit's own) is missing"
-            + (f" and no vgg16-*.pth is in {where}" if prefer == "vgg16" else "")
-            + f"; {vgg_hint}train the kit's network with `lessons train feature_net` "
-            "(random features are never used instead)"
-        )
-    if verbose:
-        print(f"perceptual features: {net.description}")
-    return net
-
-
-def ship_feature_net(model_path: str | os.PathLike, ship_to: str | os.PathLike | None = None) -> Path:
-    """Write a trained :class:`FeatureNet` (a run's ``model.safetensors``) as the kit's
-    shipped feature network: float16 weights (half the size; features need ~3 digits) and a
-    card with the data, the steps, the validation accuracy and the command that made it.
-    Returns the ``.safetensors`` path (default :data:`KIT_WEIGHTS`)."""
-    from .. import LessonsError
-    from ..checkpoints import load_model, save_model
-
-    model, card = load_model(model_path)
-    if not isinstance(model, FeatureNet):
-        raise LessonsError(f"{model_path} holds a {type(model).__name__}, not a FeatureNet")
-    target = Path(ship_to) if ship_to is not None else KIT_WEIGHTS
-    target = target.with_suffix("") if target.suffix in (".safetensors", ".json") else target
-    target.parent.mkdir(parents=True, exist_ok=True)
-    keep = ("task", "purpose", "recipe", "recipe_config", "data", "size", "n_classes", "classes", "n_train",
-            "train_config", "steps", "epochs", "images_seen", "metrics", "hardware", "command", "wall_time_s")
-    shipped = {k: card[k] for k in keep if k in card}
-    shipped["name"] = "features_kit"
-    shipped["shipped_from"] = str(model_path)
-    return Path(save_model(model, target, shipped, half=True))

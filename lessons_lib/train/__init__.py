@@ -16,9 +16,10 @@
 * :mod:`.colorization` - :class:`ColorizationTask` (pix2pix, seeds 000 and 003);
 * :mod:`.toy` - :class:`ToyGANTask` and :class:`DCGANTask` (lesson 01);
 * :mod:`.colorgan` - :class:`ColorGANTask` (seed 001, lesson 06);
-* :mod:`.features` - :class:`FeatureNetTask`, the kit's feature network (perceptual losses);
-* :mod:`.restoration` - the face restorer of seed 004 (lessons 07-09): :class:`NAFNetTask`,
-  :class:`StyleGAN2Task`, :class:`InversionTask`, :class:`FusionTask`.
+* :mod:`.features` - :class:`FeatureNetTask`, the kit's feature network (perceptual losses).
+
+The face restorer of seed 004 (lessons 07-09) is a floor above, in :mod:`lessons_lib.restorer`
+(its tasks in :mod:`lessons_lib.restorer.tasks`).
 
 The task modules import models, losses and data lazily (on first attribute access here).
 """
@@ -46,10 +47,6 @@ __all__ = [
     "DCGANTask",
     "ColorGANTask",
     "FeatureNetTask",
-    "NAFNetTask",
-    "StyleGAN2Task",
-    "InversionTask",
-    "FusionTask",
 ]
 
 _LAZY = {
@@ -58,10 +55,6 @@ _LAZY = {
     "DCGANTask": ".toy",
     "ColorGANTask": ".colorgan",
     "FeatureNetTask": ".features",
-    "NAFNetTask": ".restoration",
-    "StyleGAN2Task": ".restoration",
-    "InversionTask": ".restoration",
-    "FusionTask": ".restoration",
 }
 
 

@@ -128,7 +128,7 @@ class ColorizationTask(Task):
     def load_features(self, device: torch.device | str = "cpu"):
         """The frozen feature network of the perceptual terms (printed: which one)."""
         from ..losses import PerceptualLoss
-        from ..models.features import load_feature_net
+        from ..metrics import load_feature_net
 
         r = self.recipe
         if self.features is None:
@@ -347,9 +347,9 @@ class ColorizationTask(Task):
         model is scored with simulated hints drawn from fixed seeds (the same at every validation)."""
         from ..data import lab_batch
         from ..metrics import colorization_report
+        from ..metrics.accumulate import BatchMeans
 
-        sums: dict[str, float] = {}
-        n = 0
+        acc = BatchMeans(skip=("n_images", "fid"))
         for i, batch in enumerate(batches):
             cond, target = lab_batch(batch, self.device, self.color_space)
             data = {"cond": cond, "target": target}
@@ -357,15 +357,8 @@ class ColorizationTask(Task):
                 data["hints"] = self.simulate_hints(target, torch.Generator().manual_seed(VAL_HINT_SEED + i))
             pred = self.to_rgb(data["cond"], self.nets["G"](self.g_input(data["cond"], data.get("hints"))))
             truth = batch.to(self.device).float() / 255.0       # the exact ground truth
-            report = _flatten(colorization_report(pred, truth))
-            b = batch.shape[0]
-            for k, v in report.items():
-                if k not in ("n_images", "fid"):
-                    sums[k] = sums.get(k, 0.0) + v * b
-            n += b
-        if not n:
-            return {}
-        return {"n_images": float(n), **{k: v / n for k, v in sums.items()}}
+            acc.add(_flatten(colorization_report(pred, truth)), batch.shape[0])
+        return {"n_images": float(acc.n), **acc.means()} if acc.n else {}
 
     def describe(self) -> dict[str, Any]:
         from .recipe import recipe_to_dict

@@ -511,7 +511,7 @@ class FeatureNetRecipe(Recipe):
         """Ship the run's weights (fp16) with a card that says how they were made."""
         if not self.ship or result.model_path is None:
             return
-        from ..models.features import ship_feature_net
+        from ..metrics import ship_feature_net
 
         path = ship_feature_net(result.model_path, self.ship_to or None)
         print(f"shipped the feature network to {path}")

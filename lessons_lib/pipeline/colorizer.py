@@ -1,0 +1,302 @@
+"""The colorizer: any photo in, the same photo in colour out (see :mod:`lessons_lib.pipeline`)."""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import torch
+import torch.nn.functional as F
+
+from .. import LessonsError
+from ..color.gamut import BAND_PIXELS, lab_to_rgb_keep_lightness, recombine
+from .base import MAX_PIXELS, REDUCING_GAP, Pipeline
+
+__all__ = ["Colorizer", "MAX_CHROMA", "HINT_SIZE"]
+
+
+# =========================================================================== Colorizer
+#: The largest chroma gain a Colorizer accepts (beyond it most colours leave the gamut).
+MAX_CHROMA = 3.0
+#: The side (model pixels) of the square a user's hint becomes (the training patches were 1-9 px)
+HINT_SIZE = 3
+
+
+class Colorizer(Pipeline):
+    """A trained colorizer as a function: ``Colorizer(weights)(image) -> PIL.Image``.
+
+    Args:
+        weights: a run folder (holding ``model.safetensors`` and ``model.json``, what
+            ``lessons train`` writes), a ``.safetensors`` file or its ``.json`` card.
+        device: ``"auto"`` (cuda, then mps, then cpu), ``"cpu"``, ``"cuda"``, ``"cuda:1"``...
+        max_pixels: larger images are refused (memory: see the module docstring).
+        band_pixels: band size of the full-resolution recombination.
+        hint_size: the side, in model pixels, of the square a user's hint becomes (a hint
+            model only; its training patches were 1-9 px).
+        chroma: a gain on the predicted ab (1 = the model's own colours, 0 = gray, 1.3 = 30 %
+            more saturated). A colorizer trained with L1 paints timid colours (the median of
+            the plausible ones); the gain buys colourfulness for fidelity, measured by
+            ``benchmarks/colour_frontier.py``. The hue is unchanged; out-of-gamut colours are
+            brought back keeping the lightness, as always.
+
+    Attributes (read lazily from the model card): :attr:`card`, :attr:`size` (the training
+    size S), :attr:`color_space` (``"lab"`` or ``"rgb"``), :attr:`g_input` (how the
+    generator is fed), :attr:`has_noise`.
+    """
+
+    task = "colorization"
+
+    def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
+                 max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0,
+                 hint_size: int = HINT_SIZE) -> None:
+        super().__init__(weights, device, max_pixels=max_pixels)
+        if not isinstance(hint_size, int) or not 1 <= hint_size <= 16:
+            raise LessonsError(f"hint_size is the side of a hint's square in model pixels, 1-16, got {hint_size!r}")
+        self.hint_size = hint_size
+        if band_pixels < 1:
+            raise ValueError(f"band_pixels must be >= 1, got {band_pixels}")
+        self.band_pixels = int(band_pixels)
+        try:
+            chroma = float(chroma)
+        except (TypeError, ValueError):
+            raise LessonsError(f"chroma must be a number (1 = the model's colours), got {chroma!r}") from None
+        if not 0.0 <= chroma <= MAX_CHROMA:
+            raise LessonsError(f"chroma must be between 0 (gray) and {MAX_CHROMA:g}, got {chroma:g}; "
+                               "1 keeps the model's colours, 1.2-1.5 makes them more vivid")
+        self.chroma = chroma
+
+    # ------------------------------------------------------------------ card facts
+    @property
+    def size(self) -> int:
+        """The model's training size S: every image is resized to S x S for the network."""
+        size = self.card.get("size")
+        if not isinstance(size, int) or size < 1:
+            raise LessonsError(f"the model card of {self._st_path} has no valid 'size' (the training image size)")
+        return size
+
+    @property
+    def color_space(self) -> str:
+        """``"lab"`` (G predicts ab) or ``"rgb"`` (G predicts RGB, seeds 000 / 003)."""
+        cs = self.card.get("color_space")
+        if cs not in ("lab", "rgb"):
+            raise LessonsError(f"the model card of {self._st_path} has color_space {cs!r}; expected 'lab' or 'rgb'")
+        return cs
+
+    @property
+    def g_input(self) -> str:
+        """How G is fed: ``"L"`` (B,1,S,S), ``"L00"`` ((L, 0, 0), B,3,S,S), ``"gray3"``
+        (the gray image in 3 channels, [-1, 1]) or ``"L+hints"`` ((L, hint a, hint b, mask),
+        B,4,S,S); from the card, else from the colour space and the generator's input channels."""
+        gi = self.card.get("g_input")
+        if gi in ("L", "L00", "gray3", "L+hints"):
+            return gi
+        if self.color_space == "rgb":
+            return "gray3"
+        return "L00" if getattr(self.model, "in_channels", 1) == 3 else "L"
+
+    @property
+    def takes_hints(self) -> bool:
+        """True for a model that reads colour hints (card ``"g_input": "L+hints"``)."""
+        return self.g_input == "L+hints"
+
+    def _refuse_hints(self) -> None:
+        name = self.card.get("name") or self.card.get("recipe") or str(self.weights)
+        raise LessonsError(f"the model {name} takes no colour hints; use the shipped hint model "
+                           "(--model hints) or weights trained with the hints recipe (lessons train hints)")
+
+    def hint_map(self, hints: Sequence[Any], image_size: tuple[int, int]) -> torch.Tensor:
+        """A user's hints on a photo of ``image_size = (width, height)`` -> the hint channels
+        the model reads, ``(1, 3, S, S)`` (hint a, hint b, mask; ab / 110) on :attr:`device`.
+
+        Each hint (``"X,Y,COLOUR"``, ``{"x", "y", "color"}``, ``(x, y, colour)`` or a
+        :class:`~lessons_lib.data.hints.Hint`; checked to lie inside the photo) becomes a
+        square of :attr:`hint_size` model pixels centred where (x, y) falls at S x S,
+        carrying the colour's ab; a later hint over an earlier one wins."""
+        from ..color import AB_SCALE, rgb_uint8_to_lab
+        from ..data.hints import HintPoints, check_hints, paint_hints
+
+        hints = check_hints(hints, image_size)
+        s, k = self.size, min(self.hint_size, self.size)
+        W, H = image_size
+        n = len(hints)
+        if n == 0:
+            return torch.zeros(1, 3, s, s, device=self.device)
+        # the centre of pixel (x, y) is (x + 0.5, y + 0.5); at S x S it lies at (x + 0.5) * S / W
+        cx = torch.tensor([(h.x + 0.5) * s / W for h in hints], dtype=torch.float64)
+        cy = torch.tensor([(h.y + 0.5) * s / H for h in hints], dtype=torch.float64)
+        top = lambda c: (c - k / 2.0).round().long().clamp_(0, s - k)  # noqa: E731
+        pts = HintPoints(image=torch.zeros(n, dtype=torch.long), y=top(cy), x=top(cx),
+                         size=torch.full((n,), k, dtype=torch.long))
+        rgb = torch.tensor([h.rgb for h in hints], dtype=torch.uint8).T.reshape(1, 3, n, 1)
+        ab = rgb_uint8_to_lab(rgb)[0, 1:, :, 0].T / AB_SCALE                # (n, 2) the colours' ab / 110
+        hint_ab, mask = paint_hints(pts, ab.float(), 1, s, s, device=self.device)
+        return torch.cat([hint_ab, mask], dim=1)
+
+    @property
+    def has_noise(self) -> bool:
+        """True when the generator takes a noise source (card ``"g_noise": true``)."""
+        return bool(self.card.get("g_noise", False))
+
+    # ------------------------------------------------------------------ the network
+    def _generator_input(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised L ``(B, 1, S, S)`` (and hint channels ``(B, 3, S, S)`` for a hint model)
+        -> what G was trained on (see :attr:`g_input`)."""
+        from ..color import lab_normalized_to_rgb
+
+        gi = self.g_input
+        if hints is not None and gi != "L+hints":
+            self._refuse_hints()
+        if gi == "L+hints":
+            from ..data.hints import hint_input
+
+            if hints is None:
+                return hint_input(L)                                          # no hints: zeros
+            return torch.cat([L, hints.to(L.device, L.dtype)], 1)             # (B, 4, S, S)
+        if gi == "L":
+            return L                                                          # (B, 1, S, S)
+        if gi == "L00":
+            return torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], 1)  # (B, 3, S, S)
+        # gray3: the colour with this L and a = b = 0, in [-1, 1] (= lab_batch's rgb gray3)
+        gray = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
+        return gray * 2.0 - 1.0                                               # (B, 3, S, S)
+
+    def _run_generator(self, L_small: torch.Tensor, seed: int | None,
+                       hints: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised L at S x S (and hint channels at S x S) -> normalised ab (B, 2, S, S) (ab / 110)."""
+        from ..color import AB_SCALE, rgb_to_lab
+
+        x = self._generator_input(L_small, hints)
+        with torch.no_grad():
+            if self.has_noise:
+                g = torch.Generator(device=x.device).manual_seed(0 if seed is None else int(seed))
+                out = self.model(x, generator=g)
+            else:
+                out = self.model(x)
+            out = out.float()
+        if self.color_space == "lab":
+            ab = out                                                          # (B, 2, S, S) ab/110
+        else:
+            rgb = ((out + 1.0) / 2.0).clamp(0.0, 1.0)                         # (B, 3, S, S) in [0, 1]
+            ab = rgb_to_lab(rgb)[:, 1:] / AB_SCALE                            # its ab, /110
+        return ab if self.chroma == 1.0 else ab * self.chroma
+
+    def predict_ab(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None) -> torch.Tensor:
+        """Normalised L ``(B, 1, H, W)`` (``L/50 - 1``, what :func:`lessons_lib.data.lab_batch`
+        gives) -> normalised ab ``(B, 2, H, W)`` (``ab/110``) at the same size.
+
+        L is resized to the model size S (bilinear, antialiased) when ``H x W != S x S``,
+        and the predicted ab are resized back (bilinear). ``hints`` (a hint model only):
+        ``(B, 3, h, w)`` = (hint a, hint b, mask), at S x S or at any size, which is brought to
+        S x S by :func:`lessons_lib.data.hints.downsample_hints` (a hinted pixel stays hinted)."""
+        if not isinstance(L, torch.Tensor):
+            raise TypeError(f"L must be a torch.Tensor, got {type(L).__name__}")
+        if L.dim() != 4 or L.shape[1] != 1:
+            raise ValueError(f"L must have shape (B, 1, H, W), got {tuple(L.shape)}")
+        if not L.is_floating_point():
+            raise ValueError(f"L must be a float tensor (L/50 - 1), got {L.dtype}")
+        if L.numel() and float(L.max()) > 1.5:
+            raise ValueError("L looks like L* in 0..100; pass the normalised L/50 - 1 "
+                             "(lessons_lib.color.normalize_lab or lessons_lib.data.lab_batch)")
+        if hints is not None:
+            if not self.takes_hints:
+                self._refuse_hints()
+            if not isinstance(hints, torch.Tensor) or hints.dim() != 4 or hints.shape[1] != 3 \
+                    or hints.shape[0] != L.shape[0]:
+                got = tuple(hints.shape) if isinstance(hints, torch.Tensor) else type(hints).__name__
+                raise ValueError(f"hints must be a tensor (B, 3, h, w) = (hint a, hint b, mask) with L's batch "
+                                 f"size {L.shape[0]}, got {got}")
+        s = self.size
+        L = L.to(self.device, torch.float32)
+        h, w = L.shape[-2:]
+        small = L if (h, w) == (s, s) else F.interpolate(L, size=(s, s), mode="bilinear",
+                                                           align_corners=False, antialias=True)
+        if hints is not None:
+            from ..data.hints import downsample_hints
+
+            hints = downsample_hints(hints.to(self.device, torch.float32), (s, s))
+        ab = self._run_generator(small, seed, hints)
+        if (h, w) != (s, s):
+            ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
+        return ab
+
+    def colorize_tensor(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None
+                        ) -> torch.Tensor:
+        """Batched colorization: normalised L ``(B, 1, H, W)`` -> RGB ``(B, 3, H, W)`` in [0, 1].
+
+        The input L is kept (recombined with the predicted ab by
+        :func:`lab_to_rgb_keep_lightness`), exactly as :meth:`__call__` does for one photo.
+        ``hints`` as in :meth:`predict_ab`.
+        """
+        return self._recombine_batch(L, self.predict_ab(L, seed, hints))
+
+    @staticmethod
+    def _recombine_batch(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
+        """Normalised L (B, 1, H, W) and normalised ab (B, 2, H, W) -> RGB in [0, 1], L kept."""
+        from ..color import AB_SCALE, L_SCALE
+
+        L = L.to(ab.device, torch.float32)
+        lab = torch.cat([(L + 1.0) * L_SCALE, ab * AB_SCALE], dim=1)          # (B, 3, H, W) Lab
+        return lab_to_rgb_keep_lightness(lab)
+
+    def diversity(self, L: torch.Tensor, truth: torch.Tensor | None = None,
+                  seeds: Sequence[int] = range(8)) -> dict[str, Any]:
+        """How much the colourings of several seeds differ (seed 001's "diverse colorization",
+        measured as in benchmarks/colorgan_compare.py).
+
+        Args:
+            L: normalised L ``(B, 1, H, W)``.
+            truth: the photos, RGB ``(B, 3, H, W)`` in [0, 1], for each seed's PSNR (optional).
+            seeds: at least 2 seeds.
+        Returns ``mean_pairwise_ab`` (Lab units: the per-pixel ab distance between two
+        colourings, averaged over pixels and all pairs of seeds; 0 for a model without noise),
+        ``per_image`` (the same per image), ``chroma`` (mean ab length of the first seed's
+        colouring, for scale) and, with ``truth``, ``psnr`` (B rows x one per seed),
+        ``psnr_dev_db`` (per image: the largest distance of a seed's PSNR from the image's
+        mean) and ``max_psnr_dev_db`` (their maximum).
+        """
+        from ..color import AB_SCALE
+        from ..metrics import mean_pairwise_distance, psnr
+
+        seeds = [int(s) for s in seeds]
+        if len(seeds) < 2:
+            raise ValueError(f"diversity needs at least 2 seeds, got {seeds}")
+        abs_ = [self.predict_ab(L, seed=s) for s in seeds]                      # (B, 2, H, W) ab / 110
+        per_image = mean_pairwise_distance([ab * AB_SCALE for ab in abs_], reduction="none")  # (B,) Lab units
+        out: dict[str, Any] = {"seeds": seeds, "mean_pairwise_ab": float(per_image.mean()),
+                               "per_image": per_image.tolist(),
+                               "chroma": float((abs_[0] * AB_SCALE).norm(dim=1).mean())}
+        if truth is not None:
+            truth = truth.to(self.device, torch.float32)
+            by_seed = torch.stack([psnr(self._recombine_batch(L, ab), truth, reduction="none")
+                                   for ab in abs_], dim=1).double()             # (B, seeds) dB
+            dev = (by_seed - by_seed.mean(dim=1, keepdim=True)).abs().amax(dim=1)  # (B,)
+            out["psnr"] = by_seed.tolist()
+            out["psnr_dev_db"] = dev.tolist()
+            out["max_psnr_dev_db"] = float(dev.max())
+        return out
+
+    # ------------------------------------------------------------------ one photo
+    def __call__(self, image: Any, seed: int | None = None, hints: Sequence[Any] | None = None):
+        """Colorize one image (path, bytes, file object, PIL image, numpy array, tensor).
+
+        Returns an RGB PIL image of the input's size whose L* is the input's; ``seed``
+        picks the colouring of a model with a noise input (default 0; ignored otherwise);
+        ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`).
+        """
+        from PIL import Image
+
+        from ..color import AB_SCALE, normalize_lab, rgb_uint8_to_lab
+        from ..data import image_to_tensor
+
+        img = self._open(image)
+        s = self.size
+        small = img if img.size == (s, s) else img.resize((s, s), Image.Resampling.BICUBIC,
+                                                          reducing_gap=REDUCING_GAP)
+        rgb8 = image_to_tensor(small)[None].to(self.device)                 # (1, 3, S, S) uint8
+        L_small, _ = normalize_lab(rgb_uint8_to_lab(rgb8))                  # (1, 1, S, S)
+        hint_maps = None
+        if hints:
+            if not self.takes_hints:
+                self._refuse_hints()
+            hint_maps = self.hint_map(hints, img.size)                      # (1, 3, S, S)
+        ab = self._run_generator(L_small, seed, hint_maps)[0] * AB_SCALE    # (2, S, S) Lab units
+        return recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
