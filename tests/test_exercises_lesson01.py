@@ -402,10 +402,10 @@ def test_gan_step_forbids_the_package_and_reports_not_done():
     r = check_gan_step(_step(loss=VANILLA))
     assert not r and "GANLoss.d_loss" in str(r) and "watched" in str(r)
 
-    from lessons_lib.train.toy import _GANOptions
+    from lessons_lib.train.toy import GANOptions
 
     def via_toy_task(G, D, opt_G, opt_D, real, z):
-        class T(_GANOptions):
+        class T(GANOptions):
             pass
 
         t = T()

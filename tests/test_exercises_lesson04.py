@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from lessons_lib import viz
 from lessons_lib.exercises import check_mlpconv_block, check_mlpconv_parameters, check_pointwise_linear
 from lessons_lib.exercises.lesson04 import BLOCK_CASES, mlpconv_formula, mlpconv_parameter_count
-from lessons_lib.models.discriminators import _mlpconv
+from lessons_lib.models.discriminators import mlpconv
 from lessons_lib.models.layers import conv_block
 from lessons_lib.models import build_model
 from lessons_lib.models.layers import count_parameters
@@ -162,7 +162,7 @@ def test_mlpconv_parameters_right_answer_passes():
 
 
 @pytest.mark.parametrize("fn", [
-    lambda ci, co, k, m, bn: count_parameters(_mlpconv(ci, co, 2, m, "batch", "leaky", 0.2, False)),
+    lambda ci, co, k, m, bn: count_parameters(mlpconv(ci, co, 2, m, "batch", "leaky", 0.2, False)),
     lambda ci, co, k, m, bn: mlpconv_formula(ci, co, k, m, bn),
     lambda ci, co, k, m, bn: sum(p.numel() for p in nn.Conv2d(ci, co, k).parameters()),
 ])
@@ -254,8 +254,8 @@ def test_mlpconv_block_right_answers_pass(fn):
 
 
 def test_mlpconv_block_forbids_the_kits_builders():
-    r = check_mlpconv_block(lambda ci, co, k, s, m: _mlpconv(ci, co, s, m, "batch", "relu", 0.2, False))
-    assert r.status == "wrong" and "_mlpconv" in str(r) and "watched" in str(r), str(r)
+    r = check_mlpconv_block(lambda ci, co, k, s, m: mlpconv(ci, co, s, m, "batch", "relu", 0.2, False))
+    assert r.status == "wrong" and "discriminators.mlpconv`" in str(r) and "watched" in str(r), str(r)
     r = check_mlpconv_block(lambda ci, co, k, s, m: nn.Sequential(
         conv_block(ci, co, k, s, (k - 1) // 2, dropout=0.2),
         *[conv_block(co, co, 1, 1, 0, dropout=0.2) for _ in range(m)]))

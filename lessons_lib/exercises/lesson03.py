@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Sequence
 
-from ..models.discriminators import PatchGAN, _ConvChainDiscriminator, patchgan_receptive_field
+from ..models.discriminators import ConvChainDiscriminator, PatchGAN, patchgan_receptive_field
 from ..models.layers import ConvGeometry, conv_geometry, receptive_field
 from ._core import Result, run_student
 
@@ -35,7 +35,7 @@ PATCHGAN_DEPTHS = (1, 5, 6, 7)
 
 #: The kit's receptive-field helpers: the exercises ask for the computation itself.
 _FORBID: list[Callable[..., Any]] = [receptive_field, patchgan_receptive_field, conv_geometry,
-                                     _ConvChainDiscriminator.receptive_field, PatchGAN.__init__]
+                                     ConvChainDiscriminator.receptive_field, PatchGAN.__init__]
 
 
 def _reference(layers: Layers) -> int:

@@ -9,7 +9,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from ..models.discriminators import NINPatchGAN, _mlpconv
+from ..models.discriminators import NINPatchGAN, mlpconv
 from ..models.layers import conv_block, count_parameters
 from ._core import Case, Mistake, Result, check_function, run_student
 
@@ -19,7 +19,7 @@ __all__ = ["check_pointwise_linear", "check_mlpconv_parameters", "check_mlpconv_
 #: The convolution itself (F.conv2d and nn.Conv2d reach torch.conv2d) and the kit's builders:
 #: the per-pixel layer is to be written with a matrix product.
 _POINTWISE_FORBID: list[Callable[..., Any]] = [torch.conv2d, torch.nn.Conv2d.forward, torch.nn.Conv2d._conv_forward,
-                                               conv_block, _mlpconv]
+                                               conv_block, mlpconv]
 
 
 # --------------------------------------------------------------------------- 1x1 conv = per-pixel linear
@@ -95,7 +95,7 @@ def check_pointwise_linear(fn: Callable[[torch.Tensor, torch.Tensor, torch.Tenso
 def mlpconv_parameter_count(c_in: int = 64, c_out: int = 128, mlp_layers: int = 2) -> int:
     """Trainable parameters of one inner mlpconv block of :class:`NINPatchGAN`, counted on
     the package's own block (a 4x4 conv, then ``mlp_layers`` 1x1 convs, each with BatchNorm)."""
-    block = _mlpconv(c_in, c_out, 2, mlp_layers, "batch", "leaky", 0.2, first=False)
+    block = mlpconv(c_in, c_out, 2, mlp_layers, "batch", "leaky", 0.2, first=False)
     return count_parameters(block)
 
 
@@ -149,7 +149,7 @@ _PARAM_MISTAKES = [
 ]
 
 #: Building the block and counting its parameters is not the exercise: write the arithmetic.
-_PARAM_FORBID: list[Callable[..., Any]] = [count_parameters, mlpconv_parameter_count, mlpconv_formula, _mlpconv,
+_PARAM_FORBID: list[Callable[..., Any]] = [count_parameters, mlpconv_parameter_count, mlpconv_formula, mlpconv,
                                            conv_block, nn.Module.parameters, nn.Module.named_parameters]
 
 
@@ -206,7 +206,7 @@ BLOCK_CASES = [
     ("4 -> 6, 5x5 stride 2, no MLP layer, 13 x 10 input", 4, 6, 5, 2, 0, 13, 10),
 ]
 
-_BLOCK_FORBID: list[Callable[..., Any]] = [_mlpconv, conv_block, NINPatchGAN.__init__]
+_BLOCK_FORBID: list[Callable[..., Any]] = [mlpconv, conv_block, NINPatchGAN.__init__]
 
 
 def _out_side(n: int, k: int, s: int) -> int:
@@ -279,7 +279,7 @@ def check_mlpconv_block(fn: Callable[..., nn.Module]) -> Result:
     the parameter count against :func:`mlpconv_formula`; that eval mode is deterministic and
     that dropout acts in train mode; that the receptive field is k x k and the 1x1 layers are
     per-pixel (changing one input pixel changes only the outputs whose k x k window holds it).
-    The kit's builders (``_mlpconv``, ``conv_block``, ``NINPatchGAN``) are forbidden.
+    The kit's builders (``mlpconv``, ``conv_block``, ``NINPatchGAN``) are forbidden.
     """
     exercise = "the mlpconv block"
     g = torch.Generator().manual_seed(40)

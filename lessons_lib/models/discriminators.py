@@ -45,6 +45,8 @@ __all__ = [
     "NINPatchGAN",
     "ImageDiscriminator",
     "patchgan_receptive_field",
+    "ConvChainDiscriminator",
+    "mlpconv",
 ]
 
 
@@ -60,7 +62,7 @@ def pair(cond: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return torch.cat([cond, out], dim=1)
 
 
-class _ConvChainDiscriminator(nn.Module):
+class ConvChainDiscriminator(nn.Module):
     """Shared input checks for discriminators built as a conv chain ``self.net``."""
 
     in_channels: int
@@ -100,7 +102,7 @@ class _ConvChainDiscriminator(nn.Module):
 
 
 @register("patchgan")
-class PatchGAN(_ConvChainDiscriminator):
+class PatchGAN(ConvChainDiscriminator):
     """pix2pix PatchGAN / NLayerDiscriminator (Isola et al. 2017, sec. 3.2.2, appendix 6.1.2).
 
     With ndf = 64 and n_layers = 3 ("C64-C128-C256-C512", then a 1-channel conv):
@@ -147,8 +149,8 @@ def patchgan_receptive_field(n_layers: int = 3) -> int:
     return PatchGAN(in_channels=1, ndf=1, n_layers=n_layers).receptive_field
 
 
-def _mlpconv(c_in: int, c_out: int, stride: int, mlp_layers: int, norm: str, act: str,
-             dropout: float, first: bool) -> nn.Sequential:
+def mlpconv(c_in: int, c_out: int, stride: int, mlp_layers: int, norm: str, act: str,
+            dropout: float, first: bool) -> nn.Sequential:
     """One NIN "mlpconv" block (Lin et al. 2014, sec. 3.1) as seed 000 builds it.
 
     A 4x4 conv (the patch-level filter), then ``mlp_layers`` 1x1 convs: a small MLP
@@ -166,7 +168,7 @@ def _mlpconv(c_in: int, c_out: int, stride: int, mlp_layers: int, norm: str, act
 
 
 @register("nin_patchgan")
-class NINPatchGAN(_ConvChainDiscriminator):
+class NINPatchGAN(ConvChainDiscriminator):
     """Seed 000's NIN-MLP PatchGAN: the PatchGAN skeleton with mlpconv blocks (Lin et al. 2014).
 
     How it maps onto seed 000 (Wang & Joe, sec. 2.5 and 3.2.2):
@@ -209,10 +211,10 @@ class NINPatchGAN(_ConvChainDiscriminator):
         for n in range(n_layers):
             c_next = ndf * min(2 ** n, max_mult)
             # (B, c, H, W) -> (B, c_next, H/2, W/2): 4x4 s2 conv, then mlp_layers 1x1 convs
-            blocks.append(_mlpconv(c, c_next, 2, mlp_layers, norm, act, dropout, first=n == 0))
+            blocks.append(mlpconv(c, c_next, 2, mlp_layers, norm, act, dropout, first=n == 0))
             c = c_next
         c_last = ndf * min(2 ** n_layers, max_mult)
-        blocks.append(_mlpconv(c, c_last, 1, mlp_layers, norm, act, dropout, first=False))  # (B, c_last, H'-1, W'-1)
+        blocks.append(mlpconv(c, c_last, 1, mlp_layers, norm, act, dropout, first=False))  # (B, c_last, H'-1, W'-1)
         blocks.append(nn.Conv2d(c_last, 1, 4, 1, 1))                                         # (B, 1, H'-2, W'-2) logits
         self.net = nn.Sequential(*blocks)
         # NIN head: global average pooling of the logit map, (B, 1, H', W') -> (B, 1, 1, 1).
@@ -229,7 +231,7 @@ class NINPatchGAN(_ConvChainDiscriminator):
 
 
 @register("image_discriminator")
-class ImageDiscriminator(_ConvChainDiscriminator):
+class ImageDiscriminator(ConvChainDiscriminator):
     """A whole-image conditional discriminator: one logit per image (pix2pix's "ImageGAN").
 
     Strided 4x4 convs (the PatchGAN trunk) halve the image until it is at most 4x4, then one

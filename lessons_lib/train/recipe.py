@@ -362,7 +362,7 @@ class _UnconditionalGANRecipe(Recipe):
     smoothing, Salimans et al. 2016), ``instance_noise`` (N(0, sigma^2) added to every input
     of D, annealed linearly to 0 over ``instance_noise_steps``; Sonderby et al. 2017, Arjovsky
     & Bottou 2017) and ``d_spectral_norm`` (Miyato et al. 2018). Their task reads them in
-    :class:`lessons_lib.train.toy._GANOptions`."""
+    :class:`lessons_lib.train.toy.GANOptions`."""
 
     gan_loss: str = "vanilla"
     lr: float = 2e-4

@@ -12,7 +12,7 @@ step (their Algorithm 1, k = ``d_steps``).
   the classic picture of mode collapse (Metz et al. 2017; Srivastava et al. 2017).
 * :class:`DCGANTask` - Radford et al. (2016) on 32x32 images of any image source.
 
-Both take lesson 11's remedies as recipe options (see :class:`_GANOptions`): the
+Both take lesson 11's remedies as recipe options (see :class:`GANOptions`): the
 saturating minimax G loss (to reproduce "D wins"), one-sided label smoothing, instance
 noise, TTUR (``lr_d``), spectral norm in D; and both log ``G_grad``, the mean norm of the
 gradient of G's adversarial loss with respect to each generated sample - the signal that
@@ -30,7 +30,7 @@ from .task import Task
 if TYPE_CHECKING:  # pragma: no cover
     from .recipe import DCGANRecipe, ToyGANRecipe
 
-__all__ = ["ToyGANTask", "DCGANTask", "PointDataset", "render_points", "mode_metrics"]
+__all__ = ["ToyGANTask", "DCGANTask", "GANOptions", "PointDataset", "render_points", "mode_metrics"]
 
 
 class PointDataset(Dataset):
@@ -87,7 +87,7 @@ def mode_metrics(fake: torch.Tensor, centers: torch.Tensor, std: float) -> dict[
     }
 
 
-class _GANOptions:
+class GANOptions:
     """The parts of the toy and DCGAN tasks that lesson 11's options change."""
 
     recipe: Any
@@ -146,7 +146,7 @@ class _GANOptions:
         return out
 
 
-class ToyGANTask(_GANOptions, Task):
+class ToyGANTask(GANOptions, Task):
     """A toy GAN with MLP G and D learning a ring of 2-D Gaussians (lesson 01)."""
 
     name = "gan_toy"
@@ -216,7 +216,7 @@ class ToyGANTask(_GANOptions, Task):
                 "data": f"gaussian_mixture(modes={self.recipe.modes})"}
 
 
-class DCGANTask(_GANOptions, Task):
+class DCGANTask(GANOptions, Task):
     """DCGAN (Radford et al. 2016) on ``size`` x ``size`` images of an image source (lesson 01)."""
 
     name = "dcgan"
