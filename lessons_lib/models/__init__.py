@@ -13,7 +13,7 @@ from typing import Callable
 
 import torch.nn as nn
 
-__all__ = ["register", "build_model", "available_models"]
+__all__ = ["register", "build_model", "available_models", "registered_models"]
 
 _REGISTRY: dict[str, Callable[..., nn.Module]] = {}
 
@@ -46,17 +46,20 @@ def register(name: str):
 
 def _load_families() -> None:
     for fam in _FAMILIES:
-        try:
-            importlib.import_module(f"{__name__}.{fam}")
-        except ModuleNotFoundError as e:  # a family not written yet
-            if e.name != f"{__name__}.{fam}":
-                raise
+        importlib.import_module(f"{__name__}.{fam}")   # every family exists: a broken one raises
 
 
 def available_models() -> list[str]:
     """All registered architecture names, sorted."""
     _load_families()
     return sorted(_REGISTRY)
+
+
+def registered_models() -> dict[str, Callable[..., nn.Module]]:
+    """Every registered architecture name and the class ``build_model`` constructs for it
+    (a copy: registering goes through :func:`register`)."""
+    _load_families()
+    return dict(_REGISTRY)
 
 
 def build_model(arch: str, **config) -> nn.Module:
