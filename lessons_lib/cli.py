@@ -563,6 +563,8 @@ def _add_course(sub) -> None:
     g.add_argument("notebooks", nargs="+", help="the notebooks to grade (they are read, never written)")
     g.add_argument("--mode", default="smoke", help="the run mode: smoke (default: seconds), class or full")
     g.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
+    g.add_argument("--retries", type=int, default=0,
+                   help="run a notebook again in a fresh kernel when a cell times out (default 0)")
     g.add_argument("--json", default=None, help="also write the verdicts as JSON to this file")
     g.set_defaults(func=_cmd_course_grade)
 
@@ -582,7 +584,7 @@ def _cmd_course_grade(args) -> int:
 
     from .classroom.grading import format_grades, grade_notebook
 
-    grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout) for nb in args.notebooks]
+    grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout, retries=args.retries) for nb in args.notebooks]
     print(format_grades(grades))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:

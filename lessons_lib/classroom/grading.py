@@ -49,7 +49,7 @@ def _read_gradebook(path: Path) -> dict[str, str]:
 
 
 def grade_notebook(path: str | Path, *, mode: str = "smoke", timeout: int = 600,
-                   kernel: str | None = None) -> NotebookGrade:
+                   kernel: str | None = None, retries: int = 0) -> NotebookGrade:
     """Execute ``path`` (never written back) in ``mode`` and return its exercises' verdicts.
 
     Args:
@@ -57,10 +57,11 @@ def grade_notebook(path: str | Path, *, mode: str = "smoke", timeout: int = 600,
         mode: the run mode of :mod:`lessons_lib.classroom.modes` (smoke: seconds per lesson).
         timeout: seconds allowed per cell.
         kernel: the Jupyter kernel name (default: the notebook's own, else python3).
+        retries: run the notebook again in a fresh kernel this many times when a cell times
+            out (a kernel whose reply got lost - a rare jupyter_client / nbclient hang seen in
+            CI - looks like a cell that never ends); the last run's verdicts count.
     """
     import nbformat
-    from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     path = Path(path)
     if mode not in MODES:
@@ -71,6 +72,24 @@ def grade_notebook(path: str | Path, *, mode: str = "smoke", timeout: int = 600,
         nb = nbformat.read(str(path), as_version=4)
     except Exception as e:  # nbformat raises several kinds for a broken file
         raise LessonsError(f"{path} is not a readable notebook ({type(e).__name__}: {e})") from None
+    if retries < 0:
+        raise LessonsError(f"retries is a number of extra runs, >= 0, got {retries}")
+    for attempt in range(retries + 1):
+        grade = _grade_once(path, nb, mode, timeout, kernel)
+        if not grade.error.startswith("timed out") or attempt == retries:
+            return grade
+    return grade
+
+
+def _grade_once(path: Path, nb: dict, mode: str, timeout: int, kernel: str | None) -> NotebookGrade:
+    """One run of :func:`grade_notebook` in a fresh kernel; a timeout's error starts with
+    "timed out"."""
+    import copy
+
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    nb = copy.deepcopy(nb)   # a run writes outputs into the notebook object
     with tempfile.TemporaryDirectory(prefix="lessons_grade_") as tmp:
         book = Path(tmp) / "gradebook.jsonl"
         saved = {k: os.environ.get(k) for k in ("LESSONS_GRADEBOOK", "LESSONS_MODE", "MPLBACKEND")}
@@ -80,7 +99,9 @@ def grade_notebook(path: str | Path, *, mode: str = "smoke", timeout: int = 600,
             kw = {"kernel_name": kernel} if kernel else {}
             client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}, **kw)
             client.execute()
-        except (CellExecutionError, CellTimeoutError, DeadKernelError) as e:
+        except CellTimeoutError as e:
+            error = f"timed out: a cell ran longer than {timeout} s ({str(e).strip().splitlines()[0][:200]})"
+        except (CellExecutionError, DeadKernelError) as e:
             first = str(e).strip().splitlines()
             error = next((ln for ln in reversed(first) if ln.strip()), type(e).__name__)[:300]
         finally:
