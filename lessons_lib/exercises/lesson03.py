@@ -102,6 +102,24 @@ def _as_int(value: Any) -> int | None:
     return int(v)
 
 
+def _whole_numbers(exercise: str, fn: Callable, cases: dict, case: Callable[[Any], str], where: str
+                   ) -> tuple[dict, Result | None]:
+    """Run ``fn`` on every ``cases`` value (key -> argument); the answers as ints by key, or
+    the verdict that stops the check (a forbidden call, an error, an answer that is not a
+    whole number: "``where`` ``case(key)``, return a whole number ...")."""
+    answers: dict = {}
+    for key, arg in cases.items():
+        got, verdict = run_student(exercise, fn, arg, forbid=_FORBID, case=case(key))
+        if verdict is not None:
+            return answers, verdict
+        value = _as_int(got)
+        if value is None:
+            return answers, Result(exercise, False, [f"{where} {case(key)}, return a whole number of pixels, "
+                                                     f"got {got!r}."])
+        answers[key] = value
+    return answers, None
+
+
 def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> Result:
     """Lesson 03: ``fn(layers) -> int``, the receptive field of a chain of convolutions.
 
@@ -115,15 +133,10 @@ def check_receptive_field(fn: Callable[[list[tuple[int, int]]], int]) -> Result:
     all stacks, so two mistakes that agree on one stack are told apart by the others.
     """
     exercise = "the receptive field of a conv stack"
-    answers: dict[str, int] = {}
-    for name, layers in RF_CASES.items():
-        got, verdict = run_student(exercise, fn, [tuple(layer) for layer in layers], forbid=_FORBID, case=name)
-        if verdict is not None:
-            return verdict
-        value = _as_int(got)
-        if value is None:
-            return Result(exercise, False, [f"on {name}, return a whole number of pixels, got {got!r}."])
-        answers[name] = value
+    answers, verdict = _whole_numbers(exercise, fn, {name: [tuple(layer) for layer in layers]
+                                                     for name, layers in RF_CASES.items()}, str, "on")
+    if verdict is not None:
+        return verdict
     wrong = [name for name, layers in RF_CASES.items() if answers[name] != _reference(layers)]
     if not wrong:
         return Result(exercise, True, [], f"the recursion is right on {len(RF_CASES)} stacks "
@@ -157,15 +170,10 @@ def check_patchgan_receptive_field(fn: Callable[[int], int]) -> Result:
     if not callable(fn):
         return Result(exercise, False, ["pass a function of n_layers (def my_patchgan_receptive_field(n_layers): ...), "
                                         f"not a {type(fn).__name__}: a number typed in cannot be checked on other depths."])
-    answers: dict[int, int] = {}
-    for n in PATCHGAN_DEPTHS:
-        got, verdict = run_student(exercise, fn, n, forbid=_FORBID, case=f"n_layers={n}")
-        if verdict is not None:
-            return verdict
-        value = _as_int(got)
-        if value is None:
-            return Result(exercise, False, [f"for n_layers={n}, return a whole number of pixels, got {got!r}."])
-        answers[n] = value
+    answers, verdict = _whole_numbers(exercise, fn, {n: n for n in PATCHGAN_DEPTHS},
+                                      lambda n: f"n_layers={n}", "for")
+    if verdict is not None:
+        return verdict
     wrong = [n for n in PATCHGAN_DEPTHS if answers[n] != patchgan_receptive_field(n)]
     if wrong:
         n = wrong[0]
