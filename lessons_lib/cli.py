@@ -329,9 +329,9 @@ def _write_json(out, result) -> None:
     print(f"wrote {out}")
 
 
-#: ``lessons eval KIND``: one row per kind of model. ``task`` picks the shipped default and
-#: checks --weights (:func:`lessons_lib.zoo.resolve_model`); ``run`` builds the pipeline,
-#: evaluates and formats (imported only when that kind runs).
+#: ``lessons eval KIND``: one row per kind of model, its help texts and ``task``, which picks
+#: the shipped default and checks --weights (:func:`lessons_lib.zoo.resolve_model`);
+#: :func:`_eval_parts` gives its pipeline, evaluation and table (imported only when it runs).
 _EVAL_KINDS: dict[str, dict[str, str]] = {
     "colorize": {
         "task": "colorization",

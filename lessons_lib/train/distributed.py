@@ -34,7 +34,7 @@ import torch.nn as nn
 
 from .. import LessonsError
 
-__all__ = ["Dist", "detect", "init", "close", "RankPlan", "wrap", "gather", "barrier", "check_batch"]
+__all__ = ["Dist", "detect", "init", "close", "RankPlan", "wrap", "gather", "barrier", "check_batch", "rank_seed"]
 
 
 @dataclass(frozen=True)
@@ -124,6 +124,12 @@ def check_batch(batch_size: int, world: int) -> None:
             f"{world} items of every batch); use a batch size divisible by {world} (e.g. --batch-size {sizes}) "
             "or another number of processes"
         )
+
+
+def rank_seed(seed: int, rank: int, step: int = 0) -> int:
+    """The seed of rank ``rank``'s own noise (rank 0 keeps ``seed``, the stream of a
+    one-process run); ``step`` moves it on when a run resumes without its RNG states."""
+    return seed + 1_000_003 * rank + step
 
 
 class RankPlan:

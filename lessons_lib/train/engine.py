@@ -192,7 +192,7 @@ class Trainer:
         if self.dist.rank > 0:
             # rank 0 keeps the stream of a one-process run; the others draw their own noise
             # (DDP gives every rank rank 0's initial weights, whatever they drew in setup)
-            seed_everything(self.cfg.seed + 1_000_003 * self.dist.rank)
+            seed_everything(dist.rank_seed(self.cfg.seed, self.dist.rank))
 
     def _wrap(self) -> None:
         """Several processes: DDP around each net that learns (after torch.compile)."""
@@ -307,7 +307,7 @@ class Trainer:
                           f"has {self.dist.world}: the data order is the same, the noise is not")
                 if self.dist.rank > 0:
                     rng = None
-                    seed_everything(self.cfg.seed + 1_000_003 * self.dist.rank + int(ckpt["step"]))
+                    seed_everything(dist.rank_seed(self.cfg.seed, self.dist.rank, int(ckpt["step"])))
         if rng is not None:
             set_rng_state(rng, self.device)
         self.best = ckpt.get("best")
