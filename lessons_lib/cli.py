@@ -1,7 +1,9 @@
 """The ``lessons`` command line.
 
-    lessons data list                      the image sources and their sizes
+    lessons data list                      the image sources and data packs, and their sizes
     lessons data show SOURCE --out grid.png
+    lessons data get course|all|PACK...    install data packs from their pinned origins
+                     [--dir DIR] [--from FOLDER_OR_URL] [--jobs N]
     lessons train RECIPE [--steps N ...]   train a recipe (lessons train --list)
     lessons models [train NAME]            the shipped models; retrain and re-ship one
     lessons colorize IN OUT [--model M]    colorize a photo (default: the best shipped model)
@@ -26,9 +28,9 @@ from . import LessonsError, __version__
 
 # --------------------------------------------------------------------------- data
 def _add_data(sub) -> None:
-    p = sub.add_parser("data", help="list the image sources, or show a grid of one")
-    dsub = p.add_subparsers(dest="data_cmd", required=True, metavar="{list,show}")
-    pl = dsub.add_parser("list", help="print every image source and its size")
+    p = sub.add_parser("data", help="list the image sources, show a grid of one, or install the data packs")
+    dsub = p.add_subparsers(dest="data_cmd", required=True, metavar="{list,show,get}")
+    pl = dsub.add_parser("list", help="print every image source and data pack, its size, and how to get it")
     pl.set_defaults(func=_cmd_data_list)
     ps = dsub.add_parser("show", help="write a grid of example images of a source")
     ps.add_argument("source", help="samples, synthetic, cifar10, ..., a folder or a .zip")
@@ -41,12 +43,55 @@ def _add_data(sub) -> None:
                     help="let a torchvision dataset (cifar10, places365, voc, celeba) download itself")
     ps.add_argument("--root", default=None, help="where a torchvision dataset lives (default ~/.cache/gan-lessons/NAME)")
     ps.set_defaults(func=_cmd_data_show)
+    pg = dsub.add_parser(
+        "get", help="install data packs from their public origins, pinned and verified",
+        description="Download the data packs' files from their pinned public origins (GitHub repositories "
+                    "at fixed commits; cifar10 through torchvision), verify each one, and build the packs. "
+                    "An interrupted run resumes where it stopped. Offline: --from a folder of packs "
+                    "(<pack>.zip, e.g. a USB stick) or a local mirror.",
+    )
+    pg.add_argument("names", nargs="+", metavar="NAME",
+                    help="course (the packs the lessons use), all, or pack names: "
+                         "scenes8 flowers5 imagenet1k celeba10k cbsd68 cifar10")
+    pg.add_argument("--dir", default=None,
+                    help="where to install (default: LESSONS_DATA's first folder when set, else the per-user "
+                         "data folder, e.g. ~/.local/share/gan-lessons)")
+    pg.add_argument("--from", dest="source", default=None, metavar="FOLDER_OR_URL",
+                    help="install from a folder (<pack>.zip files, or a raw-host tree OWNER/REPO/COMMIT/PATH) "
+                         "or a mirror URL instead of the public origins")
+    pg.add_argument("--jobs", type=int, default=8, help="files downloaded at once (default 8)")
+    pg.set_defaults(func=_cmd_data_get)
 
 
 def _cmd_data_list(args) -> int:
     from .data import format_source_table, list_sources
+    from .data.packs import add_pack_rows
 
-    print(format_source_table(list_sources()))
+    print(format_source_table(add_pack_rows(list_sources())))
+    return 0
+
+
+def _cmd_data_get(args) -> int:
+    from .data import data_dirs
+    from .data.packs import get_packs, pack_names
+
+    if args.jobs < 1:
+        raise LessonsError(f"--jobs is a number of downloads at once, >= 1, got {args.jobs}")
+    names = pack_names(args.names)
+    paths = get_packs(names, dest=args.dir, source=args.source, jobs=args.jobs)
+    searched = data_dirs()
+    outside = []
+    for name, path in zip(names, paths):
+        found = path.parent.resolve() in searched
+        print(f"{name}: {path}" + ("" if found else "  (not in a data folder)"))
+        if not found:
+            outside.append(path.parent)
+    if outside:
+        folder = outside[0]
+        print(f"{folder} is not searched for data packs: set LESSONS_DATA={folder} (e.g. export "
+              f"LESSONS_DATA={folder}) so that the lessons and open_source() find them")
+    else:
+        print("data_dirs() finds them: open_source('<pack>') and the lessons use them")
     return 0
 
 

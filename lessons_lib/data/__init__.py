@@ -4,7 +4,10 @@
   16-bit, CMYK, palette, EXIF-rotated, animated, ...) as 8-bit RGB, with clear errors.
 * :mod:`.sources`: :func:`open_source` turns ``"samples"``, ``"synthetic"``, a folder, a
   ``.zip``, a data pack name or a torchvision dataset name into an :class:`ImageSource`;
-  :func:`list_sources` is what ``lessons data list`` prints.
+  :func:`list_sources` is what ``lessons data list`` prints; :func:`data_dirs` are the
+  folders searched for data packs (``../shared/data`` and :func:`user_data_dir`).
+* :mod:`.packs`: ``lessons data get``: installs the data packs from their public origins,
+  pinned and verified (import it directly; it is not imported here).
 * :mod:`.synthetic`: generated landscapes whose colours a colorizer can learn.
 * :mod:`.pairs`: colorization crops and loaders (uint8), and :func:`lab_batch`, which
   turns a batch into the model's ``(L, ab)`` on the training device.
@@ -27,6 +30,7 @@ from .sources import (
     open_source,
     sample_files,
     sample_photos,
+    user_data_dir,
 )
 from .synthetic import synthetic_image, synthetic_images
 
@@ -40,6 +44,7 @@ __all__ = [
     "format_source_table",
     "open_source",
     "data_dirs",
+    "user_data_dir",
     "sample_files",
     "sample_photos",
     "IMAGE_EXTENSIONS",

@@ -16,13 +16,18 @@
   ``root/<class>/img.jpg`` (no split folders: everything is ``train``). A zip may wrap
   this in one top-level folder; it is read in place (``zipfile``), never extracted, and
   opening it reads only the list of names. A bare pack name (``"scenes8"``) is looked up
-  as ``<data dir>/scenes8.zip`` (see :func:`data_dirs`).
+  as ``<data dir>/scenes8.zip`` (see :func:`data_dirs`: ``../shared/data`` and the per-user
+  folder :func:`user_data_dir`, or only ``LESSONS_DATA`` when it is set). A fresh clone has
+  no packs: ``lessons data get course`` installs the course's packs into the per-user
+  folder from their public origins, pinned and verified (:mod:`lessons_lib.data.packs`).
 * ``"a+b"`` (``"scenes8+flowers5"``): the images of sources ``a`` and ``b``, one after
   the other, for each split.
 * ``"cifar10"``, ``"places365"``, ``"voc"``, ``"celeba"``: the real datasets through
-  torchvision's loaders, stored under ``~/.cache/gan-lessons/<name>`` unless ``root`` is
-  given. They are downloaded only with ``download=True``; without the files the error
-  says exactly where to put them. Nothing here touches the network otherwise.
+  torchvision's loaders, looked for in ``<data dir>/<name>`` (where ``lessons data get
+  cifar10`` puts them) and ``~/.cache/gan-lessons/<name>``, unless ``root`` is given. They
+  are downloaded only with ``download=True`` (into ``~/.cache/gan-lessons/<name>``); without
+  the files the error says exactly where to put them. Nothing here touches the network
+  otherwise.
 
 A file that cannot be decoded is skipped with a warning that names it (the next readable
 image takes its place), so one bad JPEG never ends a training run.
@@ -32,6 +37,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
+import sys
 import warnings
 import zipfile
 import zlib
@@ -54,6 +60,9 @@ __all__ = [
     "format_source_table",
     "open_source",
     "data_dirs",
+    "user_data_dir",
+    "torchvision_roots",
+    "has_torchvision_files",
     "sample_files",
     "sample_photos",
     "IMAGE_EXTENSIONS",
@@ -424,17 +433,39 @@ def _open_tree(path: Path, split: str, name: str | None = None) -> ImageSource:
     return _FileSource(src_name, split, [str(path / k) for k in keys], label_list)
 
 
+def user_data_dir() -> Path:
+    """The per-user folder for data packs (it may not exist yet): ``lessons data get`` puts
+    the packs there, and :func:`data_dirs` searches it when ``LESSONS_DATA`` is unset.
+
+    ``$XDG_DATA_HOME/gan-lessons`` (default ``~/.local/share/gan-lessons``) on Linux and
+    other Unix systems, ``~/Library/Application Support/gan-lessons`` on macOS,
+    ``%LOCALAPPDATA%\\gan-lessons`` on Windows.
+    """
+    if sys.platform.startswith("win"):
+        base = os.environ.get("LOCALAPPDATA", "").strip()
+        return (Path(base) if base else Path.home() / "AppData" / "Local") / "gan-lessons"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "gan-lessons"
+    xdg = os.environ.get("XDG_DATA_HOME", "").strip()
+    # The XDG spec: a relative path is invalid and must be ignored.
+    base = Path(xdg) if xdg and os.path.isabs(xdg) else Path.home() / ".local" / "share"
+    return base / "gan-lessons"
+
+
 def data_dirs() -> list[Path]:
     """Folders searched for data packs (``*.zip``), existing ones only, without duplicates.
 
-    ``LESSONS_DATA`` (one or more folders separated by ``os.pathsep``) when set; otherwise
-    ``../shared/data`` relative to the current folder and relative to the repository root.
+    ``LESSONS_DATA`` (one or more folders separated by ``os.pathsep``) when set, and then
+    only it (tests and CI point it at an empty folder to see a fresh machine). Otherwise
+    ``../shared/data`` relative to the current folder and relative to the repository root,
+    then the per-user folder :func:`user_data_dir` (where ``lessons data get`` installs).
     """
     env = os.environ.get("LESSONS_DATA", "").strip()
     if env:
         candidates = [Path(p).expanduser() for p in env.split(os.pathsep) if p.strip()]
     else:
-        candidates = [Path.cwd().parent / "shared" / "data", _REPO_ROOT.parent / "shared" / "data"]
+        candidates = [Path.cwd().parent / "shared" / "data", _REPO_ROOT.parent / "shared" / "data",
+                      user_data_dir()]
     seen: list[Path] = []
     for c in candidates:
         if c.is_dir():
@@ -547,6 +578,31 @@ class _Torchvision:
 
 def _default_root(name: str) -> Path:
     return Path.home() / ".cache" / "gan-lessons" / name
+
+
+def torchvision_roots(name: str) -> list[Path]:
+    """Where the files of torchvision dataset ``name`` are looked for, in this order:
+    ``<data dir>/<name>`` for each of :func:`data_dirs` (``lessons data get cifar10`` puts
+    them there), then ``~/.cache/gan-lessons/<name>`` (where ``download=True`` puts them)."""
+    if name not in _TORCHVISION:
+        raise LessonsError(f"{name!r} is not a torchvision source; those are {', '.join(_TORCHVISION)}")
+    return [d / name for d in data_dirs()] + [_default_root(name)]
+
+
+def has_torchvision_files(name: str, root: str | os.PathLike, split: str | None = None) -> bool:
+    """Whether ``root`` holds the files torchvision dataset ``name`` needs for ``split``
+    (for every split when ``split`` is None). Only their presence is checked."""
+    spec = _TORCHVISION[name]
+    splits = spec.sizes if split is None else [_norm_split(split)]
+    return all(p.exists() for s in splits for p in spec.required(Path(root), s))
+
+
+def _found_root(name: str, split: str) -> Path:
+    """The first of :func:`torchvision_roots` with the split's files, else the default root."""
+    for r in torchvision_roots(name):
+        if has_torchvision_files(name, r, split):
+            return r
+    return _default_root(name)
 
 
 # CIFAR-10 (Krizhevsky, "Learning multiple layers of features from tiny images", 2009): python batches, 32x32, 50,000 train / 10,000 test.
@@ -677,7 +733,8 @@ def _open_torchvision(name: str, split: str, download: bool, root: str | os.Path
     spec = _TORCHVISION[name]
     if split not in spec.sizes:
         raise LessonsError(f"{name} has no {split!r} split; splits: {', '.join(spec.sizes)}")
-    r = Path(root).expanduser() if root is not None else _default_root(name)
+    r = (Path(root).expanduser() if root is not None
+         else _default_root(name) if download else _found_root(name, split))
     how = spec.how(r)
     missing = [p for p in spec.required(r, split) if not p.exists()]
     if missing and not download:
@@ -735,8 +792,9 @@ def list_sources() -> list[SourceInfo]:
         "made on the fly",
     ))
     for name, spec in _TORCHVISION.items():
-        root = _default_root(name)
-        present = {s: n for s, n in spec.sizes.items() if all(p.exists() for p in spec.required(root, s))}
+        roots = {s: _found_root(name, s) for s in spec.sizes}
+        present = {s: n for s, n in spec.sizes.items() if has_torchvision_files(name, roots[s], s)}
+        root = next((roots[s] for s in present), _default_root(name))
         pack = None if present else _pack_by_stem(name)
         if pack is not None:  # open_source(name) falls back to the course pack of that name
             infos.append(_pack_info(name, pack, note=f"torchvision's files absent: uses the pack {_short_path(pack)}"))
