@@ -4,6 +4,7 @@ Lessons run in smoke mode under the test command: tiny data, a few steps. The va
 set here, in the test process, so the Jupyter kernels nbval starts inherit it.
 """
 import os
+import tempfile
 
 os.environ["LESSONS_SMOKE"] = "1"
 os.environ["LESSONS_MODE"] = "smoke"     # wins over a user's LESSONS_MODE=class in the shell
@@ -12,6 +13,11 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 # Smoke-mode tensors are tiny: one thread per process is faster than two threads that
 # spin-wait (measured: a lesson 05 run 15 s with 1 thread vs 67 s with 2 under load).
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# The tests and the smoke-mode lessons see what a fresh clone sees: no data packs, not even
+# ../shared/data next to this checkout or the user's installed ones (LESSONS_DATA, when set,
+# is the only folder searched). A test that needs the real packs finds ../shared/data by
+# its path and says so; tests/test_lessons_course.py installs them for the class-mode leg.
+os.environ["LESSONS_DATA"] = tempfile.mkdtemp(prefix="lessons-no-packs-")
 
 
 import pytest  # noqa: E402

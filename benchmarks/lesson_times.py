@@ -66,6 +66,30 @@ def run_notebook(path: Path, mode: str, timeout: int, save_dir: Path | None = No
             "error": error, "first_line": first}
 
 
+REFERENCE = ("the nogan_pretrain recipe's L1 phase through the engine: 64 px, batch 16, 30 steps on "
+             "generated images, every core")
+
+
+def reference_speed(steps: int = 30, batch: int = 16) -> float:
+    """Images/s of one fixed training command (:data:`REFERENCE`), measured in this process
+    before and after the lessons: the machine's speed beside the lessons' times, so that
+    times taken on different days (or under load) can be compared."""
+    import tempfile
+
+    import torch
+
+    from lessons_lib.classroom.modes import lesson_threads
+    from lessons_lib.recipes import apply_overrides, build_task, get_recipe
+    from lessons_lib.train import train
+
+    torch.set_num_threads(lesson_threads("class"))
+    with tempfile.TemporaryDirectory() as out:
+        r = apply_overrides(get_recipe("nogan_pretrain"), data="synthetic", size=64, steps=steps, batch_size=batch,
+                            sample_every=-1, eval_every=-1, log_every=steps, out=out, overwrite=True, progress=False)
+        res = train(build_task(r), r.train)
+    return round(steps * batch / res.wall_s, 1)
+
+
 def fmt(s: float) -> str:
     return f"{s:.0f} s" if s < 90 else f"{s / 60:.1f} min"
 
@@ -135,6 +159,11 @@ def main(argv=None) -> int:
         paths = [p for p in paths if p.name[:2] in args.lessons]
     info = machine_info()
     print(machine_line(info))
+    if not args.quick:
+        info["reference"] = REFERENCE
+        info["reference_images_per_s_before"] = reference_speed()
+        print(f"reference speed before: {info['reference_images_per_s_before']} images/s ({REFERENCE})")
+    info["lessons_data"] = os.environ.get("LESSONS_DATA", "(unset: ../shared/data and the per-user folder)")
     results: dict[str, dict] = {}
     for path in paths:
         for mode in args.modes:
@@ -143,6 +172,9 @@ def main(argv=None) -> int:
             status = f"ERROR {r['error']}" if r["error"] else "ok"
             print(f"  {path.name:<42} {mode:<6} {fmt(r['wall_s']):>9}  {status}", flush=True)
     info["load_avg_1min_at_end"] = round(os.getloadavg()[0], 2)
+    if not args.quick:
+        info["reference_images_per_s_after"] = reference_speed()
+        print(f"reference speed after: {info['reference_images_per_s_after']} images/s")
 
     print(f"\n| lesson | {' | '.join(m + ' (wall)' for m in args.modes)} | within target |")
     print(f"|---|{'---|' * len(args.modes)}---|")

@@ -24,11 +24,40 @@ from pathlib import Path
 from typing import Any
 
 from .. import LessonsError, mode_name
+from ..data import open_source
+from ..data.packs import get_command, installed_pack, pack_bytes
 
-__all__ = ["MODES", "LessonMode", "lesson_mode", "lesson_threads", "lesson_times", "start_lesson"]
+__all__ = ["MODES", "LESSON_DATA", "LessonMode", "describe_source", "lesson_mode", "lesson_threads", "lesson_times",
+           "start_lesson"]
 
 MODES = ("smoke", "class", "full")
 TIMES_FILE = Path(__file__).with_name("lesson_times.json")
+
+# The data packs each lesson reads in class and full mode, and what it runs on without
+# them (`lessons data get course` installs them all). Smoke mode needs none: it runs on
+# generated images and the bundled photos.
+LESSON_DATA: dict[str, dict[str, str]] = {
+    "01": {"cifar10": "synthetic"},
+    **{n: {"scenes8": "samples"} for n in ("02", "03", "04", "05", "06")},
+    **{n: {"celeba10k": "faces"} for n in ("07", "08", "09")},
+    "10": {"imagenet1k": "samples", "scenes8": "samples", "celeba10k": "faces"},
+    "11": {"cifar10": "samples"},
+    "12": {"imagenet1k": "samples"},
+}
+
+
+def describe_source(name: str) -> str:
+    """What a lesson's stand-in source is, in words, with its size (``"samples"`` -> "the 12
+    colour photos bundled with ...")."""
+    if name == "synthetic":
+        return "generated landscapes (`synthetic`)"
+    n = len(open_source(name, "train"))
+    if name == "samples":
+        return f"the {n} colour photos bundled with scikit-image, matplotlib and scikit-learn (`samples`)"
+    if name == "faces":
+        return (f"the {n} bundled face crops (`faces`: the public-domain astronaut and Grace Hopper portraits "
+                "and their mirror images)")
+    return f"`{name}` ({n} training images)"
 
 
 def lesson_mode() -> str:
@@ -100,6 +129,24 @@ class LessonMode:
     name: str
     device: str
     threads: int
+    packs: tuple[tuple[str, bool], ...] = ()   # (pack, installed) for each pack the lesson reads
+
+    def has(self, pack: str) -> bool:
+        """Whether the data pack ``pack`` is installed (``data_dirs()`` finds it)."""
+        known = dict(self.packs)
+        return known[pack] if pack in known else installed_pack(pack) is not None
+
+    def source(self, pack: str, fallback: str | None = None) -> str:
+        """The source a lesson reads for ``pack``: the pack when installed, else its stand-in
+        (``fallback``, or the one :data:`LESSON_DATA` names for this lesson, else ``samples``)."""
+        if self.has(pack):
+            return pack
+        return fallback or LESSON_DATA.get(self.lesson, {}).get(pack, "samples")
+
+    def fit_batch(self, batch_size: int, source: str, split: str = "train") -> int:
+        """``batch_size``, or the number of training images of ``source`` when it holds fewer
+        (the bundled stand-ins hold 4-12 images: a batch of 32 would not fit once)."""
+        return max(1, min(int(batch_size), len(open_source(source, split))))
 
     @property
     def smoke(self) -> bool:
@@ -133,14 +180,36 @@ class LessonMode:
         return (f"Lesson {self.lesson} runs in {self.name} mode ({cost}; device {self.device}, "
                 f"{self.threads} torch thread{'s' * (self.threads != 1)}). Set {others}, then restart the kernel.")
 
+    def data_line(self) -> str:
+        """The line a lesson prints second: which data packs it reads, which are missing, the
+        one command that gets them, and what the lesson runs on instead."""
+        if not self.packs:
+            return "Data: this lesson needs no data pack (it uses the photos bundled with the installed packages)."
+        have = [p for p, ok in self.packs if ok]
+        missing = [p for p, ok in self.packs if not ok]
+        if not missing:
+            return f"Data: {', '.join(have)} installed."
+        mb = sum(pack_bytes(p) for p in missing) / 1e6
+        line = (f"Data: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({mb:,.0f} MB). "
+                f"Get {'it' if len(missing) == 1 else 'them'} with `{get_command(missing)}` (offline: add "
+                "`--from FOLDER_OR_URL`), then restart the kernel.")
+        if self.smoke:
+            return line + " Smoke mode does not need them: it runs on generated images and the bundled photos."
+        stand_ins = sorted({self.source(p) for p in missing})
+        return (line + f" Until then this lesson runs on {' and '.join(describe_source(s) for s in stand_ins)} "
+                f"instead of {', '.join(missing)}: it runs to the end, but its numbers only show the mechanics, "
+                "and the numbers the text quotes (measured on the packs) will differ.")
+
 
 def start_lesson(lesson: str, *, seed: int | None = 0, quiet: bool = False) -> LessonMode:
-    """Read the mode switch, set torch's threads (and the seed), print the headline, return the mode.
+    """Read the mode switch, set torch's threads (and the seed), print the headline and the
+    data line (which packs the lesson reads, which are missing, how to get them, what runs
+    instead), return the mode.
 
     Args:
         lesson: the lesson's number as written in its file name (``"05"``).
         seed: seeds torch's generator (None leaves it alone).
-        quiet: do not print the headline.
+        quiet: print nothing.
     """
     import torch
 
@@ -153,7 +222,9 @@ def start_lesson(lesson: str, *, seed: int | None = 0, quiet: bool = False) -> L
     device = "cpu" if name == "smoke" else str(resolve_device(os.environ.get("LESSONS_DEVICE", "auto")))
     if seed is not None:
         torch.manual_seed(seed)
-    mode = LessonMode(lesson=lesson, name=name, device=device, threads=threads)
+    packs = tuple((p, installed_pack(p) is not None) for p in LESSON_DATA.get(lesson, {}))
+    mode = LessonMode(lesson=lesson, name=name, device=device, threads=threads, packs=packs)
     if not quiet:
         print(mode.headline())
+        print(mode.data_line())
     return mode

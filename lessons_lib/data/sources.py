@@ -9,6 +9,9 @@
   scikit-image and matplotlib alone. The set is tiny, so **every split holds all of them**:
   it is for demos, smoke runs and tests, not for measuring generalisation. ``label(i)`` is
   the photo's name (``"astronaut"``).
+* ``"faces"``: 4 face crops of the bundled public-domain portraits (scikit-image's
+  astronaut, matplotlib's Grace Hopper, each also mirrored), framed like celeba10k's; every
+  split holds all of them. The restorer's lessons use them when celeba10k is not installed.
 * ``"synthetic"``: generated landscapes (:mod:`lessons_lib.data.synthetic`), 64x64,
   256 in ``train``, 64 in ``val`` and 64 in ``test`` (different seeds, so disjoint).
 * a folder or a ``.zip`` laid out like torchvision's ``ImageFolder``:
@@ -94,6 +97,18 @@ _SAMPLE_FILES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     )),
     ("matplotlib", "mpl-data/sample_data", ("grace_hopper.jpg",)),
     ("sklearn", "datasets/images", ("china.jpg", "flower.jpg")),
+)
+
+# Face crops for the restorer's lessons where the celeba10k pack is not installed: the two
+# bundled portraits, both public domain (scikit-image's astronaut, Eileen Collins, a NASA
+# photo; matplotlib's Grace Hopper, a US Navy photo), each cropped square and framed like
+# celeba10k's centre crops (brow to chin, the eyes a little above the middle), and each
+# also mirrored: 4 faces, the same in every split (like ``samples``: for seeing the
+# mechanics, not for measuring generalisation).
+# (package, folder inside it, file, label, crop box (left, top, right, bottom) in pixels)
+_FACE_CROPS: tuple[tuple[str, str, str, str, tuple[int, int, int, int]], ...] = (
+    ("skimage", "data", "astronaut.png", "astronaut", (150, 30, 300, 180)),
+    ("matplotlib", "mpl-data/sample_data", "grace_hopper.jpg", "grace_hopper", (100, 60, 420, 380)),
 )
 
 
@@ -241,6 +256,26 @@ class _ArraySource(ImageSource):
 
     def _load(self, i: int) -> Image.Image:
         return Image.fromarray(np.ascontiguousarray(self._array[i]))
+
+
+class _FaceSource(ImageSource):
+    """The bundled face crops (``"faces"``): each portrait of ``_FACE_CROPS``, then its mirror."""
+
+    kind = "faces"
+
+    def __init__(self, split: str, files: Sequence[tuple[Path, str, tuple[int, int, int, int]]]) -> None:
+        self._faces = list(files)
+        labels = [lab + suffix for _, lab, _ in self._faces for suffix in ("", "_mirrored")]
+        super().__init__("faces", split, len(labels), labels)
+
+    def path(self, i: int) -> str:
+        f, _, box = self._faces[self._check_index(i) // 2]
+        return f"{f} (face crop {box}{', mirrored' if i % 2 else ''})"
+
+    def _load(self, i: int) -> Image.Image:
+        f, _, box = self._faces[i // 2]
+        face = load_image(f).crop(box)
+        return face.transpose(Image.Transpose.FLIP_LEFT_RIGHT) if i % 2 else face
 
 
 class _SyntheticSource(ImageSource):
@@ -554,6 +589,24 @@ def sample_photos(names: Sequence[str], split: str = "val") -> ImageSource:
                        list(names))
 
 
+def face_files() -> list[tuple[Path, str, tuple[int, int, int, int]]]:
+    """(file, label, crop box) of each bundled portrait that is on disk."""
+    out = []
+    for package, sub, name, label, box in _FACE_CROPS:
+        base = _package_dir(package)
+        if base is not None and (base / sub / name).is_file():
+            out.append((base / sub / name, label, box))
+    return out
+
+
+def _open_faces(split: str) -> ImageSource:
+    files = face_files()
+    if not files:
+        raise LessonsError("no bundled face photos found: install scikit-image and matplotlib "
+                           "(pip install scikit-image matplotlib), or get real faces with `lessons data get celeba10k`")
+    return _FaceSource(split, files)
+
+
 def _open_samples(split: str) -> ImageSource:
     files = sample_files()
     if not files:
@@ -726,7 +779,7 @@ _TORCHVISION: dict[str, _Torchvision] = {
     ),
 }
 
-_NAMED = ("samples", "synthetic", *_TORCHVISION)
+_NAMED = ("samples", "faces", "synthetic", *_TORCHVISION)
 
 
 def _open_torchvision(name: str, split: str, download: bool, root: str | os.PathLike | None) -> ImageSource:
@@ -783,6 +836,14 @@ def list_sources() -> list[SourceInfo]:
         n_samples > 0,
         {s: n_samples for s in SPLITS} if n_samples else {},
         f"the same {n_samples} photos in every split" if n_samples else "install scikit-image and matplotlib",
+    ))
+    n_faces = 2 * len(face_files())
+    infos.append(SourceInfo(
+        "faces", "bundled",
+        "face crops of the bundled public-domain portraits (astronaut, Grace Hopper), and their mirror images",
+        n_faces > 0,
+        {s: n_faces for s in SPLITS} if n_faces else {},
+        f"the same {n_faces} faces in every split" if n_faces else "install scikit-image and matplotlib",
     ))
     infos.append(SourceInfo(
         "synthetic", "generated",
@@ -871,6 +932,8 @@ def open_source(source: str | os.PathLike | ImageSource, split: str = "train", *
         return _open_samples(split)
     if low == "synthetic":
         return _SyntheticSource(split)
+    if low == "faces":
+        return _open_faces(split)
     if low in _TORCHVISION:
         try:
             return _open_torchvision(low, split, download, root)

@@ -1,0 +1,115 @@
+"""The lessons as a student runs them: every notebook executed top to bottom in a fresh
+kernel in class mode (the default mode), once with the course's data packs installed by
+``lessons data get course`` and once on a fresh machine with no packs at all.
+
+* **with the packs** - the packs are installed the way an offline classroom installs them,
+  ``lessons data get course --from FOLDER`` (the folder: ``../shared/data`` beside this
+  checkout, or ``LESSONS_PACKS_FROM``), into a temporary folder that ``LESSONS_DATA`` then
+  points at. Without such a folder the leg is skipped with the reason, unless
+  ``LESSONS_REQUIRE_PACKS=1`` (CI), where it fails.
+* **without any pack** - ``LESSONS_DATA`` points at an empty folder: each lesson's first
+  output must name the missing packs and the command that gets them, and the lesson must
+  run to the end on its stand-ins. Class mode where that is cheap (``NO_PACK_CLASS``), smoke
+  mode for the rest (the nbval leg of the same command also runs every lesson in smoke mode
+  without packs).
+
+These are the slow legs of the test command (about 30 minutes on 2 cores, see
+benchmarks/RESULTS.md); ``pytest -m "not course"`` leaves them out for a quick local run.
+Each run's wall time is written to ``benchmarks/out/course_times.json``.
+"""
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from lessons_lib.classroom.modes import LESSON_DATA
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+TIMES = ROOT / "benchmarks" / "out" / "course_times.json"
+# Lessons whose class-mode run without packs is cheap (each under ~1.5 min on 2 cores,
+# benchmarks/RESULTS.md, issue 22); the others run in smoke mode in the no-pack leg.
+NO_PACK_CLASS = ("00", "03", "04", "07", "08", "09", "12")
+CELL_TIMEOUT = 900
+
+pytestmark = [pytest.mark.course, pytest.mark.timeout(1800)]
+
+
+def _shared_packs() -> Path | None:
+    env = os.environ.get("LESSONS_PACKS_FROM", "").strip()
+    if env:
+        return Path(env).expanduser()
+    shared = ROOT.parent / "shared" / "data"
+    return shared if shared.is_dir() else None
+
+
+@pytest.fixture(scope="module")
+def course_packs(tmp_path_factory) -> Path:
+    """A folder holding the course's packs, installed by ``lessons data get course --from``."""
+    from lessons_lib.cli import main
+
+    source = _shared_packs()
+    if source is None:
+        msg = "no folder of packs to install from (../shared/data or LESSONS_PACKS_FROM)"
+        if os.environ.get("LESSONS_REQUIRE_PACKS") == "1":
+            pytest.fail(msg + "; LESSONS_REQUIRE_PACKS=1 requires the leg with the packs")
+        pytest.skip(msg)
+    dest = tmp_path_factory.mktemp("course-packs")
+    assert main(["data", "get", "course", "--from", str(source), "--dir", str(dest)]) == 0
+    return dest
+
+
+def _record(lesson: str, leg: str, mode: str, wall: float) -> None:
+    TIMES.parent.mkdir(parents=True, exist_ok=True)
+    table = json.loads(TIMES.read_text()) if TIMES.is_file() else {}
+    table[f"{lesson} {leg}"] = {"mode": mode, "wall_s": round(wall, 1), "date": time.strftime("%Y-%m-%d %H:%M")}
+    TIMES.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+
+
+def _run(path: Path, mode: str, data_dir: Path, monkeypatch) -> list[str]:
+    """Execute the notebook in a fresh kernel (cwd notebooks/); return what it printed, cell by cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    monkeypatch.setenv("LESSONS_MODE", mode)
+    monkeypatch.setenv("LESSONS_DATA", str(data_dir))
+    monkeypatch.delenv("LESSONS_SMOKE", raising=False)
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)     # the lesson sets its own threads
+    monkeypatch.delenv("MPLBACKEND", raising=False)          # Jupyter's inline backend, as a student's
+    nb = nbformat.read(str(path), as_version=4)
+    t0 = time.perf_counter()
+    NotebookClient(nb, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(path.parent)}}).execute()
+    _record(path.name[:2], "packs" if data_dir.name.startswith("course-packs") else "no packs", mode,
+            time.perf_counter() - t0)
+    return [out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
+            if out.get("output_type") == "stream" and out.get("name") == "stdout"]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_lesson_runs_in_class_mode_with_the_course_packs(path, course_packs, monkeypatch):
+    texts = _run(path, "class", course_packs, monkeypatch)
+    lines = "".join(texts).splitlines()
+    assert lines[0].startswith(f"Lesson {path.name[:2]} runs in class mode")
+    packs = LESSON_DATA.get(path.name[:2], {})
+    assert lines[1] == (f"Data: {', '.join(packs)} installed." if packs else lines[1]), lines[1]
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
+def test_lesson_runs_to_the_end_without_any_pack(path, tmp_path, monkeypatch):
+    lesson = path.name[:2]
+    mode = "class" if lesson in NO_PACK_CLASS else "smoke"
+    empty = tmp_path / "no-packs"
+    empty.mkdir()
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))      # nor torchvision's files in ~/.cache
+    lines = "".join(_run(path, mode, empty, monkeypatch)).splitlines()
+    assert lines[0].startswith(f"Lesson {lesson} runs in {mode} mode")
+    missing = list(LESSON_DATA.get(lesson, {}))
+    if missing:
+        assert f"`lessons data get {' '.join(missing)}`" in lines[1], lines[1]
+        assert "not installed" in lines[1]
+        if mode == "class":
+            assert "Until then this lesson runs on" in lines[1]
