@@ -483,12 +483,12 @@ class _Installer:
         self.jobs, self.progress, self.retries, self.backoff = max(1, int(jobs)), progress, max(0, int(retries)), backoff
         self.search_installed = search_installed
 
-    def bar(self, name: str, total: int, initial: int = 0, files: int | None = None):
+    def bar(self, name: str, total: int, initial: int = 0, postfix: str | None = None):
         from tqdm import tqdm
 
         return tqdm(total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
                     disable=not self.progress, file=sys.stderr, dynamic_ncols=True, leave=True,
-                    postfix=None if files is None else f"{files} files")
+                    postfix=postfix)
 
     def retrying(self, what: Callable[[], None], stop: threading.Event | None = None) -> None:
         _with_retries(what, host=self.origin.host, retries=self.retries if self.origin.is_url else 0,
@@ -536,9 +536,9 @@ class _Installer:
         todo = [sha for sha in blobs if sha not in have]
         n = len(blobs)
         stop = threading.Event()
-        with self.bar(name, sum(s for _, _, s in blobs.values()), sum(blobs[s][2] for s in have), n) as bar, \
+        total, initial = sum(s for _, _, s in blobs.values()), sum(blobs[s][2] for s in have)
+        with self.bar(name, total, initial, f"{len(have)}/{n} files") as bar, \
                 ThreadPoolExecutor(self.jobs, thread_name_prefix=f"get-{name}") as pool:
-            bar.set_postfix_str(f"{len(have)}/{n} files", refresh=False)
             futures = {pool.submit(self.fetch_blob, name, spec, sha, *blobs[sha], staging, stop): sha for sha in todo}
             done = len(have)
             try:
