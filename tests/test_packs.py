@@ -27,7 +27,7 @@ from PIL import Image
 
 from lessons_lib import LessonsError
 from lessons_lib.cli import main
-from lessons_lib.data import open_source
+from lessons_lib.data import list_sources, open_source
 from lessons_lib.data import packs
 from lessons_lib.data.sources import data_dirs, user_data_dir
 
@@ -128,6 +128,8 @@ class Server:
                 pass
 
             def do_GET(self) -> None:
+                if self.path.startswith("http://"):  # asked as a proxy: serve it all the same
+                    self.path = urllib.parse.urlsplit(self.path).path
                 path = self.path.split("?", 1)[0]
                 with server.lock:
                     server.requests[path] += 1
@@ -303,6 +305,26 @@ def test_resume_after_a_cut_connection(data, toy, server):
     assert not (data / ".partial").exists()
 
 
+def test_a_verified_copy_in_another_data_folder_is_used(data, toy, server, tmp_path, monkeypatch):
+    second = tmp_path / "second"
+    second.mkdir()
+    (second / "toy.zip").write_bytes(toy.zip_bytes)
+    monkeypatch.setenv("LESSONS_DATA", f"{data}{os.pathsep}{second}")
+    assert packs.get_packs(["toy"], source=server.url, progress=False) == [second / "toy.zip"]
+    assert not server.requests and list(data.iterdir()) == []
+    # an explicit --dir gets its own copy
+    assert packs.get_packs(["toy"], dest=data, source=server.url, progress=False) == [data / "toy.zip"]
+
+
+def test_through_an_http_proxy(data, toy, server, monkeypatch):
+    monkeypatch.setenv("http_proxy", server.url)  # urllib talks to the proxy (the test server)
+    monkeypatch.delenv("no_proxy", raising=False)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    [path] = packs.get_packs(["toy"], source="http://mirror.invalid", progress=False)
+    assert path.read_bytes() == toy.zip_bytes
+    assert server.requests["/toy.zip"] == 1 and server.requests[toy.url_path("imgs/red/a.png")] == 1
+
+
 def test_retry_finishes_a_cut_file_in_one_run(data, toy, server):
     server.cut.add(toy.url_path("imgs/red/b.jpg"))
     server.busy.add(toy.url_path("imgs/red/a.png"))  # 503 once: tried again
@@ -419,6 +441,8 @@ def test_cifar10_from_a_folder(data, tmp_path, monkeypatch):
     assert path == data / "cifar10" and (path / "cifar-10-batches-py" / "test_batch").is_file()
     assert not (path / "cifar-10-python.tar.gz").exists()
     assert packs.installed_pack("cifar10") == path
+    row = next(i for i in list_sources() if i.name == "cifar10")  # open_source's lookup finds them too
+    assert row.kind == "torchvision" and row.available and str(path) in row.note
     (usb / "cifar10.zip").write_bytes(b"PK fake")
     [path] = packs.get_packs(["cifar10"], source=usb, dest=tmp_path / "other", progress=False)
     assert path == tmp_path / "other" / "cifar10.zip"

@@ -405,11 +405,11 @@ class _Origin:
         try:
             resp = urllib.request.urlopen(req, timeout=_TIMEOUT)  # noqa: S310 - http(s) only, checked above
         except urllib.error.HTTPError as e:
-            return e.code, e.headers, e
+            return e.code, e.headers, _Body(e, lambda: None)
         except urllib.error.URLError as e:
             reason = e.reason if isinstance(e.reason, OSError) else OSError(str(e.reason))
             raise reason from e
-        return resp.status, resp.headers, resp
+        return resp.status, resp.headers, _Body(resp, lambda: None)
 
     def close(self) -> None:
         with self._lock:
@@ -421,7 +421,7 @@ class _Origin:
 class _Body:
     """A response body; closing it before it is read to the end drops the connection."""
 
-    def __init__(self, resp: http.client.HTTPResponse, forget: Callable[[], None]) -> None:
+    def __init__(self, resp: Any, forget: Callable[[], None]) -> None:
         self.resp, self.forget = resp, forget
 
     def read(self, n: int) -> bytes:
@@ -432,7 +432,7 @@ class _Body:
             raise
 
     def close(self) -> None:
-        if not self.resp.isclosed():
+        if not getattr(self.resp, "isclosed", lambda: True)():
             self.forget()  # not read to the end: the connection cannot serve another request
         self.resp.close()
 
@@ -466,7 +466,11 @@ def _with_retries(what: Callable[[], None], *, host: str, retries: int, backoff:
                 raise
             last = e
         if attempt < retries:
-            time.sleep(backoff * 2 ** attempt)
+            pause = backoff * 2 ** attempt
+            if stop is not None:
+                stop.wait(pause)  # wakes at once when another download of the run failed
+            else:
+                time.sleep(pause)
     if _is_offline(last):
         raise _Offline(host, f"{type(last).__name__}: {last}")
     raise LessonsError(f"downloading from {host} kept failing after {retries + 1} tries "
@@ -486,7 +490,7 @@ class _Installer:
     def bar(self, name: str, total: int, initial: int = 0, postfix: str | None = None):
         from tqdm import tqdm
 
-        return tqdm(total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1024,
+        return tqdm(total=total, initial=initial, desc=name, unit="B", unit_scale=True, unit_divisor=1000,
                     disable=not self.progress, file=sys.stderr, dynamic_ncols=True, leave=True,
                     postfix=postfix)
 
@@ -516,13 +520,16 @@ class _Installer:
                     f"{tree}/ (a mirror of the raw host: OWNER/REPO/COMMIT/PATH) - the two layouts "
                     f"--from understands; copy one of them there, or name another folder or URL")
         staging = self.dest / ".partial" / name
-        self.stage(name, spec, staging)
-        self.assemble(name, spec, staging, target)
-        shutil.rmtree(staging, ignore_errors=True)
         try:
-            staging.parent.rmdir()  # .partial, when no other pack is half-done
-        except OSError:
-            pass
+            self.stage(name, spec, staging)
+            self.assemble(name, spec, staging, target)
+            shutil.rmtree(staging, ignore_errors=True)
+        finally:
+            for folder in (staging, staging.parent):  # kept only while it holds verified files
+                try:
+                    folder.rmdir()
+                except OSError:
+                    pass
         return target
 
     def stage(self, name: str, spec: dict[str, Any], staging: Path) -> None:
@@ -806,12 +813,12 @@ def get_packs(names: str | Iterable[str], *, dest: str | os.PathLike | None = No
             are named); a file missing at the origin; a folder without the expected layout.
     """
     todo = pack_names(names)
+    origin = _Origin(source)
     folder = Path(dest).expanduser() if dest is not None else _default_dest()
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as e:
         raise LessonsError(f"cannot create the data folder {folder} ({e}); choose another with --dir") from e
-    origin = _Origin(source)
     inst = _Installer(folder, origin, jobs=jobs, progress=progress, retries=retries, backoff=backoff,
                       search_installed=dest is None)
     done: list[Path] = []
