@@ -448,6 +448,41 @@ def test_cifar10_from_a_folder(data, tmp_path, monkeypatch):
     assert path == tmp_path / "other" / "cifar10.zip"
 
 
+def test_cifar10_from_torchvision(data, monkeypatch):
+    """Without --from, cifar10 is torchvision's official download into <dest>/cifar10 (faked here)."""
+    import urllib.error
+
+    import torchvision.datasets
+
+    calls = []
+
+    class FakeCIFAR10:
+        def __init__(self, root, train=True, download=False):
+            calls.append((root, download))
+            base = Path(root) / "cifar-10-batches-py"
+            base.mkdir(parents=True)
+            for f in [f"data_batch_{k}" for k in range(1, 6)] + ["test_batch", "batches.meta"]:
+                (base / f).write_bytes(b"x")
+            (Path(root) / "cifar-10-python.tar.gz").write_bytes(b"archive")
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", FakeCIFAR10)
+    [path] = packs.get_packs(["cifar10"], progress=False)
+    assert path == data / "cifar10" and calls == [(str(data / "cifar10"), True)]
+    assert not (path / "cifar-10-python.tar.gz").exists()  # the unpacked batches are enough
+    assert packs.get_packs(["cifar10"], progress=False) == [path] and len(calls) == 1  # already there
+
+    class Offline:
+        def __init__(self, root, train=True, download=False):
+            raise urllib.error.URLError(socket.gaierror(-3, "Temporary failure in name resolution"))
+
+    monkeypatch.setattr(torchvision.datasets, "CIFAR10", Offline)
+    with pytest.raises(LessonsError) as err:
+        packs.get_packs(["cifar10"], dest=data / "other", progress=False)
+    msg = str(err.value)
+    assert "cannot reach www.cs.toronto.edu" in msg and "170.5 MB" in msg
+    assert "lessons data get cifar10 --from FOLDER_OR_URL" in msg
+
+
 # --------------------------------------------------------------------------- the command line
 def test_cli_get_and_list(data, toy, server, tmp_path, capsys):
     assert main(["data", "get", "toy", "--from", server.url, "--jobs", "2"]) == 0

@@ -355,7 +355,8 @@ class _Origin:
                 if status == 429 or status >= 500:
                     raise _Transient(f"{url} answered HTTP {status}")
                 if status != 200:
-                    raise LessonsError(f"{url} answered HTTP {status}; check the URL given to --from")
+                    hint = "" if self.default else "; check the URL given to --from"
+                    raise LessonsError(f"{url} answered HTTP {status}{hint}")
                 while chunk := body.read(_CHUNK):
                     out.write(chunk)
                 expected = headers.get("Content-Length")
