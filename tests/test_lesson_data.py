@@ -72,7 +72,7 @@ def test_without_packs_the_first_output_says_what_is_missing_how_to_get_it_and_w
     assert "celeba10k is not installed" in line
     assert "`lessons data get celeba10k`" in line and "--from" in line and "restart the kernel" in line
     assert "4 bundled face crops" in line and "numbers only show the mechanics" in line
-    assert re.search(r"\(\d+ MB\)", line)
+    assert re.search(r"\(\d+\.\d MB\)", line)
     assert mode.source("celeba10k") == "faces" and not mode.has("celeba10k")
 
 
@@ -144,3 +144,11 @@ def test_every_lesson_in_the_table_exists():
     numbers = {p.name[:2] for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb")}
     assert set(LESSON_DATA) <= numbers
     assert all(set(fallbacks.values()) <= {"samples", "faces", "synthetic"} for fallbacks in LESSON_DATA.values())
+
+
+def test_the_headline_gives_the_time_measured_without_packs_when_they_are_missing(monkeypatch):
+    monkeypatch.setattr("lessons_lib.classroom.modes.lesson_times", lambda lesson: {"class_s": 46, "class_nopacks_s": 125})
+    without = LessonMode("03", "class", "cpu", 2, (("scenes8", False),)).headline()
+    with_packs = LessonMode("03", "class", "cpu", 2, (("scenes8", True),)).headline()
+    assert "measured 2 min on a 2-core CPU without its data packs" in without
+    assert "measured 46 s on a 2-core CPU;" in with_packs

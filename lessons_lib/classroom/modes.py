@@ -170,6 +170,8 @@ class LessonMode:
         if self.name == "full":
             cost = f"expected {t['full_gpu']} on a GPU, {t['full_cpu']} on a 2-core CPU" if "full_gpu" in t else \
                 "sized for a GPU (hours on a CPU)"
+        elif self.name == "class" and any(not ok for _, ok in self.packs) and "class_nopacks_s" in t:
+            cost = f"measured {_fmt_seconds(t['class_nopacks_s'])} on a 2-core CPU without its data packs"
         elif f"{self.name}_s" in t:
             cost = f"measured {_fmt_seconds(t[self.name + '_s'])} on a 2-core CPU"
         else:
@@ -190,7 +192,7 @@ class LessonMode:
         if not missing:
             return f"Data: {', '.join(have)} installed."
         mb = sum(pack_bytes(p) for p in missing) / 1e6
-        line = (f"Data: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({mb:,.0f} MB). "
+        line = (f"Data: {', '.join(missing)} {'is' if len(missing) == 1 else 'are'} not installed ({mb:,.1f} MB). "
                 f"Get {'it' if len(missing) == 1 else 'them'} with `{get_command(missing)}` (offline: add "
                 "`--from FOLDER_OR_URL`), then restart the kernel.")
         if self.smoke:
