@@ -37,7 +37,8 @@ CLASS_TARGET_S, COURSE_TARGET_S = 600, 5400
 
 def run_notebook(path: Path, mode: str, timeout: int, save_dir: Path | None = None) -> dict:
     import nbformat
-    from nbclient import NotebookClient
+
+    from lessons_lib.classroom.execute import notebook_client
 
     nb = nbformat.read(str(path), as_version=4)
     os.environ["LESSONS_MODE"] = mode
@@ -47,7 +48,7 @@ def run_notebook(path: Path, mode: str, timeout: int, save_dir: Path | None = No
     t0, c0 = time.perf_counter(), os.times()
     error = ""
     try:
-        NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}).execute()
+        notebook_client(nb, timeout=timeout, cwd=str(path.parent)).execute()
     except Exception as e:  # the lesson's error is the result, not a crash of the benchmark
         error = (str(e).strip().splitlines() or [type(e).__name__])[-1][:300]
     wall = time.perf_counter() - t0

@@ -73,7 +73,8 @@ def _record(lesson: str, leg: str, mode: str, wall: float) -> None:
 def _run(path: Path, mode: str, data_dir: Path, monkeypatch) -> list[str]:
     """Execute the notebook in a fresh kernel (cwd notebooks/); return what it printed, cell by cell."""
     import nbformat
-    from nbclient import NotebookClient
+
+    from lessons_lib.classroom.execute import notebook_client
 
     monkeypatch.setenv("LESSONS_MODE", mode)
     monkeypatch.setenv("LESSONS_DATA", str(data_dir))
@@ -82,7 +83,7 @@ def _run(path: Path, mode: str, data_dir: Path, monkeypatch) -> list[str]:
     monkeypatch.delenv("MPLBACKEND", raising=False)          # Jupyter's inline backend, as a student's
     nb = nbformat.read(str(path), as_version=4)
     t0 = time.perf_counter()
-    NotebookClient(nb, timeout=CELL_TIMEOUT, resources={"metadata": {"path": str(path.parent)}}).execute()
+    notebook_client(nb, timeout=CELL_TIMEOUT, cwd=str(path.parent)).execute()
     _record(path.name[:2], "packs" if data_dir.name.startswith("course-packs") else "no packs", mode,
             time.perf_counter() - t0)
     return [out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])

@@ -58,8 +58,9 @@ def grade_notebook(path: str | Path, *, mode: str = "smoke", timeout: int = 600,
         timeout: seconds allowed per cell.
         kernel: the Jupyter kernel name (default: the notebook's own, else python3).
         retries: run the notebook again in a fresh kernel this many times when a cell times
-            out (a kernel whose reply got lost - a rare jupyter_client / nbclient hang seen in
-            CI - looks like a cell that never ends); the last run's verdicts count.
+            out; the last run's verdicts count. (The reply once lost in CI after a widget cell
+            was issue 22's race, fixed in :mod:`.execute`; retries are for a student's cell
+            that really hangs.)
     """
     import nbformat
 
@@ -86,8 +87,9 @@ def _grade_once(path: Path, nb: dict, mode: str, timeout: int, kernel: str | Non
     "timed out"."""
     import copy
 
-    from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
+
+    from .execute import notebook_client
 
     nb = copy.deepcopy(nb)   # a run writes outputs into the notebook object
     with tempfile.TemporaryDirectory(prefix="lessons_grade_") as tmp:
@@ -96,9 +98,7 @@ def _grade_once(path: Path, nb: dict, mode: str, timeout: int, kernel: str | Non
         os.environ.update({"LESSONS_GRADEBOOK": str(book), "LESSONS_MODE": mode, "MPLBACKEND": "Agg"})
         error = ""
         try:
-            kw = {"kernel_name": kernel} if kernel else {}
-            client = NotebookClient(nb, timeout=timeout, resources={"metadata": {"path": str(path.parent)}}, **kw)
-            client.execute()
+            notebook_client(nb, timeout=timeout, cwd=str(path.parent), kernel=kernel).execute()
         except CellTimeoutError as e:
             error = f"timed out: a cell ran longer than {timeout} s ({str(e).strip().splitlines()[0][:200]})"
         except (CellExecutionError, DeadKernelError) as e:
