@@ -15,7 +15,8 @@ kernel in class mode (the default mode), once with the course's data packs insta
 
 These are the slow legs of the test command (about 30 minutes on 2 cores, see
 benchmarks/RESULTS.md); ``pytest -m "not course"`` leaves them out for a quick local run.
-Each run's wall time is written to ``benchmarks/out/course_times.json``.
+Each run's wall time is written to ``benchmarks/out/course_times.json`` and its executed
+notebook to ``benchmarks/out/executed/`` (what the lesson printed, to check its text against).
 """
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ from lessons_lib.classroom.modes import LESSON_DATA
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 TIMES = ROOT / "benchmarks" / "out" / "course_times.json"
+EXECUTED = ROOT / "benchmarks" / "out" / "executed"          # each run's notebook with its outputs
 # Lessons whose class-mode run without packs is cheap (each at most ~1.4 min on 2 cores,
 # benchmarks/RESULTS.md, issue 22); the three longest (01, 05, 11: about 2 min or more each)
 # run in smoke mode in the no-pack leg, which keeps CI near 32 minutes.
@@ -85,8 +87,10 @@ def _run(path: Path, mode: str, data_dir: Path, monkeypatch) -> list[str]:
     nb = nbformat.read(str(path), as_version=4)
     t0 = time.perf_counter()
     notebook_client(nb, timeout=CELL_TIMEOUT, cwd=str(path.parent)).execute()
-    _record(path.name[:2], "packs" if data_dir.name.startswith("course-packs") else "no packs", mode,
-            time.perf_counter() - t0)
+    leg = "packs" if data_dir.name.startswith("course-packs") else "no packs"
+    _record(path.name[:2], leg, mode, time.perf_counter() - t0)
+    EXECUTED.mkdir(parents=True, exist_ok=True)       # the outputs, to read the lesson's text against
+    nbformat.write(nb, str(EXECUTED / f"{path.stem}.{leg.replace(' ', '_')}.{mode}.ipynb"))
     return [out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
             if out.get("output_type") == "stream" and out.get("name") == "stdout"]
 
