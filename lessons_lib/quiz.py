@@ -1,15 +1,17 @@
 """"Real or colorized?": a small perceptual study that a class can take in a notebook.
 
-The idea is Zhang, Isola & Efros's "colorization Turing test" (ECCV 2016, sec. 4.1): a
+The idea is Zhang, Isola & Efros's "colorization Turing test" (ECCV 2016, sec. 3.1): a
 participant sees a real photo and a colorized version of it side by side, in random order,
 and picks the real one. If the colorizer were perfect they would be right half of the time
 (chance); the share of trials in which they picked the colorized one is the "fooled" rate
 (Zhang et al. report 32% for their full model on ImageNet, 50% being a perfect score).
 
-:func:`make_pairs` draws the trials from a colorizer (any ``Colorizer`` of
+:func:`make_pairs` draws one participant's trials (their own photos, order and balanced sides,
+from their own seed) from a colorizer (any ``Colorizer`` of
 :mod:`lessons_lib.pipeline`, or a plain function gray -> RGB), :func:`score` reads a
 participant's answers and tests them against chance with an exact one-sided binomial test,
-and :class:`RealOrColorized` is the widget (ipywidgets) that shows one pair at a time.
+:func:`class_study` reads a class's answers per image (the photos are the unit, not the
+answers), and :class:`RealOrColorized` is the widget (ipywidgets) that shows one pair at a time.
 """
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ import torch
 
 from . import LessonsError
 
-__all__ = ["Trial", "make_pairs", "score", "binomial_tail", "RealOrColorized"]
+__all__ = ["Trial", "new_seed", "make_pairs", "score", "binomial_tail", "class_study", "RealOrColorized"]
 
 
 @dataclass
@@ -39,45 +41,71 @@ class Trial:
 ColorizeFn = Callable[[torch.Tensor], torch.Tensor]
 
 
-def make_pairs(photos: torch.Tensor, colorize: ColorizeFn | Mapping[str, ColorizeFn], *, seed: int = 0,
-               names: Sequence[str] | None = None) -> list[Trial]:
-    """One trial per photo: the photo and its colorization side by side, the real one on a
-    side drawn at random (seeded, so a class sees the same test).
+def new_seed() -> int:
+    """A fresh seed for one participant's test (from the operating system's randomness):
+    print it with the test, so that the same test can be drawn again."""
+    import secrets
+
+    return secrets.randbelow(2 ** 31)
+
+
+def make_pairs(photos: torch.Tensor, colorize: ColorizeFn | Mapping[str, ColorizeFn], *, seed: int | None,
+               n: int | None = None, names: Sequence[str] | None = None) -> list[Trial]:
+    """A participant's test: ``n`` photos drawn from ``photos``, each beside its colorization.
+
+    The draw depends on ``seed``, which should differ between participants (``new_seed()``):
+    which photos, their order, which model colours each, and the sides. The sides are
+    **balanced**: exactly ``n // 2`` trials have the real photo on the left (one more on a
+    random side when ``n`` is odd), so answering "left" every time scores 50%, not whatever
+    an unlucky draw gives. A seed names the test, so it can be drawn again.
 
     Args:
-        photos: RGB ``(N, 3, H, W)`` in [0, 1] (or uint8).
+        photos: RGB ``(N, 3, H, W)`` in [0, 1] (or uint8), the pool to draw from.
         colorize: RGB batch in [0, 1] -> colorized RGB batch of the same shape (it must use
             only the photo's lightness: e.g. ``Colorizer.colorize_tensor`` on its L plane);
-            or a dict ``{model name: such a function}``: photo i is then colorized by the
-            models in turn (i mod the number of models), and :func:`score` reports each
-            model's fooled rate.
+            or a dict ``{model name: such a function}``: the models then take turns over the
+            drawn photos in a random rotation, and :func:`score` reports each model's fooled rate.
+        n: how many pairs (default: every photo of the pool).
+        names: one name per photo of the pool (default ``"photo i"``, its index in the pool);
+            a trial keeps its photo's name, so that a class's answers can be read per image
+            (:func:`class_study`).
     """
+    if seed is None:
+        raise LessonsError("make_pairs needs a seed: give each participant their own (quiz.new_seed()) and "
+                           "print it, so that the test can be drawn again")
     x = photos.float() / 255.0 if photos.dtype == torch.uint8 else photos.float()
     if x.dim() != 4 or x.shape[1] != 3:
         raise LessonsError(f"photos must be an RGB batch (N, 3, H, W), got shape {tuple(photos.shape)}")
     models = dict(colorize) if isinstance(colorize, Mapping) else {"": colorize}
     if not models:
         raise LessonsError("make_pairs needs at least one colorizer")
-    order = [list(models)[i % len(models)] for i in range(x.shape[0])]
-    fake = torch.empty_like(x)
+    n = x.shape[0] if n is None else int(n)
+    if not 1 <= n <= x.shape[0]:
+        raise LessonsError(f"n must be between 1 and the {x.shape[0]} photos of the pool, got {n}")
+    gen = torch.Generator().manual_seed(int(seed))
+    pick = torch.randperm(x.shape[0], generator=gen)[:n].tolist()           # which photos, in which order
+    first = int(torch.randint(len(models), (1,), generator=gen))
+    order = [list(models)[(first + i) % len(models)] for i in range(n)]    # the models take turns
+    real_left = torch.zeros(n, dtype=torch.bool)
+    real_left[: n // 2 + (int(torch.randint(2, (1,), generator=gen)) if n % 2 else 0)] = True
+    real_left = real_left[torch.randperm(n, generator=gen)]                # balanced sides, shuffled
+    fake = torch.empty_like(x[pick])
     with torch.no_grad():
         for name, fn in models.items():
             idx = [i for i, m in enumerate(order) if m == name]
             if not idx:
                 continue
-            out = fn(x[idx]).float().clamp(0, 1)
-            if out.shape != x[idx].shape:
+            src = x[[pick[i] for i in idx]]
+            out = fn(src).float().clamp(0, 1)
+            if out.shape != src.shape:
                 raise LessonsError(f"the colorizer {name or ''} returned shape {tuple(out.shape)} for photos of "
-                                   f"shape {tuple(x[idx].shape)}".replace("colorizer  ", "colorizer "))
+                                   f"shape {tuple(src.shape)}".replace("colorizer  ", "colorizer "))
             fake[idx] = out
-    gen = torch.Generator().manual_seed(int(seed))
-    sides = torch.rand(x.shape[0], generator=gen) < 0.5
     trials = []
-    for i in range(x.shape[0]):
-        real_left = bool(sides[i])
-        left, right = (x[i], fake[i]) if real_left else (fake[i], x[i])
-        trials.append(Trial(left, right, "left" if real_left else "right",
-                            names[i] if names else f"photo {i + 1}", order[i]))
+    for i, j in enumerate(pick):
+        left, right = (x[j], fake[i]) if real_left[i] else (fake[i], x[j])
+        trials.append(Trial(left, right, "left" if real_left[i] else "right",
+                            names[j] if names else f"photo {j}", order[i]))
     return trials
 
 
@@ -110,6 +138,52 @@ def score(trials: Sequence[Trial], answers: Sequence[str]) -> dict[str, Any]:
         out["by_model"] = {m: sum(a != t.real for a, t in zip(answers, trials) if t.model == m)
                            / sum(t.model == m for t in trials) for m in models}
     return out
+
+
+def class_study(tests: Sequence[tuple[Sequence[Trial], Sequence[str]]], *, n_boot: int = 2000,
+                seed: int = 0) -> dict[str, Any]:
+    """A class's answers read as a study: ``tests`` holds each participant's ``(trials, answers)``.
+
+    The answers are not independent trials: several students judge the same photo, and a photo
+    that is easy (or hard) is so for all of them. Pooling every answer into one binomial test
+    counts each photo as many times as it was shown and overstates the evidence. The unit of
+    the study is the **image**: each photo's fooled rate (the share of its showings where the
+    colorization was picked as real), then
+
+    * ``fooled_rate``: the mean over the images of their fooled rates;
+    * ``interval``: a 95% bootstrap interval of that mean, resampling images (a cluster
+      bootstrap: a photo's answers stay together);
+    * ``p_value``: an exact one-sided sign test over the images: among the images whose fooled
+      rate is not exactly 1/2, the chance that at least as many were detected (rate < 1/2) as
+      observed if each image were equally likely to fall either side;
+    * ``pooled_p_value``: the pooled binomial test, for comparison (too small when photos
+      repeat across students).
+    """
+    per_image: dict[str, list[int]] = {}
+    right = total = 0
+    for trials, answers in tests:
+        if len(answers) != len(trials):
+            raise LessonsError(f"{len(answers)} answers for {len(trials)} trials: answer every pair once")
+        for t, a in zip(trials, answers):
+            if a not in ("left", "right"):
+                raise LessonsError(f"answers must be 'left' or 'right', got {a!r}")
+            per_image.setdefault(t.name, []).append(int(a != t.real))
+            right += int(a == t.real)
+            total += 1
+    if not per_image:
+        raise LessonsError("no answers yet: class_study needs at least one participant's answers")
+    rates = torch.tensor([sum(v) / len(v) for v in per_image.values()], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(int(seed))
+    idx = torch.randint(len(rates), (n_boot, len(rates)), generator=gen)
+    boot = rates[idx].mean(dim=1)
+    detected = int((rates < 0.5).sum())
+    decided = detected + int((rates > 0.5).sum())
+    return {"n_images": len(rates), "n_answers": total, "fooled_rate": float(rates.mean()),
+            "interval": (float(boot.quantile(0.025)), float(boot.quantile(0.975))),
+            "images_detected": detected, "images_decided": decided,
+            "p_value": binomial_tail(detected, decided) if decided else float("nan"),
+            "pooled_p_value": binomial_tail(right, total),
+            "per_image": {k: sum(v) / len(v) for k, v in per_image.items()}}
 
 
 def _png(img: torch.Tensor) -> bytes:

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from lessons_lib import viz
-from lessons_lib.exercises import check_contextual_loss, check_restoration_experiment
+from lessons_lib.exercises import check_contextual_loss, check_prior_ablation, check_restoration_experiment
 from lessons_lib.losses import contextual_loss
 from lessons_lib.metrics import psnr, ssim
 
@@ -189,3 +189,83 @@ def test_the_experiment_forbids_the_kits_evaluation_and_reports_not_done():
         raise NotImplementedError
 
     assert check_restoration_experiment(stub, restorer, blurred, sharp).status == "not_done"
+
+
+# --------------------------------------------------------------------------- the prior's ablation
+class _Parts:
+    """Small known networks: NAFNet adds a little noise, the prior draws a shifted face, the
+    fusion mixes its two inputs 3:1 (so feeding it x_R, x_G or zeros gives three PSNRs)."""
+
+    def __init__(self, sharp):
+        g = torch.Generator().manual_seed(5)
+        self.noise = 0.05 * torch.randn(sharp.shape, generator=g)
+        self.sharp = sharp
+
+    def nafnet(self, blurred):
+        return (self.sharp + self.noise).clamp(0, 1)
+
+    def inversion(self, x_R):
+        return torch.roll(self.sharp, 2, dims=-1)
+
+    def fusion(self, x_R, x_G):
+        return 0.75 * x_R + 0.25 * x_G
+
+
+class _PartsRestorer:
+    def __init__(self, sharp):
+        self.model = _Parts(sharp)
+
+
+def _ablation(restorer, blurred, sharp, *, second=None, typed_gain=None, flip=False):
+    m = restorer.model
+    x_R = m.nafnet(blurred).clamp(0, 1)
+    x_G = m.inversion(x_R).clamp(0, 1)
+    feed = second or {"x_G": x_G, "x_R": x_R, "zeros": torch.zeros_like(x_R)}
+    p = {k: float(psnr(m.fusion(x_R, v).clamp(0, 1), sharp)) for k, v in feed.items()}
+    gain = p["x_G"] - p["x_R"]
+    return {"psnr": p, "prior_gain_db": typed_gain if typed_gain is not None else (-gain if flip else gain)}
+
+
+def test_the_ablation_passes_when_measured_and_names_its_mistakes():
+    torch.manual_seed(0)
+    sharp = torch.rand(4, 3, 24, 24)
+    restorer, blurred = _PartsRestorer(sharp), sharp.clone()
+    r = check_prior_ablation(lambda *a: _ablation(*a), restorer, blurred, sharp)
+    assert r.passed, r
+    # the gain the check reports is its own measurement: x_G = a shifted face is worse than x_R
+    m = restorer.model
+    x_R = m.nafnet(blurred)
+    want = float(psnr(m.fusion(x_R, m.inversion(x_R)), sharp)) - float(psnr(m.fusion(x_R, x_R), sharp))
+    assert f"{want:+.2f} dB over x_R" in r.detail and want < 0
+    # a gain typed from the first run fails on the stand-in, whose prior is nearly the truth
+    typed = _ablation(restorer, blurred, sharp)["prior_gain_db"]
+    r = check_prior_ablation(lambda *a: _ablation(*a, typed_gain=typed), restorer, blurred, sharp)
+    assert not r.passed and "stand-in" in r.message and "do not type it" in r.message
+    r = check_prior_ablation(lambda *a: _ablation(*a, flip=True), restorer, blurred, sharp)
+    assert not r.passed and "sign is flipped" in r.message
+
+    def swapped(restorer, blurred, sharp):            # x_G and x_R fed under each other's name
+        x_R = restorer.model.nafnet(blurred)
+        x_G = restorer.model.inversion(x_R)
+        return _ablation(restorer, blurred, sharp, second={"x_G": x_R, "x_R": x_G, "zeros": torch.zeros_like(x_R)})
+
+    r = check_prior_ablation(swapped, restorer, blurred, sharp)
+    assert not r.passed and "that is the fusion fed x_R" in r.message
+
+
+def test_the_ablation_forbids_the_kits_evaluation_and_needs_a_fusion():
+    from lessons_lib.restorer.evaluation import restoration_scores
+
+    torch.manual_seed(0)
+    sharp = torch.rand(2, 3, 16, 16)
+    restorer = _PartsRestorer(sharp)
+
+    def via_kit(restorer, blurred, sharp):
+        restoration_scores(restorer.model.nafnet(blurred), sharp)
+        return _ablation(restorer, blurred, sharp)
+
+    r = check_prior_ablation(via_kit, restorer, sharp.clone(), sharp)
+    assert not r.passed and "restoration_scores" in r.message
+    restorer.model.fusion = None
+    with pytest.raises(ValueError, match="no fusion network"):
+        check_prior_ablation(lambda *a: _ablation(*a), restorer, sharp.clone(), sharp)

@@ -28,6 +28,7 @@ from pathlib import Path
 import pytest
 
 from lessons_lib.classroom.modes import LESSON_DATA
+from lessons_lib.classroom.prose import unprinted_figures
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -73,8 +74,9 @@ def _record(lesson: str, leg: str, mode: str, wall: float) -> None:
     TIMES.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
 
 
-def _run(path: Path, mode: str, data_dir: Path, monkeypatch) -> list[str]:
-    """Execute the notebook in a fresh kernel (cwd notebooks/); return what it printed, cell by cell."""
+def _run(path: Path, mode: str, data_dir: Path, monkeypatch, executed: list | None = None) -> list[str]:
+    """Execute the notebook in a fresh kernel (cwd notebooks/); return what it printed, cell by
+    cell (and append the executed notebook to ``executed`` when one is given)."""
     import nbformat
 
     from lessons_lib.classroom.execute import notebook_client
@@ -91,17 +93,23 @@ def _run(path: Path, mode: str, data_dir: Path, monkeypatch) -> list[str]:
     _record(path.name[:2], leg, mode, time.perf_counter() - t0)
     EXECUTED.mkdir(parents=True, exist_ok=True)       # the outputs, to read the lesson's text against
     nbformat.write(nb, str(EXECUTED / f"{path.stem}.{leg.replace(' ', '_')}.{mode}.ipynb"))
+    if executed is not None:
+        executed.append(nb)
     return [out.get("text", "") for cell in nb.cells for out in cell.get("outputs", [])
             if out.get("output_type") == "stream" and out.get("name") == "stdout"]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])
 def test_lesson_runs_in_class_mode_with_the_course_packs(path, course_packs, monkeypatch):
-    texts = _run(path, "class", course_packs, monkeypatch)
+    executed: list = []
+    texts = _run(path, "class", course_packs, monkeypatch, executed)
     lines = "".join(texts).splitlines()
     assert lines[0].startswith(f"Lesson {path.name[:2]} runs in class mode")
     packs = LESSON_DATA.get(path.name[:2], {})
     assert lines[1] == (f"Data: {', '.join(packs)} installed." if packs else lines[1]), lines[1]
+    # the prose describes this run: a figure it marks "(printed above)" must be what the lesson printed
+    drift = unprinted_figures(executed[0])
+    assert not drift, f"{path.name}: the text and the output drifted apart:\n  " + "\n  ".join(drift)
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name[:2])

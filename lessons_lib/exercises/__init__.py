@@ -25,7 +25,7 @@ from .lesson05 import check_lsgan_d_loss, check_lsgan_g_loss
 from .lesson06 import check_gradient_penalty, check_mode_seeking_loss
 from .lesson07 import check_motion_blur
 from .lesson08 import check_demodulation
-from .lesson09 import check_contextual_loss, check_restoration_experiment
+from .lesson09 import check_contextual_loss, check_prior_ablation, check_restoration_experiment
 from .lesson10 import check_frechet_gaussians
 from .lesson11 import check_spectral_norm
 from .lesson12 import check_hint_simulator
@@ -65,6 +65,7 @@ __all__ = [
     "check_demodulation",
     "check_contextual_loss",
     "check_restoration_experiment",
+    "check_prior_ablation",
     "check_frechet_gaussians",
     "check_spectral_norm",
     "check_hint_simulator",

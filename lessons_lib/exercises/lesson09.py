@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from ._core import Case, Mistake, Result, check_function, run_student
 
-__all__ = ["check_contextual_loss", "check_restoration_experiment", "EXPERIMENT_OUTPUTS"]
+__all__ = ["check_contextual_loss", "check_restoration_experiment", "EXPERIMENT_OUTPUTS", "check_prior_ablation",
+           "ABLATION_INPUTS"]
 
 
 def _cx(x: torch.Tensor, y: torch.Tensor, h: float = 0.5, centre: bool = True, relative: bool = True,
@@ -260,3 +261,128 @@ def check_restoration_experiment(fn: Callable[..., Any], restorer: Any, blurred:
     return Result(exercise, True, [], f"your numbers match the check's on {sharp.shape[0]} faces (best PSNR: {best}, "
                                       f"x_hat - x_R = {m['psnr']['x_hat'] - m['psnr']['x_R']:+.2f} dB), and the "
                                       "claim and conclusion follow from them on 3 restorers.")
+
+
+# =========================================================================== the prior's ablation
+#: the three fusions the ablation compares: with the prior's x_G, with x_R in its place, with zeros
+ABLATION_INPUTS = ("x_G", "x_R", "zeros")
+_PRIOR_MATTERS_DB = 0.1     # a gain smaller than this is within what 16 faces can tell apart
+
+
+class _AblationStandIn:
+    """A stand-in restorer whose fusion is known (``x_hat = (x_R + second input) / 2``) and whose
+    x_G is nearly the truth: here the prior adds several dB, so a gain typed from the shipped
+    restorer's run cannot pass."""
+
+    def __init__(self, blurred: torch.Tensor, sharp: torch.Tensor) -> None:
+        g = torch.Generator().manual_seed(11)
+        x_R = (sharp + 0.05 * torch.randn(sharp.shape, generator=g)).clamp(0, 1)
+        x_G = (sharp + 0.01 * torch.randn(sharp.shape, generator=g)).clamp(0, 1)
+        self.size = int(sharp.shape[-1])
+        self.model = _StandInParts(x_R, x_G)
+        self._blurred = blurred
+
+    @torch.no_grad()
+    def restore_tensor(self, blurred: torch.Tensor) -> dict[str, torch.Tensor]:
+        m = self.model
+        x_R = m.nafnet(blurred)
+        x_G = m.inversion(x_R)
+        return {"blurred": blurred.clone(), "x_R": x_R, "x_G": x_G, "x_hat": m.fusion(x_R, x_G)}
+
+
+class _StandInParts:
+    def __init__(self, x_R: torch.Tensor, x_G: torch.Tensor) -> None:
+        self._x_R, self._x_G = x_R, x_G
+
+    def nafnet(self, blurred: torch.Tensor) -> torch.Tensor:
+        return self._x_R.clone()
+
+    def inversion(self, x_R: torch.Tensor) -> torch.Tensor:
+        return self._x_G.clone()
+
+    def fusion(self, x_R: torch.Tensor, x_G: torch.Tensor) -> torch.Tensor:
+        return ((x_R + x_G) / 2).clamp(0, 1)
+
+
+@torch.no_grad()
+def _ablate(restorer: Any, blurred: torch.Tensor, sharp: torch.Tensor) -> dict[str, float]:
+    """The reference: PSNR of the fusion fed x_G, x_R and zeros as its second input."""
+    from ..metrics import psnr
+
+    m = restorer.model
+    x_R = m.nafnet(blurred).clamp(0, 1)
+    x_G = m.inversion(x_R).clamp(0, 1)
+    second = {"x_G": x_G, "x_R": x_R, "zeros": torch.zeros_like(x_R)}
+    return {k: float(psnr(m.fusion(x_R, second[k]).clamp(0, 1), sharp)) for k in ABLATION_INPUTS}
+
+
+def _judge_ablation(answer: Any, ref: dict[str, float], where: str) -> str | None:
+    if not isinstance(answer, Mapping) or "psnr" not in answer or "prior_gain_db" not in answer:
+        return f"{where}: return a dict with the keys 'psnr' and 'prior_gain_db'."
+    got = answer["psnr"]
+    if not isinstance(got, Mapping) or any(k not in got for k in ABLATION_INPUTS):
+        return f"{where}: answer['psnr'] must be a dict with the keys {', '.join(map(repr, ABLATION_INPUTS))}."
+    for k in ABLATION_INPUTS:
+        v = _as_float(got[k])
+        if v is None or abs(v - ref[k]) > _PSNR_TOL:
+            hint = (f"{where}: your PSNR of the fusion fed {k} is {got[k]!r}, the check measures {ref[k]:.2f} dB "
+                    "on the same faces")
+            others = [o for o in ABLATION_INPUTS if o != k and v is not None and abs(v - ref[o]) <= _PSNR_TOL]
+            if others:
+                hint += f" - that is the fusion fed {others[0]}: check what you passed as the second input"
+            return hint + ". Call restorer.model.fusion(x_R, second) with x_R = restorer.model.nafnet(blurred)."
+    gain = _as_float(answer["prior_gain_db"])
+    want = ref["x_G"] - ref["x_R"]
+    if gain is None or abs(gain - want) > 2 * _PSNR_TOL:
+        hint = f"{where}: prior_gain_db is {answer['prior_gain_db']!r}, your numbers give {want:+.2f} dB"
+        if gain is not None and abs(gain + want) <= 2 * _PSNR_TOL:
+            hint += " - the sign is flipped: the gain is PSNR(with x_G) - PSNR(with x_R in its place)"
+        return hint + ": compute it from the numbers you measured, do not type it."
+    return None
+
+
+def check_prior_ablation(fn: Callable[..., Any], restorer: Any, blurred: torch.Tensor,
+                         sharp: torch.Tensor) -> Result:
+    """Lesson 09's ablation: ``fn(restorer, blurred, sharp) -> dict``. Does the fusion use the prior?
+
+    The student runs the restorer's parts (``restorer.model.nafnet``, ``.inversion``,
+    ``.fusion``) and feeds the fusion three second inputs: the prior's x_G (what it was trained
+    on), x_R in its place, and zeros. It returns ``{"psnr": {"x_G": .., "x_R": .., "zeros": ..},
+    "prior_gain_db": psnr with x_G - psnr with x_R}``, each PSNR the mean over the faces of
+    each face's value. The check measures the same three fusions itself (within 0.05 dB), then
+    runs the function on a stand-in restorer whose prior is nearly the truth, where the gain is
+    several dB: a gain typed from the first run fails there."""
+    exercise = "prior ablation"
+    from .. import metrics
+    from ..restorer import evaluation as rs
+
+    forbid = [rs.evaluate_restorer, rs.restoration_scores, rs.mean_scores, metrics.restoration_report, _ablate]
+    blurred = blurred.detach().float().cpu()
+    sharp = sharp.detach().float().cpu()
+    if blurred.shape != sharp.shape or blurred.dim() != 4:
+        raise ValueError(f"blurred {tuple(blurred.shape)} and sharp {tuple(sharp.shape)} must be the same (B, 3, H, W)")
+    if getattr(restorer.model, "fusion", None) is None:
+        raise ValueError("the restorer has no fusion network: the ablation needs a full restorer bundle")
+    stand_in = _AblationStandIn(blurred, sharp)
+    runs = [("the held-out faces", restorer), ("a stand-in restorer whose prior is nearly the truth", stand_in)]
+    first = None
+    for where, r in runs:
+        ref = _ablate(r, blurred, sharp)
+        first = first or ref
+        answer, verdict = run_student(exercise, fn, r, blurred.clone(), sharp.clone(), forbid=forbid, case=where)
+        if verdict is not None:
+            return verdict
+        hint = _judge_ablation(answer, ref, f"on {where}")
+        if hint is not None:
+            return Result(exercise, False, [hint])
+    gain = first["x_G"] - first["x_R"]
+    if abs(gain) < _PRIOR_MATTERS_DB:
+        reading = ("within 0.1 dB: the fusion does as well without the prior, so what it adds to x_R is its own, "
+                   "not detail borrowed from x_G")
+    elif gain > 0:
+        reading = "the prior helps: x_G carries something x_R lacks, as the seed says"
+    else:
+        reading = "the prior costs PSNR: on these faces the fusion would do better without x_G"
+    return Result(exercise, True, [], f"your three fusions match the check's on {sharp.shape[0]} faces: the prior "
+                                      f"adds {gain:+.2f} dB over x_R in its place, "
+                                      f"{first['x_G'] - first['zeros']:+.2f} dB over zeros - {reading}.")
