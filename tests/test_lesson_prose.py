@@ -93,3 +93,21 @@ def test_printed_figures_are_checked_against_the_executed_lesson():
     # a rounding of the printed value is the same figure; two units off in the last place is not
     assert unprinted_figures(_nb("CODE:x", "PSNR 22.1 dB (printed above).", outputs={0: "PSNR 22.14"})) == []
     assert unprinted_figures(_nb("CODE:x", "PSNR 22.3 dB (printed above).", outputs={0: "PSNR 22.14"}))
+
+
+def _objectives(path: Path) -> int:
+    import re
+
+    first = "".join(json.loads(path.read_text())["cells"][0]["source"])
+    block = first.split("## Objectives", 1)[1].split("<!-- mode-times", 1)[0]
+    return len(re.findall(r"^\d+\. ", block, flags=re.M))
+
+
+def test_instructor_guide_states_the_lessons_objective_counts():
+    import re
+
+    words = {"three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8}
+    guide = (ROOT / "notebooks" / "INSTRUCTOR.md").read_text()
+    lo, hi = (words[w] for w in re.search(r"objectives \((\w+) to (\w+),", guide).groups())
+    counts = {p.name[:2]: _objectives(p) for p in NOTEBOOKS}
+    assert min(counts.values()) == lo and max(counts.values()) == hi, counts
