@@ -498,6 +498,8 @@ def test_cli_get_and_list(data, toy, server, tmp_path, capsys):
     assert "not installed" in rows["scenes8"] and "21.7 MB" in rows["scenes8"]
     assert "lessons data get scenes8" in rows["scenes8"]
     assert "torchvision" in rows["cifar10"] and "lessons data get cifar10" in rows["cifar10"]
+    assert "not installed [170.5 MB: lessons data get cifar10]" in rows["cifar10"]     # the command, not an API
+    assert "download=True" in rows["voc"] and "not downloaded" in rows["voc"]           # torchvision's own sets
     assert "synthetic" in rows and "samples" in rows
     assert main(["data", "get", "nope"]) == 2
     err = capsys.readouterr().err

@@ -245,7 +245,9 @@ def add_pack_rows(infos: Sequence[SourceInfo]) -> list[SourceInfo]:
         where = installed_pack(name)
         tail = f"[{_mb(pack_bytes(name))}: {get_command(name)}]"
         row = next((r for r in rows if r.name == name), None)
-        if row is not None:   # installed (a pack row), or cifar10's torchvision row
+        if row is not None and not row.available:   # cifar10's torchvision row, its files absent
+            row.note = f"not installed {tail}"
+        elif row is not None:   # installed (a pack row, or cifar10's torchvision files)
             row.note = f"{row.note} {tail}".strip()
         elif where is not None:  # installed, but named by its path (a name taken earlier)
             rows.append(SourceInfo(name, "pack", describe(name), True, {}, f"installed: {where} {tail}"))

@@ -863,7 +863,7 @@ def list_sources() -> list[SourceInfo]:
         infos.append(SourceInfo(
             name, "torchvision", spec.description, bool(present), present,
             f"in {root}" if present else
-            f"no files in {root}: `lessons data show {name} --out x.png` says which, or use download=True",
+            f"not downloaded (no files in {root}): open_source({name!r}, download=True) fetches them",
         ))
     for name, path in _packs():
         if path.stem.lower() in _TORCHVISION and _pack_by_stem(path.stem.lower()) == path:
