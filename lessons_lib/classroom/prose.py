@@ -158,9 +158,9 @@ def unprinted_figures(executed: dict) -> list[str]:
     printed = "\n".join(_outputs_text(c) for c in executed["cells"] if c["cell_type"] == "code")
     problems = []
     for p in paragraphs(executed):
-        own = _PAPER.search(p.text) or _NOT_MEASURED.search(p.text) or _RESULTS.search(p.text)
-        if _PRINTED.search(p.text) or (not own and _PRINTED.search(p.cell_text)
-                                       and not _RESULTS.search(p.cell_text)):
+        if _PAPER.search(p.text) or _NOT_MEASURED.search(p.text) or _RESULTS.search(p.text):
+            continue            # the paragraph names another source for its figures
+        if _PRINTED.search(p.text) or (_PRINTED.search(p.cell_text) and not _RESULTS.search(p.cell_text)):
             missing = [f for f in p.figures if not _printed_match(f, printed)]
             if missing:
                 problems.append(f"{p.where} -- {', '.join(missing)} not printed by the lesson")
