@@ -140,9 +140,10 @@ def score(trials: Sequence[Trial], answers: Sequence[str]) -> dict[str, Any]:
     return out
 
 
-def class_study(tests: Sequence[tuple[Sequence[Trial], Sequence[str]]], *, n_boot: int = 2000,
+def class_study(tests: Sequence[tuple[Sequence[Trial], Sequence[str]] | Mapping[str, Any]], *, n_boot: int = 2000,
                 seed: int = 0) -> dict[str, Any]:
-    """A class's answers read as a study: ``tests`` holds each participant's ``(trials, answers)``.
+    """A class's answers read as a study: ``tests`` holds each participant's ``(trials, answers)``
+    or the JSON record their quiz wrote (:meth:`RealOrColorized.record`).
 
     The answers are not independent trials: several students judge the same photo, and a photo
     that is easy (or hard) is so for all of them. Pooling every answer into one binomial test
@@ -161,7 +162,13 @@ def class_study(tests: Sequence[tuple[Sequence[Trial], Sequence[str]]], *, n_boo
     """
     per_image: dict[str, list[int]] = {}
     right = total = 0
-    for trials, answers in tests:
+    for test in tests:
+        if isinstance(test, Mapping):            # a record of RealOrColorized.record(): names, not images
+            trials = [Trial(torch.empty(0), torch.empty(0), real, name, model)
+                      for name, real, model in test["trials"]]
+            answers = test["answers"]
+        else:
+            trials, answers = test
         if len(answers) != len(trials):
             raise LessonsError(f"{len(answers)} answers for {len(trials)} trials: answer every pair once")
         for t, a in zip(trials, answers):
@@ -222,6 +229,12 @@ class RealOrColorized:
 
     def result(self) -> dict[str, Any]:
         return score(self.trials[: len(self.answers)], self.answers)
+
+    def record(self) -> dict[str, Any]:
+        """What the instructor collects from each student: the pairs by name (not the images)
+        and the answers, JSON-ready (``json.dump(quiz.record(), f)``); :func:`class_study`
+        reads a list of them."""
+        return {"trials": [[t.name, t.real, t.model] for t in self.trials], "answers": list(self.answers)}
 
     def summary(self) -> str:
         r = self.result()

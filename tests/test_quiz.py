@@ -73,6 +73,12 @@ def test_class_study_counts_images_not_answers():
     assert lo < r["fooled_rate"] < hi and hi - lo > 0.2     # 12 images: a wide interval
     with pytest.raises(LessonsError, match="no answers yet"):
         class_study([])
+    # the JSON records the students hand in give the same study as the trials themselves
+    import json
+
+    records = [json.loads(json.dumps(RealOrColorized(list(t), list(a)).record())) for t, a in tests]
+    again = class_study(records)
+    assert again["p_value"] == r["p_value"] and again["per_image"] == r["per_image"]
 
 
 def test_binomial_tail_matches_the_closed_form():
