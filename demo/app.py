@@ -11,7 +11,7 @@
 Three tabs, each a thin layer over :mod:`lessons_lib` (nothing is computed here that the
 package does not compute the same way for the command line and the lessons):
 
-**Colorize** -- :class:`lessons_lib.pipeline.Colorizer` with one of the shipped models
+**Colorize** -- :class:`lessons_lib.colorization.Colorizer` with one of the shipped models
 (:func:`lessons_lib.zoo.list_models`; the dropdown shows each card's held-out PSNR). A photo
 that is already in colour is colorized from its lightness alone (the Colorizer never looks
 at the input's colours), and the result is then measured against the original colours with
@@ -25,7 +25,7 @@ changes; hints can be selected, moved (edit x, y in the table), removed, undone 
 and every change recolours the photo (:func:`colorize_with_hints`). The hints live in the
 visitor's ``gr.State``; a refused change leaves them as they were.
 
-**Restore** -- :class:`lessons_lib.pipeline.Restorer` (the shipped seed-004 restorer). A
+**Restore** -- :class:`lessons_lib.restoration.Restorer` (the shipped seed-004 restorer). A
 sharp face is first blurred with kernel ``k`` of the restorer's own kernel bank (the card's
 ``kernel_bank``: :func:`bank_kernel`, and :func:`lessons_lib.data.blur.blur`, the function
 training blurs with), then restored; the page shows x_R (NAFNet), x_G (GAN prior inversion)
@@ -228,7 +228,7 @@ class DemoModels:
                            f"{', '.join(m['name'] for m in self.colour_models)}")
 
     def colorizer(self, name: str | None) -> Colorizer:
-        """The :class:`~lessons_lib.pipeline.Colorizer` of shipped model ``name`` (None: the default)."""
+        """The :class:`~lessons_lib.colorization.Colorizer` of shipped model ``name`` (None: the default)."""
         m = self.colour_model(name or self.default_colour_model or "")
         return self._get("colorization:" + m["name"], lambda: Colorizer(m["path"], device=self.device))
 
@@ -240,7 +240,7 @@ class DemoModels:
         return HINT_MODEL
 
     def hint_colorizer(self) -> Colorizer:
-        """The shipped hint model's :class:`~lessons_lib.pipeline.Colorizer`."""
+        """The shipped hint model's :class:`~lessons_lib.colorization.Colorizer`."""
         if not any(m["name"] == self.hint_model_name for m in self.colour_models):
             raise LessonsError(f"the hint model ({self.hint_model_name}) is not installed: reinstall the package "
                                f"(pip install -e .) or train it with `lessons models train {self.hint_model_name}`")
@@ -251,7 +251,7 @@ class DemoModels:
         return bool(self.colour_model(name)["card"].get("g_noise", False))
 
     def restorer(self) -> Restorer:
-        """The shipped :class:`~lessons_lib.pipeline.Restorer`."""
+        """The shipped :class:`~lessons_lib.restoration.Restorer`."""
         m = self.restorer_model
         if m is None:
             raise LessonsError("no restorer is installed: reinstall the package (pip install -e .) or train one "
@@ -709,7 +709,7 @@ def bank_kernel(bank: dict[str, Any], k: int, size: int) -> torch.Tensor:
     """Kernel ``k`` of the bank ``bank`` (``{"n", "seed"}``, a restorer card's ``kernel_bank``)
     drawn at ``size x size``: exactly ``KernelBank(n, size, seed)[k]`` (each kernel has its own
     child seed), without drawing the other ``n - 1``. At another size than the training one it
-    is the same camera path scaled, as :func:`lessons_lib.restorer.evaluation.evaluate_restorer`
+    is the same camera path scaled, as :func:`lessons_lib.restoration.evaluation.evaluate_restorer`
     uses at other sizes. Cached (64 kernels)."""
     n = int(bank["n"])
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):

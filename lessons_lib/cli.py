@@ -325,7 +325,7 @@ def _output_path(out: str, src: str):
 
 def _cmd_colorize(args) -> int:
     from .data.hints import load_hints, parse_hint
-    from .pipeline import HINT_SIZE, Colorizer
+    from .colorization import HINT_SIZE, Colorizer
     from .zoo import HINT_MODEL, resolve_model
 
     out = _output_path(args.out_image, args.in_image)
@@ -437,11 +437,11 @@ def _add_eval(sub) -> None:
 def _eval_parts(kind: str):
     """(pipeline class, evaluate function, format function) of ``lessons eval KIND``."""
     if kind == "colorize":
-        from .pipeline import Colorizer, evaluate_colorizer, format_evaluation
+        from .colorization import Colorizer, evaluate_colorizer, format_evaluation
 
         return Colorizer, evaluate_colorizer, format_evaluation
-    from .pipeline import Restorer
-    from .restorer.evaluation import evaluate_restorer, format_restoration
+    from .restoration import Restorer
+    from .restoration.evaluation import evaluate_restorer, format_restoration
 
     return Restorer, evaluate_restorer, format_restoration
 
@@ -480,7 +480,7 @@ def _add_restore(sub) -> None:
 
 
 def _cmd_restore(args) -> int:
-    from .pipeline import Restorer
+    from .restoration import Restorer
 
     from .zoo import resolve_model
 

@@ -44,10 +44,11 @@ import dataclasses
 from typing import Any, Callable
 
 from . import LessonsError, smoke_mode
-from .train.config import TrainConfig, config_fields
-from .restorer.recipes import FusionRecipe, InversionRecipe, NAFNetRecipe, StyleGAN2Recipe
-from .train.recipe import (ColorGANRecipe, ColorizationRecipe, DCGANRecipe, FeatureNetRecipe, Recipe,
-                           ToyGANRecipe, recipe_to_dict)
+from .colorization.recipes import ColorGANRecipe, ColorizationRecipe
+from .featurenet.recipes import FeatureNetRecipe
+from .restoration.recipes import FusionRecipe, InversionRecipe, NAFNetRecipe, StyleGAN2Recipe
+from .toygan.recipes import DCGANRecipe, ToyGANRecipe
+from .train.config import Recipe, TrainConfig, config_fields, recipe_to_dict
 
 __all__ = [
     "Recipe",
@@ -145,12 +146,13 @@ def apply_overrides(recipe: Recipe, **overrides: Any) -> Recipe:
 
 
 def build_task(recipe: Recipe):
-    """The :class:`~lessons_lib.train.Task` that trains ``recipe``."""
-    import importlib
-
+    """The :class:`~lessons_lib.train.Task` that trains ``recipe``: ``recipe.Task(recipe)``,
+    the class its recipe type imports from its product's ``tasks`` module."""
     recipe.validate()
-    module, cls = recipe.task.split(":")
-    return getattr(importlib.import_module(module), cls)(recipe)
+    if recipe.Task is None:
+        raise LessonsError(f"{type(recipe).__name__} names no Task class: set its class attribute Task "
+                           "to the task that trains it")
+    return recipe.Task(recipe)
 
 
 def run_recipe(recipe: Recipe | str, *, command: str | None = None, hooks=(), **overrides: Any):
@@ -455,7 +457,7 @@ def _hints() -> Recipe:
 # Seed 004 trains on FFHQ at 512 px for 40k iterations per stage; the kit's pack is
 # celeba10k (9,000 / 1,000 aligned CelebA faces) at 64 px, and the lengths below are the
 # seed's iteration counts scaled to a small GPU run (a CPU run overrides --steps).
-# The recipe types are in lessons_lib.restorer.recipes, their tasks in lessons_lib.restorer.tasks.
+# The recipe types are in lessons_lib.restoration.recipes, their tasks in lessons_lib.restoration.tasks.
 _SEED004 = ("Lee, Kang, Lee, Baek & Cho, 'Image restoration with a regression network and a GAN' (seed 004); "
             "NAFNet: Chen et al. 2022; StyleGAN2: Karras et al. 2020")
 

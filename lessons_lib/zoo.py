@@ -209,7 +209,8 @@ _RESTORE_KEYS = ("psnr", "ssim", "perceptual", "sharpness")
 
 def _evaluate(spec: ShippedSpec, weights: Path, source: Any, *, limit: int | None = None) -> dict[str, Any]:
     """Score shipped weights on one source's val split: a short, plain-JSON summary."""
-    from .pipeline import Colorizer, Restorer, evaluate_colorizer
+    from .colorization import Colorizer, evaluate_colorizer
+    from .restoration import Restorer
 
     if spec.task == "colorization":
         res = evaluate_colorizer(Colorizer(weights, device="cpu"), source, heldout_split(source),
@@ -217,7 +218,7 @@ def _evaluate(spec: ShippedSpec, weights: Path, source: Any, *, limit: int | Non
         return {"n_images": res["n_images"], "size": res["size"], "split": res["split"],
                 "model": _summary(res["model"], _COLOR_KEYS),
                 "gray_input": _summary(res["gray_baseline"], _COLOR_KEYS)}
-    from .restorer.evaluation import evaluate_restorer
+    from .restoration.evaluation import evaluate_restorer
 
     res = evaluate_restorer(Restorer(weights, device="cpu"), source, "val", limit=limit)
     out: dict[str, Any] = {"n_images": res["n_images"]}
@@ -303,14 +304,14 @@ def _shipped_colorizer(name: str, weights: str | os.PathLike | None):
     """The shipped colorizer ``name`` (or ``weights``) on the CPU; None for a restorer."""
     if get_spec(name).task != "colorization":
         return None
-    from .pipeline import Colorizer
+    from .colorization import Colorizer
 
     return Colorizer(Path(weights) if weights is not None else model_path(name), device="cpu")
 
 
 def sample_diversity(name: str, weights: str | os.PathLike | None = None, seeds: int = 8) -> dict[str, Any] | None:
     """For a colorizer with a noise input: how far the colourings of ``seeds`` seeds are
-    apart on the bundled photos (:meth:`lessons_lib.pipeline.Colorizer.diversity`, at the
+    apart on the bundled photos (:meth:`lessons_lib.colorization.Colorizer.diversity`, at the
     model's size); None for a model without noise (its seeds all give one colouring)."""
     from .color import rgb_to_lab_normalized
     from .data import ColorizationDataset
@@ -333,10 +334,10 @@ HINT_COUNTS = (0, 1, 2, 5, 10, 20, 50)
 
 def sample_hint_metric(name: str, weights: str | os.PathLike | None = None) -> dict[str, Any] | None:
     """For a hint model: PSNR with 0 and 10 hints from the true colours on the bundled photos
-    (:func:`lessons_lib.pipeline.hint_curve` at the card's size, seed 0); None for a model
+    (:func:`lessons_lib.colorization.hint_curve` at the card's size, seed 0); None for a model
     that takes no hints."""
     from .data.sources import sample_photos
-    from .pipeline import hint_curve
+    from .colorization import hint_curve
 
     spec, col = get_spec(name), _shipped_colorizer(name, weights)
     if col is None or not col.takes_hints:
@@ -367,7 +368,7 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
     plan). Returns the weights' path (a restorer: its folder).
     A held-out source that is not on this machine is recorded as unavailable, not guessed."""
     from .checkpoints import load_model, read_card, save_model
-    from .restorer.bundle import BUNDLE_CARD, export_bundle
+    from .restoration.bundle import BUNDLE_CARD, export_bundle
 
     spec = get_spec(name)
     root = Path(runs) if runs is not None else spec.runs()
@@ -439,7 +440,7 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
     }
     if shipped["hints_samples"] is not None:
         # a hint model: PSNR against the number of hints from the true colours, held out
-        from .pipeline import Colorizer, hint_curve
+        from .colorization import Colorizer, hint_curve
 
         col = Colorizer(target, device="cpu")
         shipped["hints_heldout"] = {}
@@ -485,8 +486,9 @@ def compare_models(size: int | None = None, *, limit: int | None = None, restore
     ``face_source`` replace the held-out sets (e.g. ``"synthetic"`` where the packs are
     absent). Plain JSON.
     """
-    from .pipeline import Colorizer, Restorer, evaluate_colorizer
-    from .restorer.evaluation import evaluate_restorer
+    from .colorization import Colorizer, evaluate_colorizer
+    from .restoration import Restorer
+    from .restoration.evaluation import evaluate_restorer
 
     default = SPECS[default_model("colorization")]
     size = int(size or default.size)
@@ -572,7 +574,7 @@ def _card_of(path: Path) -> dict[str, Any] | None:
 def list_models(task: str | None = None, weights_dir: str | os.PathLike | None = None) -> list[dict[str, Any]]:
     """The shipped models on disk, in :data:`SPECS` order: ``{"name", "task", "path",
     "description", "default", "card"}`` each (only those whose files are present)."""
-    from .restorer.bundle import BUNDLE_CARD
+    from .restoration.bundle import BUNDLE_CARD
 
     base = Path(weights_dir) if weights_dir is not None else WEIGHTS_DIR
     out = []

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 
 from .. import LessonsError
 from ..color.gamut import BAND_PIXELS, lab_to_rgb_keep_lightness, recombine
-from .base import MAX_PIXELS, REDUCING_GAP, Pipeline
+from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
 
 __all__ = ["Colorizer", "MAX_CHROMA", "HINT_SIZE"]
 
