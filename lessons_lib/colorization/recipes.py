@@ -129,7 +129,8 @@ class ColorizationRecipe(Recipe):
     features: str = "kit"
     # --- NoGAN (DeOldify): a warm-started G, a critic warm-up, then a short GAN phase
     #: start G from these weights (a run folder or .safetensors written by the same recipe
-    #: family, e.g. the L1 pre-training run); None = random initialisation
+    #: family, e.g. the L1 pre-training run; ``nogan``: runs/nogan_pretrain); None = random
+    #: initialisation. A path that does not exist is refused, naming the run that makes it
     init_g: str | None = None
     #: the first ``d_pretrain_steps`` steps train D alone on the (frozen) G's colourings, so
     #: that the GAN phase starts with a critic that already tells them from photos
@@ -214,9 +215,10 @@ class ColorizationRecipe(Recipe):
               f"{choice['best_psnr']:.2f}; colourfulness {choice['colorfulness']:.1f})", flush=True)
 
     def smoke(self) -> "ColorizationRecipe":
-        """Synthetic 32-px images, 8-channel nets, 2 steps of batch 4."""
+        """Synthetic 32-px images, 8-channel nets, 2 steps of batch 4; G starts afresh (no
+        ``init_g``: a warm start trained at full size would not fit the 8-channel G)."""
         return dataclasses.replace(
-            self, data="synthetic", size=32, limit=16, val_limit=8, g_base=8, d_base=8,
+            self, init_g=None, data="synthetic", size=32, limit=16, val_limit=8, g_base=8, d_base=8,
             d_layers=min(self.d_layers, 2), val_split="val",
             train=self.train.replace(steps=2, batch_size=4, log_every=1, sample_every=0, ckpt_every=1000,
                                      eval_every=0, n_samples=4, progress=False),

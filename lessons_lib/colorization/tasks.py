@@ -23,6 +23,7 @@ all, plain L1 regression (seed 003's "CNN (U-Net)" models).
 from __future__ import annotations
 
 import warnings
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
@@ -39,6 +40,9 @@ __all__ = ["ColorizationTask", "DISCRIMINATORS"]
 
 # recipe name of the discriminator -> registered model architecture
 DISCRIMINATORS = {"patchgan": "patchgan", "nin_patchgan": "nin_patchgan", "image": "image_discriminator"}
+#: a named recipe whose G starts from another recipe's run (``init_g``) -> that recipe, named
+#: in the error when the warm start is missing (NoGAN: the GAN phase after the L1 pre-training)
+WARM_STARTS = {"nogan": "nogan_pretrain"}
 #: validation batch i of a hint model draws its hints from a generator seeded VAL_HINT_SEED + i
 VAL_HINT_SEED = 12_000
 
@@ -165,6 +169,12 @@ class ColorizationTask(Task):
         from ..checkpoints import load_model
 
         r = self.recipe
+        if not Path(r.init_g).expanduser().exists():
+            made_by = WARM_STARTS.get(r.name)
+            how = (f"make it with `lessons train {made_by} --out {r.init_g}`" if made_by else
+                   "point init_g at the run (or .safetensors) whose G this run continues")
+            raise LessonsError(f"the warm start init_g={r.init_g} does not exist: {how}, or pass "
+                               f"--set init_g=PATH (--set init_g=none trains G from a random start)")
         src, card = load_model(r.init_g, expect_arch=self.generator_arch)
         want = self.generator_config()
         have = {k: card.get("config", {}).get(k) for k in want}
