@@ -10,6 +10,7 @@ import torch.nn.functional as F
 from .. import LessonsError
 from ..color.gamut import BAND_PIXELS, lab_to_rgb_keep_lightness, recombine
 from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
+from .inputs import G_INPUTS, generator_input, generator_input_kind
 
 __all__ = ["Colorizer", "MAX_CHROMA", "HINT_SIZE"]
 
@@ -87,11 +88,9 @@ class Colorizer(Pipeline):
         (the gray image in 3 channels, [-1, 1]) or ``"L+hints"`` ((L, hint a, hint b, mask),
         B,4,S,S); from the card, else from the colour space and the generator's input channels."""
         gi = self.card.get("g_input")
-        if gi in ("L", "L00", "gray3", "L+hints"):
+        if gi in G_INPUTS:
             return gi
-        if self.color_space == "rgb":
-            return "gray3"
-        return "L00" if getattr(self.model, "in_channels", 1) == 3 else "L"
+        return generator_input_kind(self.color_space, chroma_input=getattr(self.model, "in_channels", 1) == 3)
 
     @property
     def takes_hints(self) -> bool:
@@ -139,25 +138,10 @@ class Colorizer(Pipeline):
     # ------------------------------------------------------------------ the network
     def _generator_input(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised L ``(B, 1, S, S)`` (and hint channels ``(B, 3, S, S)`` for a hint model)
-        -> what G was trained on (see :attr:`g_input`)."""
-        from ..color import lab_normalized_to_rgb
-
-        gi = self.g_input
-        if hints is not None and gi != "L+hints":
+        -> what G was trained on (see :attr:`g_input`): the function training uses too."""
+        if hints is not None and not self.takes_hints:
             self._refuse_hints()
-        if gi == "L+hints":
-            from ..data.hints import hint_input
-
-            if hints is None:
-                return hint_input(L)                                          # no hints: zeros
-            return torch.cat([L, hints.to(L.device, L.dtype)], 1)             # (B, 4, S, S)
-        if gi == "L":
-            return L                                                          # (B, 1, S, S)
-        if gi == "L00":
-            return torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], 1)  # (B, 3, S, S)
-        # gray3: the colour with this L and a = b = 0, in [-1, 1] (= lab_batch's rgb gray3)
-        gray = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
-        return gray * 2.0 - 1.0                                               # (B, 3, S, S)
+        return generator_input(self.g_input, L, hints)
 
     def _run_generator(self, L_small: torch.Tensor, seed: int | None,
                        hints: torch.Tensor | None = None) -> torch.Tensor:

@@ -30,8 +30,9 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from .. import LessonsError
-from ..data.hints import HINT_CHANNELS, hint_input, simulate_hints
+from ..data.hints import HINT_CHANNELS, simulate_hints
 from ..train.task import Task
+from .inputs import generator_input, generator_input_kind
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipes import ColorizationRecipe
@@ -264,16 +265,15 @@ class ColorizationTask(Task):
                                        sigma=r.hint_sigma, generator=generator)
         return torch.cat([hint_ab, mask], dim=1).to(target.dtype)
 
+    @property
+    def g_input_kind(self) -> str:
+        """How G is fed (:data:`~lessons_lib.colorization.inputs.G_INPUTS`), the card's ``"g_input"``."""
+        return generator_input_kind(self.color_space, hints=self.recipe.hints, chroma_input=self.lab_with_chroma_input)
+
     def g_input(self, cond: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
-        """What G colorizes: L (B,1,H,W), (L, 0, 0) (B,3,H,W) for a Lab G with identity, gray3,
-        or (L, hint a, hint b, mask) (B,4,H,W) for a hint model (no hints: zeros)."""
-        if self.recipe.hints:
-            if hints is None:
-                return hint_input(cond)
-            return torch.cat([cond, hints.to(cond.dtype)], dim=1)                        # (B, 4, H, W)
-        if self.lab_with_chroma_input:
-            return torch.cat([cond, torch.zeros_like(cond).expand(-1, 2, -1, -1)], dim=1)  # (L, 0, 0)
-        return cond
+        """What G colorizes (:func:`~lessons_lib.colorization.inputs.generator_input`, shared with
+        the Colorizer): L, (L, 0, 0), gray3, or (L, hint a, hint b, mask) with zeros for no hints."""
+        return generator_input(self.g_input_kind, cond, hints if self.recipe.hints else None)
 
     def colour_input(self, data: dict[str, torch.Tensor]) -> torch.Tensor:
         """The real colour image in model space, the identity loss's input: (L, a, b) or rgb."""
@@ -383,8 +383,7 @@ class ColorizationTask(Task):
             "color_space": self.color_space,
             # how a pipeline feeds the exported G: "L" (B,1,H,W) -> ab; "L00" (L, 0, 0) -> ab;
             # "gray3" (gray in 3 channels, [-1, 1]) -> RGB [-1, 1]
-            "g_input": "gray3" if self.color_space == "rgb" else (
-                "L+hints" if r.hints else ("L00" if self.lab_with_chroma_input else "L")),
+            "g_input": self.g_input_kind,
         }
         if r.hints:
             info["hints"] = {"p": r.hint_p, "max_patch": r.hint_max_patch, "sigma": r.hint_sigma,
