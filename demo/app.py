@@ -86,7 +86,6 @@ import json
 import logging
 import math
 import os
-import struct
 import tempfile
 import threading
 import time
@@ -100,7 +99,10 @@ import torch
 from PIL import Image
 
 from lessons_lib import LessonsError
-from lessons_lib.pipeline import MAX_PIXELS, Colorizer, Restorer
+from lessons_lib.colorization import Colorizer
+from lessons_lib.data import load_image
+from lessons_lib.inference import MAX_PIXELS
+from lessons_lib.restoration import Restorer
 from lessons_lib.playground import draw_hints
 
 __all__ = [
@@ -332,104 +334,22 @@ def load_upload(path: Any, *, max_side: int = MAX_SIDE, max_pixels: int = MAX_UP
                 max_full_pixels: int = MAX_FULL_DECODE_PIXELS) -> tuple[Image.Image, list[str]]:
     """An uploaded file -> ``(RGB PIL image of at most max_side px a side, notes for the status)``.
 
-    The pixel count is read from the header first (more than ``max_pixels``: a clear
-    :class:`~lessons_lib.LessonsError`, nothing decoded). Large images are shrunk while
-    decoding, so that at most one full-size copy ever exists:
-
-    * a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's draft mode);
-    * an 8-bit RGB, gray, RGBA or gray+alpha image (one frame) is decoded and at once
-      box-averaged by an integer factor (alpha premultiplied, so transparent pixels' hidden
-      colours do not bleed);
-    * any other kind (16-bit, palette, CMYK TIFF, several frames...) must be converted at
-      full size by :func:`lessons_lib.data.load_image`, which takes up to ~30 bytes per
-      pixel: such files are accepted up to ``max_full_pixels``.
-
-    Then :func:`lessons_lib.data.load_image` decodes it (modes, 16 bits, alpha on white, the
-    first frame, EXIF rotation; a corrupt file is a LessonsError naming the file) and the
-    result is shrunk to ``max_side`` (bicubic, antialiased). The notes say what was changed.
+    The kit's one safe loader, :func:`lessons_lib.data.load_image`, with the demo's limits: the
+    pixel count read from the header first (more than ``max_pixels``: a clear
+    :class:`~lessons_lib.LessonsError`, nothing decoded), large images shrunk while decoding,
+    16-bit / palette / CMYK / multi-frame files (converted at full size) accepted up to
+    ``max_full_pixels``, EXIF rotation, alpha on white; the notes say what was changed.
     """
-    from lessons_lib.data import load_image
-
     if path is None or (isinstance(path, str) and not path.strip()):
         raise LessonsError("no image: upload a photo (or click one of the examples) first")
     name = Path(str(path)).name
     notes: list[str] = []
-    probe = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            probe = Image.open(path)  # the header only
-        except Image.DecompressionBombError as e:  # > 2 x Pillow's own limit, from the header
-            raise LessonsError(f"{name} is far too large to open safely ({e}); this demo accepts at most "
-                               f"{max_pixels:,} pixels: shrink it first") from None
-        except Exception:  # noqa: BLE001 - load_image below gives the clear message
-            probe = None
-        try:
-            if probe is None:
-                img = load_image(path, max_pixels=max_pixels, name=name)
-                header = img.size
-            else:
-                img, header = _decode_shrunk(probe, name, max_side, max_pixels, max_full_pixels, notes)
-        except LessonsError as e:  # name the file as the user knows it, not Gradio's temporary path
-            raise LessonsError(str(e).replace(str(path), name)) from None
-        finally:
-            if probe is not None:
-                probe.close()
-    W, H = img.size
-    if (W >= H) != (header[0] >= header[1]):  # turned by its EXIF orientation
-        header = (header[1], header[0])
-    if max(W, H) > max_side:
-        s = max_side / max(W, H)
-        size = (max(1, round(W * s)), max(1, round(H * s)))
-        img = img.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-    if img.size != header:
-        notes.append(f"Your {header[0]}x{header[1]} photo was shrunk to {img.width}x{img.height} "
-                     f"(this demo works on at most {max_side} px on the long side, to bound its memory).")
+    try:
+        img = load_image(path, max_pixels=max_pixels, name=name, max_side=max_side,
+                         max_full_pixels=max_full_pixels, notes=notes, owner="this demo")
+    except LessonsError as e:  # name the file as the user knows it, not Gradio's temporary path
+        raise LessonsError(str(e).replace(str(path), name)) from None
     return img, notes
-
-
-# modes Image.reduce averages correctly (alpha ones through their premultiplied twins)
-_REDUCIBLE = {"RGB": None, "L": None, "RGBA": "RGBa", "LA": "La"}
-
-
-def _decode_shrunk(probe: Image.Image, name: str, max_side: int, max_pixels: int, max_full_pixels: int,
-                   notes: list[str]) -> tuple[Image.Image, tuple[int, int]]:
-    """:func:`load_upload`'s decoding of an opened file: ``(RGB image, header size)``."""
-    from lessons_lib.data import load_image
-
-    header = probe.size
-    w, h = header
-    frames = getattr(probe, "n_frames", 1)
-    if frames > 1:
-        notes.append(f"Your file has {frames} frames: the first one is used.")
-    if probe.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in probe.info:
-        notes.append("Transparent areas are shown on white.")
-    if w * h > max_pixels:
-        raise LessonsError(f"{name} is {w}x{h} = {w * h:,} pixels, more than this demo's limit of "
-                           f"{max_pixels:,} pixels: shrink it first")
-    if probe.format == "JPEG" and max(w, h) > max_side:
-        s = max_side / max(w, h)
-        probe.draft(None, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
-        w, h = probe.size
-    factor = max(w, h) // max_side
-    src: Image.Image = probe
-    if factor >= 2 and frames == 1 and probe.mode in _REDUCIBLE and "transparency" not in probe.info:
-        try:
-            probe.load()
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
-            raise LessonsError(f"{name} is not a readable image ({type(e).__name__}: {e})") from None
-        premultiplied = _REDUCIBLE[probe.mode]
-        if premultiplied is None:
-            src = probe.reduce(factor)  # keeps probe.info (the EXIF orientation)
-        else:
-            src = probe.convert(premultiplied).reduce(factor).convert(probe.mode)
-    elif w * h > max_full_pixels:
-        raise LessonsError(
-            f"{name} is a {w}x{h} image of mode {probe.mode}" + (f" with {frames} frames" if frames > 1 else "")
-            + f": such images are converted at full size, and this demo accepts at most "
-            f"{max_full_pixels / 1e6:.0f} Mpx of them (8-bit RGB, gray and JPEG up to "
-            f"{max_pixels / 1e6:.0f} Mpx); save it as an 8-bit PNG or a JPEG, or shrink it first")
-    return load_image(src, max_pixels=max_pixels, name=name), header
 
 
 def _to_tensor(img: Image.Image) -> torch.Tensor:
