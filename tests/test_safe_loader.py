@@ -4,31 +4,19 @@ and the data sources. Each protection is checked through the loader and through 
 from the header, decompression bombs, the full-size-conversion limit, and shrinking while decoding."""
 from __future__ import annotations
 
-import struct
-import zlib
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
+from bomb_images import png_header as _png_header
 from lessons_lib import LessonsError
 from lessons_lib.cli import main
 from lessons_lib.data import load_image
 from lessons_lib.data.images import DEFAULT_MAX_FULL_PIXELS
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def _png_header(path: Path, w: int, h: int) -> Path:
-    """A PNG whose header claims w x h pixels, without the pixels: a decompression bomb."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
-    return path
 
 
 def _colorize(src: Path, tmp_path: Path, capsys) -> tuple[int, str, Path]:
