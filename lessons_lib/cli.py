@@ -534,9 +534,9 @@ def _cmd_models(args) -> int:
     if args.name not in zoo.SPECS:
         raise LessonsError(f"unknown shipped model {args.name!r}; choose one of: {', '.join(zoo.SPECS)}")
     if cmd == "train":
-        from . import shipping
+        from . import retrain
 
-        shipping.train_shipped(args.name, args.runs, steps=args.steps, device=args.device)
+        retrain.train_shipped(args.name, args.runs, steps=args.steps, device=args.device)
         if args.no_ship:
             return 0
     path = zoo.ship(args.name, args.runs, limit=args.limit)

@@ -21,7 +21,7 @@ The floors, bottom to top (a module belongs to the longest prefix that matches i
     8  recipes                           (the registry of named recipes, build_task, run_recipe)
     9  colorization, restoration         (each product's inference: Colorizer, Restorer, evaluation)
    10  zoo                               (the shipped models: lookup and cards)
-   11  cli, playground, quiz, classroom, exercises, shipping
+   11  cli, playground, quiz, classroom, exercises, retrain
    12  the compatibility shims (SHIMS)   (old import paths that re-export the new modules)
 
 The house is cut by product (issue 26): ``colorization/`` and ``restoration/`` each hold
@@ -57,7 +57,7 @@ PKG = Path(__file__).resolve().parents[1] / "lessons_lib"
 
 # old import paths kept for the lessons, the tests and users (issue 26): they only re-export
 SHIMS = ("pipeline", "restorer", "train.recipe", "train.colorization", "train.colorgan", "train.toy",
-         "train.features")
+         "train.features", "shipping")
 SHIM_MARK = "Compatibility shim"
 FLOORS: list[tuple[str, ...]] = [
     ("lessons_lib", "device"),
@@ -73,7 +73,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("recipes",),
     ("colorization", "restoration"),
     ("zoo",),
-    ("cli", "playground", "quiz", "classroom", "exercises", "shipping"),
+    ("cli", "playground", "quiz", "classroom", "exercises", "retrain"),
     SHIMS,
 ]
 # inference (a module under these prefixes that is not training) never imports training, at any level
