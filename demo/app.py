@@ -858,8 +858,12 @@ def _seed_info(noise: bool) -> str:
 
 def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, queue_size: int = QUEUE_SIZE,
               concurrency: int = CONCURRENCY) -> gr.Blocks:
-    """The demo page (tabs Colorize and Restore, API endpoints ``/colorize``,
-    ``/colorize_many``, ``/restore``) with its queue set, not yet launched.
+    """The demo page (tabs Colorize, Colour hints and Restore, API endpoints ``/colorize``,
+    ``/colorize_many``, ``/colorize_hints``, ``/restore``) with its queue set, not yet launched.
+
+    Each tab is built, and its events wired, by its own function (:func:`_colorize_tab`,
+    :func:`_hints_tab`, :func:`_restore_tab`); all of them read uploads through
+    :func:`load_upload`, the kit's safe loader with the demo's limits.
 
     Args:
         device: where the models run (``"auto"``, ``"cpu"``, ``"cuda"``...).
@@ -868,7 +872,18 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
         concurrency: requests processed at once.
     """
     models = DemoModels(device=device, weights_dir=weights_dir)
-    bank = models.kernel_bank_params()
+    with gr.Blocks(title="GAN lessons: colorize and restore", analytics_enabled=False,
+                   delete_cache=(CACHE_MAX_AGE_S, CACHE_MAX_AGE_S)) as app:
+        gr.Markdown(_INTRO)
+        _colorize_tab(models)
+        _hints_tab(models)
+        _restore_tab(models)
+    app.queue(max_size=queue_size, default_concurrency_limit=concurrency)
+    return app
+
+
+def _colorize_tab(models: DemoModels) -> None:
+    """The Colorize tab: one photo, one model, a seed; one colouring or several."""
     default = models.default_colour_model
 
     def on_colorize(image, model, seed):
@@ -877,9 +892,6 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
     def on_colorize_many(image, model, seed):
         return _guard(lambda: colorize_many(models, image, model, seed), 1)
 
-    def on_restore(image, mode, kernel):
-        return _guard(lambda: restore_photo(models, image, mode, kernel), 4)
-
     def on_model(model):
         try:
             m, noise = models.colour_model(model), models.has_noise(model)
@@ -887,10 +899,36 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
             return str(e), gr.Slider(interactive=False)
         return _colour_info(m), gr.Slider(interactive=noise, info=_seed_info(noise))
 
-    def on_kernel(kernel):
-        return kernel_preview(models, kernel)
+    with gr.Tab("Colorize", id="colorize"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                c_in = _photo_input("your photo (gray or colour)", "colorize-input", _COLOUR_EXAMPLES,
+                                    "bundled photos")
+                c_model = gr.Dropdown(choices=[(_colour_label(m), m["name"]) for m in models.colour_models],
+                                      value=default, label="model", elem_id="colorize-model")
+                c_info = gr.Markdown(_colour_info(models.colour_model(default) if default else None))
+                noise = bool(default) and models.has_noise(default)
+                c_seed = gr.Slider(0, 9999, value=0, step=1, label="seed (ColorGAN: which colouring)",
+                                   interactive=noise, info=_seed_info(noise), elem_id="colorize-seed")
+                with gr.Row():
+                    c_btn = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
+                    c_many_btn = gr.Button(f"Show me {N_COLOURINGS} colourings", elem_id="colorize-many-button")
+            with gr.Column(scale=2):
+                c_slider = gr.ImageSlider(label="before / after (drag the bar)", format="png", type="pil",
+                                          elem_id="colorize-slider", max_height=520)
+                c_status = gr.Markdown(elem_id="colorize-status")
+                c_gallery = gr.Gallery(label=f"{N_COLOURINGS} colourings (seeds s, s+1, ...)", format="png",
+                                       columns=N_COLOURINGS, height=260, elem_id="colorize-gallery")
+                c_many_status = gr.Markdown(elem_id="colorize-many-status")
+    c_btn.click(on_colorize, [c_in, c_model, c_seed], [c_slider, c_status], api_name="colorize")
+    c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],
+                     api_name="colorize_many")
+    c_model.change(on_model, [c_model], [c_info, c_seed], api_visibility="private")
 
-    # ---- the hints tab: every change goes through one render; an error leaves the state as it was
+
+def _hints_tab(models: DemoModels) -> None:
+    """The Colour hints tab: every change goes through one render; an error leaves the state as it was."""
+
     def hint_outputs(image, state):
         if image is None:
             raise LessonsError("upload a photo first (or pick a bundled one), then click on it")
@@ -946,111 +984,93 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
     def on_hints_api(image, hints):
         return _guard(lambda: colorize_with_hints(models, image, hints)[::2], 1)
 
+    with gr.Tab("Colour hints", id="hints"):
+        h_state = gr.State(new_hint_state())
+        gr.Markdown("**You say where a colour goes; the network spreads it.** Click on the photo to place a "
+                    "hint: it takes the colour the model already paints there, which you then change with the "
+                    "picker (or set the picker first and choose \"the picker's colour\"). Each change "
+                    "recolours the whole photo (Zhang, Zhu et al. 2017).")
+        with gr.Row():
+            with gr.Column(scale=1):
+                h_in = _photo_input("your photo (gray or colour)", "hints-input", _COLOUR_EXAMPLES,
+                                    "bundled photos")
+                h_mode = gr.Radio(list(HINT_COLOUR_MODES), value=HINT_FROM_MODEL, label="a click's colour",
+                                  elem_id="hints-mode")
+                h_picker = gr.ColorPicker(value="#c0392b", label="hint colour (changes the selected hint)",
+                                          elem_id="hints-colour")
+                h_selected = gr.Dropdown(choices=[], value=None, label="selected hint", elem_id="hints-selected")
+                with gr.Row():
+                    h_remove = gr.Button("Remove selected", elem_id="hints-remove")
+                    h_undo = gr.Button("Undo", elem_id="hints-undo")
+                    h_reset = gr.Button("Reset", elem_id="hints-reset")
+                h_table = gr.Dataframe(headers=["x", "y", "colour"], datatype=["number", "number", "str"],
+                                       value=[], interactive=True, label="the hints (edit x, y to move one)",
+                                       elem_id="hints-table")
+                h_json = gr.Code(value="[]", language="json", interactive=False, elem_id="hints-json",
+                                 label="the hints as JSON (save as a file for `lessons colorize --hints`)")
+            with gr.Column(scale=2):
+                h_view = gr.Image(label="click to place a hint", format="png", type="pil", interactive=False,
+                                  elem_id="hints-view")
+                h_status = gr.Markdown("Upload a photo, then click on it to place a hint.",
+                                       elem_id="hints-status")
+                h_result = gr.Image(label="the colorization", format="png", type="pil", interactive=False,
+                                    elem_id="hints-result")
+                h_api_hints = gr.JSON(value=[], visible=False)
+                h_api_btn = gr.Button(visible=False)
+    h_outs = [h_view, h_result, h_status, h_state, h_picker, h_selected, h_table, h_json]
+    h_in.change(on_hint_photo, [h_in], h_outs, api_visibility="private")
+    h_view.select(on_hint_click, [h_in, h_state, h_mode, h_picker], h_outs, api_visibility="private")
+    h_picker.input(on_hint_edit(lambda st, sel, col: hint_recolour(st, sel, col)),
+                   [h_in, h_state, h_selected, h_picker], h_outs, api_visibility="private")
+    h_selected.input(on_hint_pick, [h_state, h_selected], [h_picker, h_state], api_visibility="private")
+    h_remove.click(on_hint_edit(hint_remove), [h_in, h_state, h_selected], h_outs, api_visibility="private")
+    h_undo.click(on_hint_edit(hint_undo), [h_in, h_state], h_outs, api_visibility="private")
+    h_reset.click(on_hint_edit(hint_reset), [h_in, h_state], h_outs, api_visibility="private")
+    h_table.input(on_hint_edit(hints_from_table), [h_in, h_state, h_table], h_outs, api_visibility="private")
+    h_api_btn.click(on_hints_api, [h_in, h_api_hints], [h_result, h_status], api_name="colorize_hints")
+
+
+def _restore_tab(models: DemoModels) -> None:
+    """The Restore tab: a face, blurred by one of the restorer's kernels (or already blurred), restored."""
+    bank = models.kernel_bank_params()
+
+    def on_restore(image, mode, kernel):
+        return _guard(lambda: restore_photo(models, image, mode, kernel), 4)
+
+    def on_kernel(kernel):
+        return kernel_preview(models, kernel)
+
     def on_mode(mode):
         return gr.Slider(interactive=mode == BLUR_FIRST)
 
-    with gr.Blocks(title="GAN lessons: colorize and restore", analytics_enabled=False,
-                   delete_cache=(CACHE_MAX_AGE_S, CACHE_MAX_AGE_S)) as app:
-        gr.Markdown(_INTRO)
-        with gr.Tab("Colorize", id="colorize"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    c_in = _photo_input("your photo (gray or colour)", "colorize-input", _COLOUR_EXAMPLES,
-                                        "bundled photos")
-                    c_model = gr.Dropdown(choices=[(_colour_label(m), m["name"]) for m in models.colour_models],
-                                          value=default, label="model", elem_id="colorize-model")
-                    c_info = gr.Markdown(_colour_info(models.colour_model(default) if default else None))
-                    noise = bool(default) and models.has_noise(default)
-                    c_seed = gr.Slider(0, 9999, value=0, step=1, label="seed (ColorGAN: which colouring)",
-                                       interactive=noise, info=_seed_info(noise), elem_id="colorize-seed")
-                    with gr.Row():
-                        c_btn = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
-                        c_many_btn = gr.Button(f"Show me {N_COLOURINGS} colourings", elem_id="colorize-many-button")
-                with gr.Column(scale=2):
-                    c_slider = gr.ImageSlider(label="before / after (drag the bar)", format="png", type="pil",
-                                              elem_id="colorize-slider", max_height=520)
-                    c_status = gr.Markdown(elem_id="colorize-status")
-                    c_gallery = gr.Gallery(label=f"{N_COLOURINGS} colourings (seeds s, s+1, ...)", format="png",
-                                           columns=N_COLOURINGS, height=260, elem_id="colorize-gallery")
-                    c_many_status = gr.Markdown(elem_id="colorize-many-status")
-        with gr.Tab("Colour hints", id="hints"):
-            h_state = gr.State(new_hint_state())
-            gr.Markdown("**You say where a colour goes; the network spreads it.** Click on the photo to place a "
-                        "hint: it takes the colour the model already paints there, which you then change with the "
-                        "picker (or set the picker first and choose \"the picker's colour\"). Each change "
-                        "recolours the whole photo (Zhang, Zhu et al. 2017).")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    h_in = _photo_input("your photo (gray or colour)", "hints-input", _COLOUR_EXAMPLES,
-                                        "bundled photos")
-                    h_mode = gr.Radio(list(HINT_COLOUR_MODES), value=HINT_FROM_MODEL, label="a click's colour",
-                                      elem_id="hints-mode")
-                    h_picker = gr.ColorPicker(value="#c0392b", label="hint colour (changes the selected hint)",
-                                              elem_id="hints-colour")
-                    h_selected = gr.Dropdown(choices=[], value=None, label="selected hint", elem_id="hints-selected")
-                    with gr.Row():
-                        h_remove = gr.Button("Remove selected", elem_id="hints-remove")
-                        h_undo = gr.Button("Undo", elem_id="hints-undo")
-                        h_reset = gr.Button("Reset", elem_id="hints-reset")
-                    h_table = gr.Dataframe(headers=["x", "y", "colour"], datatype=["number", "number", "str"],
-                                           value=[], interactive=True, label="the hints (edit x, y to move one)",
-                                           elem_id="hints-table")
-                    h_json = gr.Code(value="[]", language="json", interactive=False, elem_id="hints-json",
-                                     label="the hints as JSON (save as a file for `lessons colorize --hints`)")
-                with gr.Column(scale=2):
-                    h_view = gr.Image(label="click to place a hint", format="png", type="pil", interactive=False,
-                                      elem_id="hints-view")
-                    h_status = gr.Markdown("Upload a photo, then click on it to place a hint.",
-                                           elem_id="hints-status")
-                    h_result = gr.Image(label="the colorization", format="png", type="pil", interactive=False,
-                                        elem_id="hints-result")
-                    h_api_hints = gr.JSON(value=[], visible=False)
-                    h_api_btn = gr.Button(visible=False)
-        with gr.Tab("Restore", id="restore"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    r_in = _photo_input("a face photo", "restore-input", _FACE_EXAMPLES, "bundled photos with faces")
-                    r_mode = gr.Radio(list(RESTORE_MODES), value=BLUR_FIRST, label="your photo",
-                                      elem_id="restore-mode")
-                    with gr.Row():
-                        r_kernel = gr.Slider(0, max(int(bank["n"]) - 1, 1), value=0, step=1,
-                                             label=f"blur kernel (one of the restorer's {bank['n']})",
-                                             elem_id="restore-kernel", scale=3)
-                        r_kernel_img = gr.Image(kernel_preview(models, 0), label="the kernel", format="png",
-                                                interactive=False, height=120, width=120, scale=1,
-                                                elem_id="restore-kernel-image")
-                    r_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
-                    gr.Markdown(_restorer_info(models.restorer_model, bank))
-                with gr.Column(scale=2):
-                    with gr.Row():
-                        r_blurred = gr.Image(label="blurred input", format="png", type="pil", elem_id="restore-blurred")
-                        r_xr = gr.Image(label="x_R (NAFNet)", format="png", type="pil", elem_id="restore-x_R")
-                    with gr.Row():
-                        r_xg = gr.Image(label="x_G (GAN prior)", format="png", type="pil", elem_id="restore-x_G")
-                        r_xhat = gr.Image(label="x_hat (fusion)", format="png", type="pil", elem_id="restore-x_hat")
-                    r_status = gr.Markdown(elem_id="restore-status")
+    with gr.Tab("Restore", id="restore"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                r_in = _photo_input("a face photo", "restore-input", _FACE_EXAMPLES, "bundled photos with faces")
+                r_mode = gr.Radio(list(RESTORE_MODES), value=BLUR_FIRST, label="your photo",
+                                  elem_id="restore-mode")
+                with gr.Row():
+                    r_kernel = gr.Slider(0, max(int(bank["n"]) - 1, 1), value=0, step=1,
+                                         label=f"blur kernel (one of the restorer's {bank['n']})",
+                                         elem_id="restore-kernel", scale=3)
+                    r_kernel_img = gr.Image(kernel_preview(models, 0), label="the kernel", format="png",
+                                            interactive=False, height=120, width=120, scale=1,
+                                            elem_id="restore-kernel-image")
+                r_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
+                gr.Markdown(_restorer_info(models.restorer_model, bank))
+            with gr.Column(scale=2):
+                with gr.Row():
+                    r_blurred = gr.Image(label="blurred input", format="png", type="pil", elem_id="restore-blurred")
+                    r_xr = gr.Image(label="x_R (NAFNet)", format="png", type="pil", elem_id="restore-x_R")
+                with gr.Row():
+                    r_xg = gr.Image(label="x_G (GAN prior)", format="png", type="pil", elem_id="restore-x_G")
+                    r_xhat = gr.Image(label="x_hat (fusion)", format="png", type="pil", elem_id="restore-x_hat")
+                r_status = gr.Markdown(elem_id="restore-status")
 
-        c_btn.click(on_colorize, [c_in, c_model, c_seed], [c_slider, c_status], api_name="colorize")
-        c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],
-                         api_name="colorize_many")
-        c_model.change(on_model, [c_model], [c_info, c_seed], api_visibility="private")
-        h_outs = [h_view, h_result, h_status, h_state, h_picker, h_selected, h_table, h_json]
-        h_in.change(on_hint_photo, [h_in], h_outs, api_visibility="private")
-        h_view.select(on_hint_click, [h_in, h_state, h_mode, h_picker], h_outs, api_visibility="private")
-        h_picker.input(on_hint_edit(lambda st, sel, col: hint_recolour(st, sel, col)),
-                       [h_in, h_state, h_selected, h_picker], h_outs, api_visibility="private")
-        h_selected.input(on_hint_pick, [h_state, h_selected], [h_picker, h_state], api_visibility="private")
-        h_remove.click(on_hint_edit(hint_remove), [h_in, h_state, h_selected], h_outs, api_visibility="private")
-        h_undo.click(on_hint_edit(hint_undo), [h_in, h_state], h_outs, api_visibility="private")
-        h_reset.click(on_hint_edit(hint_reset), [h_in, h_state], h_outs, api_visibility="private")
-        h_table.input(on_hint_edit(hints_from_table), [h_in, h_state, h_table], h_outs, api_visibility="private")
-        h_api_btn.click(on_hints_api, [h_in, h_api_hints], [h_result, h_status], api_name="colorize_hints")
-        r_btn.click(on_restore, [r_in, r_mode, r_kernel], [r_blurred, r_xr, r_xg, r_xhat, r_status],
-                    api_name="restore")
-        r_kernel.change(on_kernel, [r_kernel], [r_kernel_img], api_visibility="private")
-        r_mode.change(on_mode, [r_mode], [r_kernel], api_visibility="private")
-    app.queue(max_size=queue_size, default_concurrency_limit=concurrency)
-    return app
+    r_btn.click(on_restore, [r_in, r_mode, r_kernel], [r_blurred, r_xr, r_xg, r_xhat, r_status],
+                api_name="restore")
+    r_kernel.change(on_kernel, [r_kernel], [r_kernel_img], api_visibility="private")
+    r_mode.change(on_mode, [r_mode], [r_kernel], api_visibility="private")
 
 
 # =========================================================================== main

@@ -41,6 +41,9 @@ import torch
 
 from .. import LessonsError
 from .tasks import ColorizationTask
+from ..losses import l1_loss, mode_seeking_loss
+from ..losses.diversity import MS_EPS
+from ..models.features import project_features
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipes import ColorGANRecipe
@@ -109,9 +112,6 @@ class ColorGANTask(ColorizationTask):
         out = super().loss(phase, state, step)
         if phase != "G":
             return out
-        from ..losses import l1_loss
-        from ..models.features import project_features
-
         r = self.recipe
         total = out["loss"]                  # the parent added lambda_perceptual * L_p already
         parts: dict[str, torch.Tensor] = {}
@@ -122,9 +122,6 @@ class ColorGANTask(ColorizationTask):
             total = total + r.lambda_s * ls
             parts["s"] = ls.detach()
         if r.lambda_ms > 0:
-            from ..losses import mode_seeking_loss
-            from ..losses.diversity import MS_EPS
-
             lms = mode_seeking_loss(state["fake"], state["fake_2"], state["noise"], state["noise_2"],
                                     pool=r.ms_pool)
             total = total + r.lambda_ms * lms

@@ -10,6 +10,11 @@ import torch.nn.functional as F
 
 from .. import LessonsError
 from .colorizer import Colorizer
+from ..color import lab_normalized_to_rgb
+from ..data import lab_batch, make_loader
+from ..data.hints import render_hints, sample_hint_points
+from ..metrics import METRIC_LABELS, colorization_report, fid_available
+from ..metrics.accumulate import BatchMeans, set_scores
 
 __all__ = ["evaluate_colorizer", "simulated_hint_maps", "hint_curve", "format_evaluation"]
 
@@ -62,11 +67,6 @@ def evaluate_colorizer(
     Returns ``{"weights", "recipe", "data", "split", "size", "n_images", "seed", "model":
     report, "gray_baseline": report}`` (plain JSON; with ``"hints": N`` when given).
     """
-    from ..color import lab_normalized_to_rgb
-    from ..data import lab_batch, make_loader
-    from ..metrics import colorization_report, fid_available
-    from ..metrics.accumulate import BatchMeans, set_scores
-
     size = int(size) if size is not None else colorizer.size
     if size < 8:
         raise LessonsError(f"size must be at least 8 pixels, got {size}")
@@ -127,8 +127,6 @@ def simulated_hint_maps(ab: torch.Tensor, size: int, count: int, seed: int) -> t
     """``count`` hints per image from the true ``ab`` (B, 2, H, W) (ab / 110), as the hint
     channels ``(B, 3, size, size)`` of a hint model: Zhang et al.'s simulated user on the ab
     resized to ``size`` (area average), from a generator seeded ``seed``."""
-    from ..data.hints import render_hints, sample_hint_points
-
     small = ab if tuple(ab.shape[-2:]) == (size, size) else F.interpolate(ab.float(), size=(size, size), mode="area")
     pts = sample_hint_points(ab.shape[0], size, size, count=count, generator=torch.Generator().manual_seed(seed))
     hint_ab, mask = render_hints(small.float(), pts)
@@ -176,8 +174,6 @@ def format_evaluation(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_colorizer` as a table: one metric per row, the model
     and the gray-input baseline side by side (the metric names of
     :func:`lessons_lib.metrics.format_report`)."""
-    from ..metrics import METRIC_LABELS
-
     columns = [k for k in ("model", "gray_baseline") if k in result]
     if not columns:
         raise ValueError("not an evaluate_colorizer result: no 'model' report in it")

@@ -33,6 +33,16 @@ from .. import LessonsError
 from ..data.hints import HINT_CHANNELS, simulate_hints
 from ..train.task import Task
 from .inputs import generator_input, generator_input_kind
+from ..checkpoints import load_model
+from ..color import lab_normalized_to_rgb
+from ..data import ColorizationDataset, lab_batch, open_source
+from ..losses import PerceptualLoss, gan_loss, gradient_penalty, identity_loss, identity_target, l1_loss
+from ..metrics import colorization_report, load_feature_net
+from ..metrics.accumulate import BatchMeans
+from ..models import build_model
+from ..models.discriminators import pair
+from ..train.config import recipe_to_dict
+from ..train.runstate import adam
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipes import ColorizationRecipe
@@ -132,9 +142,6 @@ class ColorizationTask(Task):
 
     def load_features(self, device: torch.device | str = "cpu"):
         """The frozen feature network of the perceptual terms (printed: which one)."""
-        from ..losses import PerceptualLoss
-        from ..metrics import load_feature_net
-
         r = self.recipe
         if self.features is None:
             self.features = load_feature_net(r.features, device=device, verbose=True)
@@ -144,8 +151,6 @@ class ColorizationTask(Task):
     def true_features(self, state: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Feature maps of the true colour photo, computed once per step (no gradients)."""
         if "true_features" not in state:
-            from ..color import lab_normalized_to_rgb
-
             with torch.no_grad():
                 true_rgb = lab_normalized_to_rgb(state["cond"].float(), state["target"].float())  # (B, 3, H, W)
                 state["true_features"] = self.perceptual.features(true_rgb, extra=self.extra_feature_layers())
@@ -154,8 +159,6 @@ class ColorizationTask(Task):
     def perceptual_loss(self, state: dict[str, Any]) -> torch.Tensor:
         """L_p = sum_l w_l mean|phi_l(colorized) - phi_l(photo)| (Johnson et al. 2016, eq. 2),
         the colorized photo rebuilt from the true L and G's ab (differentiable in ab)."""
-        from ..color import lab_normalized_to_rgb
-
         pred_rgb = lab_normalized_to_rgb(state["cond"].float(), state["fake"].float())      # (B, 3, H, W)
         return self.perceptual.distance(self.perceptual.features(pred_rgb), self.true_features(state))
 
@@ -167,8 +170,6 @@ class ColorizationTask(Task):
 
     def _warm_start(self, G: torch.nn.Module) -> None:
         """Load ``recipe.init_g`` into G (same architecture and config, strict)."""
-        from ..checkpoints import load_model
-
         r = self.recipe
         if not Path(r.init_g).expanduser().exists():
             made_by = WARM_STARTS.get(r.name)
@@ -186,10 +187,6 @@ class ColorizationTask(Task):
         G.load_state_dict(src.state_dict())
 
     def setup(self, device: torch.device) -> None:
-        from ..losses import gan_loss
-        from ..models import build_model
-        from ..train.runstate import adam
-
         r = self.recipe
         self.nets = {"G": build_model(self.generator_arch, **self.generator_config()).to(device)}
         if r.init_g:
@@ -225,8 +222,6 @@ class ColorizationTask(Task):
         key = (split, train)
         if key in self._datasets:
             return self._datasets[key]
-        from ..data import ColorizationDataset, open_source
-
         r = self.recipe
         if split == "train":
             source = open_source(r.data, r.train_split)
@@ -247,8 +242,6 @@ class ColorizationTask(Task):
     def prepare(self, batch: torch.Tensor, device: torch.device) -> dict[str, torch.Tensor]:
         """uint8 RGB (B, 3, S, S) -> condition and target on the device, converted there in
         one batched pass (the reference pix2pix converts per image with skimage, in the loader)."""
-        from ..data import lab_batch
-
         cond, target = lab_batch(batch, device, self.color_space)
         data = {"cond": cond, "target": target}
         if self.recipe.hints:
@@ -287,9 +280,6 @@ class ColorizationTask(Task):
         return {**data, "fake": fake}
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        from ..losses import gradient_penalty, identity_loss, identity_target, l1_loss
-        from ..models.discriminators import pair
-
         r = self.recipe
         cond, target, fake = state["cond"], state["target"], state["fake"]
         if phase == "D":
@@ -328,8 +318,6 @@ class ColorizationTask(Task):
     # ------------------------------------------------------------------ outputs
     def to_rgb(self, cond: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
         """Model space -> RGB in [0, 1]: Lab recombines the true L with the predicted ab."""
-        from ..color import lab_normalized_to_rgb
-
         if self.color_space == "lab":
             return lab_normalized_to_rgb(cond.float(), out.float())
         return ((out.float() + 1.0) / 2.0).clamp(0, 1)
@@ -355,10 +343,6 @@ class ColorizationTask(Task):
         number of pixels, so the weighted mean of the per-batch AuC is the AuC of the whole set.
         FID is left out: it is a statistic of the whole set, not a mean over batches. A hint
         model is scored with simulated hints drawn from fixed seeds (the same at every validation)."""
-        from ..data import lab_batch
-        from ..metrics import colorization_report
-        from ..metrics.accumulate import BatchMeans
-
         acc = BatchMeans(skip=("n_images", "fid"))
         for i, batch in enumerate(batches):
             cond, target = lab_batch(batch, self.device, self.color_space)
@@ -371,8 +355,6 @@ class ColorizationTask(Task):
         return {"n_images": float(acc.n), **acc.means()} if acc.n else {}
 
     def describe(self) -> dict[str, Any]:
-        from ..train.config import recipe_to_dict
-
         r = self.recipe
         info = {
             "task": "colorization",

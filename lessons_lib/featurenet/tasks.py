@@ -28,6 +28,9 @@ from torch.utils.data import Dataset
 
 from .. import LessonsError
 from ..train.task import Task
+from ..data import image_to_tensor, open_source
+from ..models import build_model
+from ..train.config import recipe_to_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipes import FeatureNetRecipe
@@ -66,8 +69,6 @@ class LabelledImages(Dataset):
 
     def __init__(self, packs: list[str], split: str, size: int, per_class_limit: int | None = None,
                  classes: list[str] | None = None, train: bool = True) -> None:
-        from ..data import image_to_tensor, open_source
-
         self.size = int(size)
         self.load = self.size + self.size // 8
         self.train = train
@@ -162,8 +163,6 @@ class FeatureNetTask(Task):
         return self.dataset("train", True).classes  # type: ignore[union-attr]
 
     def setup(self, device: torch.device) -> None:
-        from ..models import build_model
-
         r = self.recipe
         classes = self.classes
         self.nets = {"G": build_model("feature_net", widths=list(r.widths), convs_per_stage=list(r.convs_per_stage),
@@ -228,8 +227,6 @@ class FeatureNetTask(Task):
         return out
 
     def describe(self) -> dict[str, Any]:
-        from ..train.config import recipe_to_dict
-
         r = self.recipe
         return {
             "task": "classification",

@@ -17,6 +17,8 @@ import torch
 from torch.utils.data import Dataset
 
 from .. import LessonsError
+from ..data import ColorizationDataset
+from ..data.blur import KernelBank, make_blurred_batch
 
 __all__ = ["FaceCrops", "eval_kernel_index", "kernel_bank", "blur_batch"]
 
@@ -43,8 +45,6 @@ class FaceCrops(Dataset):
 
     def __init__(self, source: Any, size: int, split: str = "train", train: bool = True, *, flip: bool = True,
                  n_kernels: int = 0, eval_seed: int = 0, limit: int | None = None) -> None:
-        from ..data import ColorizationDataset
-
         self.crops = ColorizationDataset(source, size, train=False, split=split)  # centre crops
         self.n = len(self.crops) if limit is None else min(int(limit), len(self.crops))
         self.train, self.flip = bool(train), bool(flip)
@@ -73,8 +73,6 @@ _BANKS: dict[tuple, Any] = {}
 
 def kernel_bank(n: int, size: int, seed: int = 0):
     """The seeded :class:`~lessons_lib.data.blur.KernelBank` ``(n, size, seed)``, drawn once per process."""
-    from ..data.blur import KernelBank
-
     key = (int(n), int(size), int(seed))
     if key not in _BANKS:
         _BANKS[key] = KernelBank(n=int(n), size=int(size), seed=int(seed))
@@ -91,8 +89,6 @@ def blur_batch(sharp_uint8: torch.Tensor, kernels: torch.Tensor, bank_params: di
 
     ``blurred = clamp(k * sharp + noise_std N(0, 1), 0, 1)`` (:func:`lessons_lib.data.blur.make_blurred_batch`);
     the noise, if any, comes from torch's global RNG (checkpointed by the engine)."""
-    from ..data.blur import make_blurred_batch
-
     sharp = sharp_uint8.to(device).float() / 255.0                      # (B, 3, S, S)
     idx = kernels.to(device)
     if bool((idx < 0).any()):

@@ -41,6 +41,8 @@ from ..models import build_model
 # The inversion pair (E and G as one network) lives with the encoder in
 # lessons_lib.models.inversion, so that `load_model` rebuilds an inversion run without this package.
 from ..models.inversion import InversionPair
+from ..checkpoints import load_model, read_card, save_model
+from ..models.layers import check_image_batch
 
 __all__ = [
     "InversionPair",
@@ -92,8 +94,6 @@ def load_stage(weights: str | os.PathLike, arch: str, what: str, *, device: torc
     ``lessons_lib/weights/restorer``) serves as a warm start: its NAFNet for ``"nafnet"``,
     its (inversion-tuned) StyleGAN2 generator for ``"stylegan2_g"``, its encoder and
     generator for ``"inversion_pair"``."""
-    from ..checkpoints import load_model, read_card
-
     bundle = Path(weights).expanduser()
     if bundle.is_dir() and (bundle / BUNDLE_CARD).is_file():
         files = {"nafnet": "nafnet", "stylegan2_g": "generator", "inversion_pair": "encoder", "fusion_net": "fusion"}
@@ -145,8 +145,6 @@ class RestorerParts:
     @torch.no_grad()
     def run(self, blurred: torch.Tensor) -> dict[str, torch.Tensor]:
         """``(B, 3, S, S)`` blurred faces in [0, 1] -> ``{"blurred", "x_R", "x_G", "x_hat"}`` in [0, 1]."""
-        from ..models.layers import check_image_batch
-
         check_image_batch(blurred, 3, "the blurred faces")
         out = {"blurred": blurred}
         out["x_R"] = self.nafnet(blurred).clamp(0, 1)
@@ -198,8 +196,6 @@ def load_restorer_parts(weights: str | os.PathLike, device: torch.device | str =
     network and the earlier stages its card names (``sources``), so ``runs/fusion`` works on
     the machine that trained it; a bundle is self-contained (copy it anywhere).
     """
-    from ..checkpoints import load_model, read_card
-
     p = Path(weights).expanduser()
     if (p.is_dir() and (p / BUNDLE_CARD).is_file()) or p.name == BUNDLE_CARD:
         folder, card = read_bundle(p)
@@ -261,8 +257,6 @@ def export_bundle(out: str | os.PathLike, *, fusion: str | os.PathLike, nafnet: 
     files, each with the inversion run's card (plus ``"component"``). ``half=True`` stores
     every net in float16 (half the size; what the shipped restorer uses).
     """
-    from ..checkpoints import load_model, read_card, save_model
-
     out = Path(out).expanduser()
     f_st, _ = _stage_paths(fusion)
     if not f_st.is_file():
@@ -355,8 +349,6 @@ def locate_restorer(weights: str | os.PathLike) -> Path:
 
 def restorer_card(path: str | os.PathLike) -> dict[str, Any]:
     """The card of what :func:`locate_restorer` found (no weights loaded), checked for the task."""
-    from ..checkpoints import read_card
-
     p = Path(path)
     if p.name == BUNDLE_CARD:
         return read_bundle(p)[1]

@@ -11,10 +11,13 @@ from typing import Any, Iterable
 import torch
 import torch.nn as nn
 
-from .. import LessonsError
+from .. import LessonsError, metrics
 from ..metrics.accumulate import BatchMeans, set_scores
 from .bundle import OUTPUTS
 from .blurred_faces import FaceCrops, blur_batch
+from ..data.blur import kernel_size_for
+from ..metrics import METRIC_LABELS, load_feature_net
+from ..models.layers import check_image_batch
 
 __all__ = [
     "restoration_scores",
@@ -39,8 +42,6 @@ def laplacian_energy(images: torch.Tensor) -> torch.Tensor:
     On its own it does not say the detail is *right*: read it next to PSNR."""
     import torch.nn.functional as F
 
-    from ..models.layers import check_image_batch
-
     check_image_batch(images, 3, "images")
     w = torch.tensor([0.299, 0.587, 0.114], device=images.device, dtype=torch.float32).view(1, 3, 1, 1)
     luma = (images.float() * w).sum(dim=1, keepdim=True)                # (B, 1, H, W) ITU-R BT.601
@@ -58,8 +59,6 @@ def restoration_scores(pred: torch.Tensor, sharp: torch.Tensor, features: nn.Mod
     is :func:`lessons_lib.metrics.perceptual_distance` with ``features`` (the kit's feature
     network or VGG16) - a plain feature distance, *not* LPIPS; LPIPS is added only when its
     own weights are on disk (:func:`lessons_lib.metrics.lpips_available`). Means over images."""
-    from .. import metrics
-
     p, t = pred.float().clamp(0, 1), sharp.float().clamp(0, 1)
     out: dict[str, Any] = {"psnr": float(metrics.psnr(p, t)), "ssim": float(metrics.ssim(p, t)),
                            "sharpness": float((laplacian_energy(p) / laplacian_energy(t).clamp_min(1e-12)).mean())}
@@ -81,8 +80,6 @@ def mean_scores(batches: Iterable[tuple[dict[str, torch.Tensor], torch.Tensor]],
 
 def feature_net(prefer: str, device: torch.device):
     """The perceptual feature network (``"vgg16"`` when on disk, else the kit's; never random)."""
-    from ..metrics import load_feature_net
-
     return load_feature_net(prefer, device=device)
 
 
@@ -90,8 +87,6 @@ def _eval_bank_params(card: dict[str, Any], size: int, model_size: int) -> dict[
     """The kernel bank of an evaluation at ``size``: the restorer's own (its card) at its
     training size; at another size the same number and seed of kernels, resized by
     :func:`~lessons_lib.data.blur.kernel_size_for` so the blur covers the same share of the face."""
-    from ..data.blur import kernel_size_for
-
     bank = dict(card.get("kernel_bank") or {"n": 1000, "seed": 0})
     bank.setdefault("n", 1000)
     bank.setdefault("seed", 0)
@@ -121,8 +116,6 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
     "x_hat": {...}}`` (the stages the restorer has).
     """
     from torch.utils.data import DataLoader
-
-    from .. import metrics
 
     parts = restorer.load().model
     model_size = parts.size
@@ -187,8 +180,6 @@ def evaluate_restorer(restorer, source: Any, split: str = "val", size: int | Non
 def format_restoration(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_restorer` as a table: one metric per row, the blurred
     input and each stage's output side by side."""
-    from ..metrics import METRIC_LABELS
-
     columns = [k for k in OUTPUTS if k in result]
     if not columns:
         raise ValueError("not an evaluate_restorer result: no 'blurred' report in it")

@@ -12,6 +12,8 @@ from .. import LessonsError
 from ..color.gamut import BAND_PIXELS, source_index
 from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
 from .bundle import load_restorer_parts, locate_restorer, restorer_card
+from ..data import image_to_tensor
+from ..models.layers import check_image_batch
 
 __all__ = ["Restorer"]
 
@@ -112,8 +114,6 @@ class Restorer(Pipeline):
 
         Faces of another size than S are resized to S (bilinear, antialiased) and the
         outputs resized back: an evaluation at a size the model was not trained at."""
-        from ..models.layers import check_image_batch
-
         check_image_batch(blurred, 3, "blurred")
         if not blurred.is_floating_point():
             raise ValueError(f"blurred must be float in [0, 1], got {blurred.dtype}")
@@ -133,8 +133,6 @@ class Restorer(Pipeline):
         """Restore one image (path, bytes, PIL image, numpy array, tensor) -> RGB PIL image of its size."""
         import numpy as np
         from PIL import Image
-
-        from ..data import image_to_tensor
 
         out_name = self._check_output(output) if output is not None else self.output
         img = self._open(image)

@@ -20,6 +20,11 @@ from ..train.task import Task
 from .bundle import load_stage
 from .evaluation import feature_net, mean_scores
 from .blurred_faces import FaceCrops, blur_batch
+from ..data import open_source
+from ..losses import contextual_loss, gan_loss, l1_loss, r1_penalty
+from ..losses.perceptual import PerceptualLoss
+from ..metrics import perceptual_distance
+from ..models.inversion import InversionEncoder
 
 if TYPE_CHECKING:  # pragma: no cover - the recipes import these tasks (recipe.Task)
     from .recipes import FaceRecipe
@@ -30,8 +35,6 @@ __all__ = ["NAFNetTask", "StyleGAN2Task", "InversionTask", "FusionTask"]
 def _limited_faces(r: "FaceRecipe", split: str, train: bool, n_kernels: int, eval_seed: int = 0) -> Dataset | None:
     limit = r.limit if split == r.train_split else r.val_limit
     if split != r.train_split:
-        from ..data import open_source
-
         try:
             open_source(r.data, split)
         except LessonsError as e:
@@ -99,9 +102,6 @@ class _RestorationTask(Task):
         """L_per(x, y) on the recipe's feature network (never random features): the
         LPIPS-like normalised distance, or the L1 feature loss (``recipe.perceptual_loss``)."""
         import functools
-
-        from ..losses.perceptual import PerceptualLoss
-        from ..metrics import perceptual_distance
 
         self.features = feature_net(self.recipe.perceptual_net, self.device)
         if self.recipe.perceptual_loss == "normalized":
@@ -194,8 +194,6 @@ class NAFNetTask(_RestorationTask):
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         if phase != "G":
             raise LessonsError(f"the nafnet task has no phase {phase!r}")
-        from ..losses import l1_loss
-
         return {"loss": l1_loss(state["x_R"], state["sharp"])}
 
     def outputs(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -228,8 +226,6 @@ class StyleGAN2Task(_RestorationTask):
 
     def setup(self, device: torch.device) -> None:
         import copy
-
-        from ..losses import gan_loss
 
         r = self.recipe
         self.reg_every = r.r1_every if r.r1_gamma > 0 else 0
@@ -287,8 +283,6 @@ class StyleGAN2Task(_RestorationTask):
     def regularize(self, phase: str, state: dict[str, torch.Tensor], step: int) -> torch.Tensor | None:
         if phase != "D" or self.recipe.r1_gamma <= 0:
             return None
-        from ..losses import r1_penalty
-
         x = state["real"].detach().requires_grad_(True)
         return self.reg_every * r1_penalty(self.nets["D"](x), x, gamma=self.recipe.r1_gamma)
 
@@ -334,9 +328,6 @@ class InversionTask(_RestorationTask):
         return ("EG",) if phase == "G" else ("D",)
 
     def setup(self, device: torch.device) -> None:
-        from ..losses import gan_loss
-        from ..models.inversion import InversionEncoder
-
         r = self.recipe
         self.nafnet = self._load_nafnet(r.nafnet_weights)
         G, D = self._load_prior(r.stylegan2_weights, device)
@@ -391,8 +382,6 @@ class InversionTask(_RestorationTask):
         return {**data, "x_G": self.nets["EG"](data["x_R"])}            # (B, 3, S, S)
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
-        from ..losses import l1_loss
-
         r = self.recipe
         D = self.nets["D"]
         x_G, sharp = state["x_G"], state["sharp"]
@@ -416,8 +405,6 @@ class InversionTask(_RestorationTask):
     def regularize(self, phase: str, state: dict[str, torch.Tensor], step: int) -> torch.Tensor | None:
         if phase != "D" or self.recipe.r1_gamma <= 0:
             return None
-        from ..losses import r1_penalty
-
         x = _to_d_range(state["sharp"]).detach().requires_grad_(True)
         return self.reg_every * r1_penalty(self.nets["D"](x), x, gamma=self.recipe.r1_gamma)
 
@@ -491,8 +478,6 @@ class FusionTask(_RestorationTask):
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         if phase != "G":
             raise LessonsError(f"the fusion task has no phase {phase!r}")
-        from ..losses import contextual_loss, l1_loss
-
         r = self.recipe
         x_hat, sharp = state["x_hat"], state["sharp"]
         l1 = l1_loss(x_hat, sharp)

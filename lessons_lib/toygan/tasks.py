@@ -26,6 +26,12 @@ import torch
 from torch.utils.data import Dataset, Subset
 
 from ..train.task import Task
+from ..data import ColorizationDataset, open_source
+from ..losses import gan_loss
+from ..losses.diversity import mode_seeking_loss
+from ..models import build_model
+from ..models.gan import gaussian_mixture, gaussian_mixture_centers
+from ..train.config import recipe_to_dict
 
 if TYPE_CHECKING:  # pragma: no cover
     from .recipes import DCGANRecipe, ToyGANRecipe
@@ -95,8 +101,6 @@ class GANOptions:
     device: torch.device
 
     def _gan_and_opts(self) -> None:
-        from ..losses import gan_loss
-
         r = self.recipe
         kw = {"real_label": r.real_label} if r.real_label != 1.0 else {}
         self.gan = gan_loss(r.gan_loss, **kw)
@@ -138,8 +142,6 @@ class GANOptions:
             out["grad"] = (grad.detach().float().flatten(1).norm(dim=1) * grad.shape[0]).mean()
         lam = getattr(self.recipe, "lambda_ms", 0.0)
         if lam > 0:
-            from ..losses.diversity import mode_seeking_loss
-
             ms = mode_seeking_loss(fake, state["fake2"], state["z"], state["z2"])
             out["loss"] = adv + lam * ms
             out["ms"] = ms.detach()
@@ -157,8 +159,6 @@ class ToyGANTask(GANOptions, Task):
         self.name = recipe.name
 
     def setup(self, device: torch.device) -> None:
-        from ..models import build_model
-
         r = self.recipe
         sn = {"spectral_norm": True} if r.d_spectral_norm else {}
         self.nets = {
@@ -168,8 +168,6 @@ class ToyGANTask(GANOptions, Task):
         self._gan_and_opts()
 
     def _points(self, n: int, seed: int) -> torch.Tensor:
-        from ..models.gan import gaussian_mixture
-
         r = self.recipe
         return gaussian_mixture(n, modes=r.modes, radius=r.radius, std=r.std, seed=seed)
 
@@ -202,16 +200,12 @@ class ToyGANTask(GANOptions, Task):
         return render_points(real, self.nets["G"](z), extent=self.recipe.radius * 1.5)
 
     def evaluate(self, batches: Iterable[torch.Tensor]) -> dict[str, float]:
-        from ..models.gan import gaussian_mixture_centers
-
         r = self.recipe
         n = sum(b.shape[0] for b in batches)
         z = torch.randn(n, r.z_dim).to(self.device)
         return mode_metrics(self.nets["G"](z), gaussian_mixture_centers(r.modes, r.radius), r.std)
 
     def describe(self) -> dict[str, Any]:
-        from ..train.config import recipe_to_dict
-
         return {"task": "gan_toy", "recipe": self.recipe.name, "recipe_config": recipe_to_dict(self.recipe),
                 "data": f"gaussian_mixture(modes={self.recipe.modes})"}
 
@@ -228,8 +222,6 @@ class DCGANTask(GANOptions, Task):
         self._train: dict[bool, Dataset] = {}
 
     def setup(self, device: torch.device) -> None:
-        from ..models import build_model
-
         r = self.recipe
         up = {"upsample": r.g_upsample} if r.g_upsample != "transpose" else {}
         sn = {"spectral_norm": True} if r.d_spectral_norm else {}
@@ -244,8 +236,6 @@ class DCGANTask(GANOptions, Task):
         if split != "train":
             return None  # an unconditional GAN has nothing to validate against here
         if train not in self._train:
-            from ..data import ColorizationDataset, open_source
-
             ds: Dataset = ColorizationDataset(open_source(self.recipe.data, "train"), self.recipe.size, train=train)
             if self.recipe.limit is not None and self.recipe.limit < len(ds):
                 ds = Subset(ds, range(self.recipe.limit))
@@ -268,7 +258,5 @@ class DCGANTask(GANOptions, Task):
         return ((self.nets["G"](data["z"]).float() + 1) / 2).clamp(0, 1)
 
     def describe(self) -> dict[str, Any]:
-        from ..train.config import recipe_to_dict
-
         return {"task": "dcgan", "recipe": self.recipe.name, "recipe_config": recipe_to_dict(self.recipe),
                 "data": self.recipe.data, "size": self.recipe.size}
