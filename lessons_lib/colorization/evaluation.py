@@ -13,7 +13,10 @@ from .colorizer import Colorizer
 from ..color import lab_normalized_to_rgb
 from ..data import lab_batch, make_loader
 from ..data.hints import render_hints, sample_hint_points
-from ..metrics import METRIC_LABELS, colorization_report, fid_available
+# the scores through the package, looked up at call time: FID is used when its weights are present
+# (fid_available), and a test or a caller may swap it on lessons_lib.metrics
+from .. import metrics
+from ..metrics import METRIC_LABELS
 from ..metrics.accumulate import BatchMeans, set_scores
 
 __all__ = ["evaluate_colorizer", "simulated_hint_maps", "hint_curve", "format_evaluation"]
@@ -80,7 +83,7 @@ def evaluate_colorizer(
     loader = make_loader(source, size, batch_size, split=split, train=False, num_workers=num_workers,
                          limit=limit, drop_last=False)
     runs = {name: BatchMeans() for name in (("model", "gray_baseline") if baseline else ("model",))}
-    keep_fid = fid_available()
+    keep_fid = metrics.fid_available()
     keep = keep_fid or feature_metrics
     kept: dict[str, list[torch.Tensor]] = {k: [] for k in (*runs, "truth")}
     n = 0
@@ -95,7 +98,7 @@ def evaluate_colorizer(
             preds["gray_baseline"] = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
         b = batch.shape[0]
         for name, pred in preds.items():
-            runs[name].add(colorization_report(pred, truth), b)
+            runs[name].add(metrics.colorization_report(pred, truth), b)
             if keep:
                 kept[name].append((pred * 255).round().to(torch.uint8).cpu())
         if keep:
