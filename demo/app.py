@@ -11,7 +11,7 @@
 Three tabs, each a thin layer over :mod:`lessons_lib` (nothing is computed here that the
 package does not compute the same way for the command line and the lessons):
 
-**Colorize** -- :class:`lessons_lib.pipeline.Colorizer` with one of the shipped models
+**Colorize** -- :class:`lessons_lib.colorization.Colorizer` with one of the shipped models
 (:func:`lessons_lib.zoo.list_models`; the dropdown shows each card's held-out PSNR). A photo
 that is already in colour is colorized from its lightness alone (the Colorizer never looks
 at the input's colours), and the result is then measured against the original colours with
@@ -25,7 +25,7 @@ changes; hints can be selected, moved (edit x, y in the table), removed, undone 
 and every change recolours the photo (:func:`colorize_with_hints`). The hints live in the
 visitor's ``gr.State``; a refused change leaves them as they were.
 
-**Restore** -- :class:`lessons_lib.pipeline.Restorer` (the shipped seed-004 restorer). A
+**Restore** -- :class:`lessons_lib.restoration.Restorer` (the shipped seed-004 restorer). A
 sharp face is first blurred with kernel ``k`` of the restorer's own kernel bank (the card's
 ``kernel_bank``: :func:`bank_kernel`, and :func:`lessons_lib.data.blur.blur`, the function
 training blurs with), then restored; the page shows x_R (NAFNet), x_G (GAN prior inversion)
@@ -86,7 +86,6 @@ import json
 import logging
 import math
 import os
-import struct
 import tempfile
 import threading
 import time
@@ -100,7 +99,10 @@ import torch
 from PIL import Image
 
 from lessons_lib import LessonsError
-from lessons_lib.pipeline import MAX_PIXELS, Colorizer, Restorer
+from lessons_lib.colorization import Colorizer
+from lessons_lib.data import load_image
+from lessons_lib.inference import MAX_PIXELS
+from lessons_lib.restoration import Restorer
 from lessons_lib.playground import draw_hints
 
 __all__ = [
@@ -228,7 +230,7 @@ class DemoModels:
                            f"{', '.join(m['name'] for m in self.colour_models)}")
 
     def colorizer(self, name: str | None) -> Colorizer:
-        """The :class:`~lessons_lib.pipeline.Colorizer` of shipped model ``name`` (None: the default)."""
+        """The :class:`~lessons_lib.colorization.Colorizer` of shipped model ``name`` (None: the default)."""
         m = self.colour_model(name or self.default_colour_model or "")
         return self._get("colorization:" + m["name"], lambda: Colorizer(m["path"], device=self.device))
 
@@ -240,7 +242,7 @@ class DemoModels:
         return HINT_MODEL
 
     def hint_colorizer(self) -> Colorizer:
-        """The shipped hint model's :class:`~lessons_lib.pipeline.Colorizer`."""
+        """The shipped hint model's :class:`~lessons_lib.colorization.Colorizer`."""
         if not any(m["name"] == self.hint_model_name for m in self.colour_models):
             raise LessonsError(f"the hint model ({self.hint_model_name}) is not installed: reinstall the package "
                                f"(pip install -e .) or train it with `lessons models train {self.hint_model_name}`")
@@ -251,7 +253,7 @@ class DemoModels:
         return bool(self.colour_model(name)["card"].get("g_noise", False))
 
     def restorer(self) -> Restorer:
-        """The shipped :class:`~lessons_lib.pipeline.Restorer`."""
+        """The shipped :class:`~lessons_lib.restoration.Restorer`."""
         m = self.restorer_model
         if m is None:
             raise LessonsError("no restorer is installed: reinstall the package (pip install -e .) or train one "
@@ -332,104 +334,22 @@ def load_upload(path: Any, *, max_side: int = MAX_SIDE, max_pixels: int = MAX_UP
                 max_full_pixels: int = MAX_FULL_DECODE_PIXELS) -> tuple[Image.Image, list[str]]:
     """An uploaded file -> ``(RGB PIL image of at most max_side px a side, notes for the status)``.
 
-    The pixel count is read from the header first (more than ``max_pixels``: a clear
-    :class:`~lessons_lib.LessonsError`, nothing decoded). Large images are shrunk while
-    decoding, so that at most one full-size copy ever exists:
-
-    * a JPEG is decoded at 1/2, 1/4 or 1/8 scale (libjpeg's draft mode);
-    * an 8-bit RGB, gray, RGBA or gray+alpha image (one frame) is decoded and at once
-      box-averaged by an integer factor (alpha premultiplied, so transparent pixels' hidden
-      colours do not bleed);
-    * any other kind (16-bit, palette, CMYK TIFF, several frames...) must be converted at
-      full size by :func:`lessons_lib.data.load_image`, which takes up to ~30 bytes per
-      pixel: such files are accepted up to ``max_full_pixels``.
-
-    Then :func:`lessons_lib.data.load_image` decodes it (modes, 16 bits, alpha on white, the
-    first frame, EXIF rotation; a corrupt file is a LessonsError naming the file) and the
-    result is shrunk to ``max_side`` (bicubic, antialiased). The notes say what was changed.
+    The kit's one safe loader, :func:`lessons_lib.data.load_image`, with the demo's limits: the
+    pixel count read from the header first (more than ``max_pixels``: a clear
+    :class:`~lessons_lib.LessonsError`, nothing decoded), large images shrunk while decoding,
+    16-bit / palette / CMYK / multi-frame files (converted at full size) accepted up to
+    ``max_full_pixels``, EXIF rotation, alpha on white; the notes say what was changed.
     """
-    from lessons_lib.data import load_image
-
     if path is None or (isinstance(path, str) and not path.strip()):
         raise LessonsError("no image: upload a photo (or click one of the examples) first")
     name = Path(str(path)).name
     notes: list[str] = []
-    probe = None
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-        try:
-            probe = Image.open(path)  # the header only
-        except Image.DecompressionBombError as e:  # > 2 x Pillow's own limit, from the header
-            raise LessonsError(f"{name} is far too large to open safely ({e}); this demo accepts at most "
-                               f"{max_pixels:,} pixels: shrink it first") from None
-        except Exception:  # noqa: BLE001 - load_image below gives the clear message
-            probe = None
-        try:
-            if probe is None:
-                img = load_image(path, max_pixels=max_pixels, name=name)
-                header = img.size
-            else:
-                img, header = _decode_shrunk(probe, name, max_side, max_pixels, max_full_pixels, notes)
-        except LessonsError as e:  # name the file as the user knows it, not Gradio's temporary path
-            raise LessonsError(str(e).replace(str(path), name)) from None
-        finally:
-            if probe is not None:
-                probe.close()
-    W, H = img.size
-    if (W >= H) != (header[0] >= header[1]):  # turned by its EXIF orientation
-        header = (header[1], header[0])
-    if max(W, H) > max_side:
-        s = max_side / max(W, H)
-        size = (max(1, round(W * s)), max(1, round(H * s)))
-        img = img.resize(size, Image.Resampling.BICUBIC, reducing_gap=3.0)
-    if img.size != header:
-        notes.append(f"Your {header[0]}x{header[1]} photo was shrunk to {img.width}x{img.height} "
-                     f"(this demo works on at most {max_side} px on the long side, to bound its memory).")
+    try:
+        img = load_image(path, max_pixels=max_pixels, name=name, max_side=max_side,
+                         max_full_pixels=max_full_pixels, notes=notes, owner="this demo")
+    except LessonsError as e:  # name the file as the user knows it, not Gradio's temporary path
+        raise LessonsError(str(e).replace(str(path), name)) from None
     return img, notes
-
-
-# modes Image.reduce averages correctly (alpha ones through their premultiplied twins)
-_REDUCIBLE = {"RGB": None, "L": None, "RGBA": "RGBa", "LA": "La"}
-
-
-def _decode_shrunk(probe: Image.Image, name: str, max_side: int, max_pixels: int, max_full_pixels: int,
-                   notes: list[str]) -> tuple[Image.Image, tuple[int, int]]:
-    """:func:`load_upload`'s decoding of an opened file: ``(RGB image, header size)``."""
-    from lessons_lib.data import load_image
-
-    header = probe.size
-    w, h = header
-    frames = getattr(probe, "n_frames", 1)
-    if frames > 1:
-        notes.append(f"Your file has {frames} frames: the first one is used.")
-    if probe.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in probe.info:
-        notes.append("Transparent areas are shown on white.")
-    if w * h > max_pixels:
-        raise LessonsError(f"{name} is {w}x{h} = {w * h:,} pixels, more than this demo's limit of "
-                           f"{max_pixels:,} pixels: shrink it first")
-    if probe.format == "JPEG" and max(w, h) > max_side:
-        s = max_side / max(w, h)
-        probe.draft(None, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
-        w, h = probe.size
-    factor = max(w, h) // max_side
-    src: Image.Image = probe
-    if factor >= 2 and frames == 1 and probe.mode in _REDUCIBLE and "transparency" not in probe.info:
-        try:
-            probe.load()
-        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
-            raise LessonsError(f"{name} is not a readable image ({type(e).__name__}: {e})") from None
-        premultiplied = _REDUCIBLE[probe.mode]
-        if premultiplied is None:
-            src = probe.reduce(factor)  # keeps probe.info (the EXIF orientation)
-        else:
-            src = probe.convert(premultiplied).reduce(factor).convert(probe.mode)
-    elif w * h > max_full_pixels:
-        raise LessonsError(
-            f"{name} is a {w}x{h} image of mode {probe.mode}" + (f" with {frames} frames" if frames > 1 else "")
-            + f": such images are converted at full size, and this demo accepts at most "
-            f"{max_full_pixels / 1e6:.0f} Mpx of them (8-bit RGB, gray and JPEG up to "
-            f"{max_pixels / 1e6:.0f} Mpx); save it as an 8-bit PNG or a JPEG, or shrink it first")
-    return load_image(src, max_pixels=max_pixels, name=name), header
 
 
 def _to_tensor(img: Image.Image) -> torch.Tensor:
@@ -709,7 +629,7 @@ def bank_kernel(bank: dict[str, Any], k: int, size: int) -> torch.Tensor:
     """Kernel ``k`` of the bank ``bank`` (``{"n", "seed"}``, a restorer card's ``kernel_bank``)
     drawn at ``size x size``: exactly ``KernelBank(n, size, seed)[k]`` (each kernel has its own
     child seed), without drawing the other ``n - 1``. At another size than the training one it
-    is the same camera path scaled, as :func:`lessons_lib.restorer.evaluation.evaluate_restorer`
+    is the same camera path scaled, as :func:`lessons_lib.restoration.evaluation.evaluate_restorer`
     uses at other sizes. Cached (64 kernels)."""
     n = int(bank["n"])
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)):
@@ -938,8 +858,12 @@ def _seed_info(noise: bool) -> str:
 
 def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, queue_size: int = QUEUE_SIZE,
               concurrency: int = CONCURRENCY) -> gr.Blocks:
-    """The demo page (tabs Colorize and Restore, API endpoints ``/colorize``,
-    ``/colorize_many``, ``/restore``) with its queue set, not yet launched.
+    """The demo page (tabs Colorize, Colour hints and Restore, API endpoints ``/colorize``,
+    ``/colorize_many``, ``/colorize_hints``, ``/restore``) with its queue set, not yet launched.
+
+    Each tab is built, and its events wired, by its own function (:func:`_colorize_tab`,
+    :func:`_hints_tab`, :func:`_restore_tab`); all of them read uploads through
+    :func:`load_upload`, the kit's safe loader with the demo's limits.
 
     Args:
         device: where the models run (``"auto"``, ``"cpu"``, ``"cuda"``...).
@@ -948,7 +872,18 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
         concurrency: requests processed at once.
     """
     models = DemoModels(device=device, weights_dir=weights_dir)
-    bank = models.kernel_bank_params()
+    with gr.Blocks(title="GAN lessons: colorize and restore", analytics_enabled=False,
+                   delete_cache=(CACHE_MAX_AGE_S, CACHE_MAX_AGE_S)) as app:
+        gr.Markdown(_INTRO)
+        _colorize_tab(models)
+        _hints_tab(models)
+        _restore_tab(models)
+    app.queue(max_size=queue_size, default_concurrency_limit=concurrency)
+    return app
+
+
+def _colorize_tab(models: DemoModels) -> None:
+    """The Colorize tab: one photo, one model, a seed; one colouring or several."""
     default = models.default_colour_model
 
     def on_colorize(image, model, seed):
@@ -957,9 +892,6 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
     def on_colorize_many(image, model, seed):
         return _guard(lambda: colorize_many(models, image, model, seed), 1)
 
-    def on_restore(image, mode, kernel):
-        return _guard(lambda: restore_photo(models, image, mode, kernel), 4)
-
     def on_model(model):
         try:
             m, noise = models.colour_model(model), models.has_noise(model)
@@ -967,10 +899,36 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
             return str(e), gr.Slider(interactive=False)
         return _colour_info(m), gr.Slider(interactive=noise, info=_seed_info(noise))
 
-    def on_kernel(kernel):
-        return kernel_preview(models, kernel)
+    with gr.Tab("Colorize", id="colorize"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                c_in = _photo_input("your photo (gray or colour)", "colorize-input", _COLOUR_EXAMPLES,
+                                    "bundled photos")
+                c_model = gr.Dropdown(choices=[(_colour_label(m), m["name"]) for m in models.colour_models],
+                                      value=default, label="model", elem_id="colorize-model")
+                c_info = gr.Markdown(_colour_info(models.colour_model(default) if default else None))
+                noise = bool(default) and models.has_noise(default)
+                c_seed = gr.Slider(0, 9999, value=0, step=1, label="seed (ColorGAN: which colouring)",
+                                   interactive=noise, info=_seed_info(noise), elem_id="colorize-seed")
+                with gr.Row():
+                    c_btn = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
+                    c_many_btn = gr.Button(f"Show me {N_COLOURINGS} colourings", elem_id="colorize-many-button")
+            with gr.Column(scale=2):
+                c_slider = gr.ImageSlider(label="before / after (drag the bar)", format="png", type="pil",
+                                          elem_id="colorize-slider", max_height=520)
+                c_status = gr.Markdown(elem_id="colorize-status")
+                c_gallery = gr.Gallery(label=f"{N_COLOURINGS} colourings (seeds s, s+1, ...)", format="png",
+                                       columns=N_COLOURINGS, height=260, elem_id="colorize-gallery")
+                c_many_status = gr.Markdown(elem_id="colorize-many-status")
+    c_btn.click(on_colorize, [c_in, c_model, c_seed], [c_slider, c_status], api_name="colorize")
+    c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],
+                     api_name="colorize_many")
+    c_model.change(on_model, [c_model], [c_info, c_seed], api_visibility="private")
 
-    # ---- the hints tab: every change goes through one render; an error leaves the state as it was
+
+def _hints_tab(models: DemoModels) -> None:
+    """The Colour hints tab: every change goes through one render; an error leaves the state as it was."""
+
     def hint_outputs(image, state):
         if image is None:
             raise LessonsError("upload a photo first (or pick a bundled one), then click on it")
@@ -1026,111 +984,93 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
     def on_hints_api(image, hints):
         return _guard(lambda: colorize_with_hints(models, image, hints)[::2], 1)
 
+    with gr.Tab("Colour hints", id="hints"):
+        h_state = gr.State(new_hint_state())
+        gr.Markdown("**You say where a colour goes; the network spreads it.** Click on the photo to place a "
+                    "hint: it takes the colour the model already paints there, which you then change with the "
+                    "picker (or set the picker first and choose \"the picker's colour\"). Each change "
+                    "recolours the whole photo (Zhang, Zhu et al. 2017).")
+        with gr.Row():
+            with gr.Column(scale=1):
+                h_in = _photo_input("your photo (gray or colour)", "hints-input", _COLOUR_EXAMPLES,
+                                    "bundled photos")
+                h_mode = gr.Radio(list(HINT_COLOUR_MODES), value=HINT_FROM_MODEL, label="a click's colour",
+                                  elem_id="hints-mode")
+                h_picker = gr.ColorPicker(value="#c0392b", label="hint colour (changes the selected hint)",
+                                          elem_id="hints-colour")
+                h_selected = gr.Dropdown(choices=[], value=None, label="selected hint", elem_id="hints-selected")
+                with gr.Row():
+                    h_remove = gr.Button("Remove selected", elem_id="hints-remove")
+                    h_undo = gr.Button("Undo", elem_id="hints-undo")
+                    h_reset = gr.Button("Reset", elem_id="hints-reset")
+                h_table = gr.Dataframe(headers=["x", "y", "colour"], datatype=["number", "number", "str"],
+                                       value=[], interactive=True, label="the hints (edit x, y to move one)",
+                                       elem_id="hints-table")
+                h_json = gr.Code(value="[]", language="json", interactive=False, elem_id="hints-json",
+                                 label="the hints as JSON (save as a file for `lessons colorize --hints`)")
+            with gr.Column(scale=2):
+                h_view = gr.Image(label="click to place a hint", format="png", type="pil", interactive=False,
+                                  elem_id="hints-view")
+                h_status = gr.Markdown("Upload a photo, then click on it to place a hint.",
+                                       elem_id="hints-status")
+                h_result = gr.Image(label="the colorization", format="png", type="pil", interactive=False,
+                                    elem_id="hints-result")
+                h_api_hints = gr.JSON(value=[], visible=False)
+                h_api_btn = gr.Button(visible=False)
+    h_outs = [h_view, h_result, h_status, h_state, h_picker, h_selected, h_table, h_json]
+    h_in.change(on_hint_photo, [h_in], h_outs, api_visibility="private")
+    h_view.select(on_hint_click, [h_in, h_state, h_mode, h_picker], h_outs, api_visibility="private")
+    h_picker.input(on_hint_edit(lambda st, sel, col: hint_recolour(st, sel, col)),
+                   [h_in, h_state, h_selected, h_picker], h_outs, api_visibility="private")
+    h_selected.input(on_hint_pick, [h_state, h_selected], [h_picker, h_state], api_visibility="private")
+    h_remove.click(on_hint_edit(hint_remove), [h_in, h_state, h_selected], h_outs, api_visibility="private")
+    h_undo.click(on_hint_edit(hint_undo), [h_in, h_state], h_outs, api_visibility="private")
+    h_reset.click(on_hint_edit(hint_reset), [h_in, h_state], h_outs, api_visibility="private")
+    h_table.input(on_hint_edit(hints_from_table), [h_in, h_state, h_table], h_outs, api_visibility="private")
+    h_api_btn.click(on_hints_api, [h_in, h_api_hints], [h_result, h_status], api_name="colorize_hints")
+
+
+def _restore_tab(models: DemoModels) -> None:
+    """The Restore tab: a face, blurred by one of the restorer's kernels (or already blurred), restored."""
+    bank = models.kernel_bank_params()
+
+    def on_restore(image, mode, kernel):
+        return _guard(lambda: restore_photo(models, image, mode, kernel), 4)
+
+    def on_kernel(kernel):
+        return kernel_preview(models, kernel)
+
     def on_mode(mode):
         return gr.Slider(interactive=mode == BLUR_FIRST)
 
-    with gr.Blocks(title="GAN lessons: colorize and restore", analytics_enabled=False,
-                   delete_cache=(CACHE_MAX_AGE_S, CACHE_MAX_AGE_S)) as app:
-        gr.Markdown(_INTRO)
-        with gr.Tab("Colorize", id="colorize"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    c_in = _photo_input("your photo (gray or colour)", "colorize-input", _COLOUR_EXAMPLES,
-                                        "bundled photos")
-                    c_model = gr.Dropdown(choices=[(_colour_label(m), m["name"]) for m in models.colour_models],
-                                          value=default, label="model", elem_id="colorize-model")
-                    c_info = gr.Markdown(_colour_info(models.colour_model(default) if default else None))
-                    noise = bool(default) and models.has_noise(default)
-                    c_seed = gr.Slider(0, 9999, value=0, step=1, label="seed (ColorGAN: which colouring)",
-                                       interactive=noise, info=_seed_info(noise), elem_id="colorize-seed")
-                    with gr.Row():
-                        c_btn = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
-                        c_many_btn = gr.Button(f"Show me {N_COLOURINGS} colourings", elem_id="colorize-many-button")
-                with gr.Column(scale=2):
-                    c_slider = gr.ImageSlider(label="before / after (drag the bar)", format="png", type="pil",
-                                              elem_id="colorize-slider", max_height=520)
-                    c_status = gr.Markdown(elem_id="colorize-status")
-                    c_gallery = gr.Gallery(label=f"{N_COLOURINGS} colourings (seeds s, s+1, ...)", format="png",
-                                           columns=N_COLOURINGS, height=260, elem_id="colorize-gallery")
-                    c_many_status = gr.Markdown(elem_id="colorize-many-status")
-        with gr.Tab("Colour hints", id="hints"):
-            h_state = gr.State(new_hint_state())
-            gr.Markdown("**You say where a colour goes; the network spreads it.** Click on the photo to place a "
-                        "hint: it takes the colour the model already paints there, which you then change with the "
-                        "picker (or set the picker first and choose \"the picker's colour\"). Each change "
-                        "recolours the whole photo (Zhang, Zhu et al. 2017).")
-            with gr.Row():
-                with gr.Column(scale=1):
-                    h_in = _photo_input("your photo (gray or colour)", "hints-input", _COLOUR_EXAMPLES,
-                                        "bundled photos")
-                    h_mode = gr.Radio(list(HINT_COLOUR_MODES), value=HINT_FROM_MODEL, label="a click's colour",
-                                      elem_id="hints-mode")
-                    h_picker = gr.ColorPicker(value="#c0392b", label="hint colour (changes the selected hint)",
-                                              elem_id="hints-colour")
-                    h_selected = gr.Dropdown(choices=[], value=None, label="selected hint", elem_id="hints-selected")
-                    with gr.Row():
-                        h_remove = gr.Button("Remove selected", elem_id="hints-remove")
-                        h_undo = gr.Button("Undo", elem_id="hints-undo")
-                        h_reset = gr.Button("Reset", elem_id="hints-reset")
-                    h_table = gr.Dataframe(headers=["x", "y", "colour"], datatype=["number", "number", "str"],
-                                           value=[], interactive=True, label="the hints (edit x, y to move one)",
-                                           elem_id="hints-table")
-                    h_json = gr.Code(value="[]", language="json", interactive=False, elem_id="hints-json",
-                                     label="the hints as JSON (save as a file for `lessons colorize --hints`)")
-                with gr.Column(scale=2):
-                    h_view = gr.Image(label="click to place a hint", format="png", type="pil", interactive=False,
-                                      elem_id="hints-view")
-                    h_status = gr.Markdown("Upload a photo, then click on it to place a hint.",
-                                           elem_id="hints-status")
-                    h_result = gr.Image(label="the colorization", format="png", type="pil", interactive=False,
-                                        elem_id="hints-result")
-                    h_api_hints = gr.JSON(value=[], visible=False)
-                    h_api_btn = gr.Button(visible=False)
-        with gr.Tab("Restore", id="restore"):
-            with gr.Row():
-                with gr.Column(scale=1):
-                    r_in = _photo_input("a face photo", "restore-input", _FACE_EXAMPLES, "bundled photos with faces")
-                    r_mode = gr.Radio(list(RESTORE_MODES), value=BLUR_FIRST, label="your photo",
-                                      elem_id="restore-mode")
-                    with gr.Row():
-                        r_kernel = gr.Slider(0, max(int(bank["n"]) - 1, 1), value=0, step=1,
-                                             label=f"blur kernel (one of the restorer's {bank['n']})",
-                                             elem_id="restore-kernel", scale=3)
-                        r_kernel_img = gr.Image(kernel_preview(models, 0), label="the kernel", format="png",
-                                                interactive=False, height=120, width=120, scale=1,
-                                                elem_id="restore-kernel-image")
-                    r_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
-                    gr.Markdown(_restorer_info(models.restorer_model, bank))
-                with gr.Column(scale=2):
-                    with gr.Row():
-                        r_blurred = gr.Image(label="blurred input", format="png", type="pil", elem_id="restore-blurred")
-                        r_xr = gr.Image(label="x_R (NAFNet)", format="png", type="pil", elem_id="restore-x_R")
-                    with gr.Row():
-                        r_xg = gr.Image(label="x_G (GAN prior)", format="png", type="pil", elem_id="restore-x_G")
-                        r_xhat = gr.Image(label="x_hat (fusion)", format="png", type="pil", elem_id="restore-x_hat")
-                    r_status = gr.Markdown(elem_id="restore-status")
+    with gr.Tab("Restore", id="restore"):
+        with gr.Row():
+            with gr.Column(scale=1):
+                r_in = _photo_input("a face photo", "restore-input", _FACE_EXAMPLES, "bundled photos with faces")
+                r_mode = gr.Radio(list(RESTORE_MODES), value=BLUR_FIRST, label="your photo",
+                                  elem_id="restore-mode")
+                with gr.Row():
+                    r_kernel = gr.Slider(0, max(int(bank["n"]) - 1, 1), value=0, step=1,
+                                         label=f"blur kernel (one of the restorer's {bank['n']})",
+                                         elem_id="restore-kernel", scale=3)
+                    r_kernel_img = gr.Image(kernel_preview(models, 0), label="the kernel", format="png",
+                                            interactive=False, height=120, width=120, scale=1,
+                                            elem_id="restore-kernel-image")
+                r_btn = gr.Button("Restore", variant="primary", elem_id="restore-button")
+                gr.Markdown(_restorer_info(models.restorer_model, bank))
+            with gr.Column(scale=2):
+                with gr.Row():
+                    r_blurred = gr.Image(label="blurred input", format="png", type="pil", elem_id="restore-blurred")
+                    r_xr = gr.Image(label="x_R (NAFNet)", format="png", type="pil", elem_id="restore-x_R")
+                with gr.Row():
+                    r_xg = gr.Image(label="x_G (GAN prior)", format="png", type="pil", elem_id="restore-x_G")
+                    r_xhat = gr.Image(label="x_hat (fusion)", format="png", type="pil", elem_id="restore-x_hat")
+                r_status = gr.Markdown(elem_id="restore-status")
 
-        c_btn.click(on_colorize, [c_in, c_model, c_seed], [c_slider, c_status], api_name="colorize")
-        c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],
-                         api_name="colorize_many")
-        c_model.change(on_model, [c_model], [c_info, c_seed], api_visibility="private")
-        h_outs = [h_view, h_result, h_status, h_state, h_picker, h_selected, h_table, h_json]
-        h_in.change(on_hint_photo, [h_in], h_outs, api_visibility="private")
-        h_view.select(on_hint_click, [h_in, h_state, h_mode, h_picker], h_outs, api_visibility="private")
-        h_picker.input(on_hint_edit(lambda st, sel, col: hint_recolour(st, sel, col)),
-                       [h_in, h_state, h_selected, h_picker], h_outs, api_visibility="private")
-        h_selected.input(on_hint_pick, [h_state, h_selected], [h_picker, h_state], api_visibility="private")
-        h_remove.click(on_hint_edit(hint_remove), [h_in, h_state, h_selected], h_outs, api_visibility="private")
-        h_undo.click(on_hint_edit(hint_undo), [h_in, h_state], h_outs, api_visibility="private")
-        h_reset.click(on_hint_edit(hint_reset), [h_in, h_state], h_outs, api_visibility="private")
-        h_table.input(on_hint_edit(hints_from_table), [h_in, h_state, h_table], h_outs, api_visibility="private")
-        h_api_btn.click(on_hints_api, [h_in, h_api_hints], [h_result, h_status], api_name="colorize_hints")
-        r_btn.click(on_restore, [r_in, r_mode, r_kernel], [r_blurred, r_xr, r_xg, r_xhat, r_status],
-                    api_name="restore")
-        r_kernel.change(on_kernel, [r_kernel], [r_kernel_img], api_visibility="private")
-        r_mode.change(on_mode, [r_mode], [r_kernel], api_visibility="private")
-    app.queue(max_size=queue_size, default_concurrency_limit=concurrency)
-    return app
+    r_btn.click(on_restore, [r_in, r_mode, r_kernel], [r_blurred, r_xr, r_xg, r_xhat, r_status],
+                api_name="restore")
+    r_kernel.change(on_kernel, [r_kernel], [r_kernel_img], api_visibility="private")
+    r_mode.change(on_mode, [r_mode], [r_kernel], api_visibility="private")
 
 
 # =========================================================================== main

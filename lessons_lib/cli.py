@@ -213,10 +213,8 @@ def _train_command(args, argv: list[str]) -> str:
 
 
 def _cmd_train(args) -> int:
-    from pathlib import Path
-
-    from .recipes import apply_overrides, describe_recipes, get_recipe, list_recipes, run_recipe
-    from .train import TrainingInterrupted, load_checkpoint
+    from .recipes import apply_overrides, describe_recipes, get_recipe, list_recipes, resume_recipe, run_recipe
+    from .train import TrainingInterrupted
 
     if args.list:
         rows = describe_recipes()
@@ -233,27 +231,8 @@ def _cmd_train(args) -> int:
         return _launch_torchrun(args.nproc, args.argv)
     overrides = _train_overrides(args)
     recipe = get_recipe(args.recipe)
-    if args.resume:
-        # continue with the run's own recipe and options; options given now apply on top
-        out = Path(overrides.get("out", recipe.train.out.replace("{name}", recipe.name)))
-        ckpt_path = out / "checkpoint.pt"
-        if not ckpt_path.is_file():
-            raise LessonsError(f"nothing to resume: {ckpt_path} does not exist; start a new run without "
-                               "--resume (or point --out at the run to continue)")
-        saved = load_checkpoint(ckpt_path).get("task", {})
-        config = saved.get("recipe_config")
-        if saved.get("recipe") not in (None, recipe.name):
-            raise LessonsError(f"{out} holds a run of recipe {saved['recipe']!r}, not {recipe.name!r}; "
-                               f"resume it with `lessons train {saved['recipe']} --out {out} --resume`")
-        if isinstance(config, dict):
-            fields = {k: (tuple(v) if k == "lr_milestones" else v) for k, v in config.get("train", {}).items()
-                      if k not in ("out", "resume", "overwrite", "progress")}
-            fields.update({k: v for k, v in config.items() if k not in ("name", "type", "train")})
-            if "steps" in overrides or "epochs" in overrides:
-                fields.pop("steps", None)
-                fields.pop("epochs", None)
-            recipe = apply_overrides(recipe, **fields)
-    recipe = apply_overrides(recipe, **overrides)
+    # --resume: the run's own recipe and options (read from its checkpoint), the ones given now on top
+    recipe = resume_recipe(recipe, overrides) if args.resume else apply_overrides(recipe, **overrides)
     try:
         result = run_recipe(recipe, command=_train_command(args, sys.argv[1:]))
     except TrainingInterrupted:
@@ -325,7 +304,7 @@ def _output_path(out: str, src: str):
 
 def _cmd_colorize(args) -> int:
     from .data.hints import load_hints, parse_hint
-    from .pipeline import HINT_SIZE, Colorizer
+    from .colorization import HINT_SIZE, Colorizer
     from .zoo import HINT_MODEL, resolve_model
 
     out = _output_path(args.out_image, args.in_image)
@@ -437,11 +416,11 @@ def _add_eval(sub) -> None:
 def _eval_parts(kind: str):
     """(pipeline class, evaluate function, format function) of ``lessons eval KIND``."""
     if kind == "colorize":
-        from .pipeline import Colorizer, evaluate_colorizer, format_evaluation
+        from .colorization import Colorizer, evaluate_colorizer, format_evaluation
 
         return Colorizer, evaluate_colorizer, format_evaluation
-    from .pipeline import Restorer
-    from .restorer.evaluation import evaluate_restorer, format_restoration
+    from .restoration import Restorer
+    from .restoration.evaluation import evaluate_restorer, format_restoration
 
     return Restorer, evaluate_restorer, format_restoration
 
@@ -480,7 +459,7 @@ def _add_restore(sub) -> None:
 
 
 def _cmd_restore(args) -> int:
-    from .pipeline import Restorer
+    from .restoration import Restorer
 
     from .zoo import resolve_model
 
@@ -555,9 +534,9 @@ def _cmd_models(args) -> int:
     if args.name not in zoo.SPECS:
         raise LessonsError(f"unknown shipped model {args.name!r}; choose one of: {', '.join(zoo.SPECS)}")
     if cmd == "train":
-        from . import shipping
+        from . import retrain
 
-        shipping.train_shipped(args.name, args.runs, steps=args.steps, device=args.device)
+        retrain.train_shipped(args.name, args.runs, steps=args.steps, device=args.device)
         if args.no_ship:
             return 0
     path = zoo.ship(args.name, args.runs, limit=args.limit)

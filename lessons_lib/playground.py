@@ -3,7 +3,7 @@
 ::
 
     from lessons_lib.playground import HintPlayground
-    from lessons_lib.pipeline import Colorizer
+    from lessons_lib.colorization import Colorizer
     from lessons_lib import zoo
 
     play = HintPlayground(Colorizer(zoo.model_path("hints")), "grandparents.jpg")
@@ -58,7 +58,7 @@ class HintPlayground:
     """Place hints on one photo and watch the hint model recolour it.
 
     Args:
-        colorizer: a :class:`~lessons_lib.pipeline.Colorizer` of a hint model.
+        colorizer: a :class:`~lessons_lib.colorization.Colorizer` of a hint model.
         image: the photo (anything :func:`lessons_lib.data.load_image` opens).
         display_px: the widget's picture width.
     """

@@ -41,13 +41,16 @@ The registry:
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 from typing import Any, Callable
 
 from . import LessonsError, smoke_mode
-from .train.config import TrainConfig, config_fields
-from .restorer.recipes import FusionRecipe, InversionRecipe, NAFNetRecipe, StyleGAN2Recipe
-from .train.recipe import (ColorGANRecipe, ColorizationRecipe, DCGANRecipe, FeatureNetRecipe, Recipe,
-                           ToyGANRecipe, recipe_to_dict)
+from .colorization.recipes import ColorGANRecipe, ColorizationRecipe
+from .featurenet.recipes import FeatureNetRecipe
+from .restoration.recipes import FusionRecipe, InversionRecipe, NAFNetRecipe, StyleGAN2Recipe
+from .toygan.recipes import DCGANRecipe, ToyGANRecipe
+from .train.config import CHECKPOINT_NAME, Recipe, TrainConfig, config_fields, recipe_to_dict
+from .train.runstate import load_checkpoint
 
 __all__ = [
     "Recipe",
@@ -65,6 +68,8 @@ __all__ = [
     "list_recipes",
     "describe_recipes",
     "recipe_to_dict",
+    "recipe_from_dict",
+    "resume_recipe",
     "recipe_fields",
     "build_task",
     "run_recipe",
@@ -144,13 +149,81 @@ def apply_overrides(recipe: Recipe, **overrides: Any) -> Recipe:
     return out
 
 
-def build_task(recipe: Recipe):
-    """The :class:`~lessons_lib.train.Task` that trains ``recipe``."""
-    import importlib
+#: every recipe type by its class name, the ``"type"`` that :func:`recipe_to_dict` writes
+RECIPE_TYPES: dict[str, type] = {c.__name__: c for c in (
+    ColorizationRecipe, ColorGANRecipe, ToyGANRecipe, DCGANRecipe, FeatureNetRecipe, NAFNetRecipe,
+    StyleGAN2Recipe, InversionRecipe, FusionRecipe)}
 
+
+def _from_json(cls: type, values: dict[str, Any], skip: tuple[str, ...] = ()) -> dict[str, Any]:
+    """``values`` as keyword arguments of the dataclass ``cls``: JSON lists back to tuples where
+    the field holds a tuple; a name that is no field of ``cls`` is refused."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields) - set(skip))
+    if unknown:
+        raise LessonsError(f"{cls.__name__} has no field(s) {', '.join(unknown)}; the dict was written by "
+                           f"another version of the kit (valid fields: {', '.join(fields)})")
+    out = {}
+    for k, v in values.items():
+        if k in skip:
+            continue
+        f = fields[k]
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        out[k] = tuple(v) if isinstance(v, list) and isinstance(default, tuple) else v
+    return out
+
+
+def recipe_from_dict(d: dict[str, Any]) -> Recipe:
+    """The recipe that :func:`recipe_to_dict` wrote (a model card's or checkpoint's
+    ``recipe_config``): ``recipe_from_dict(recipe_to_dict(r)) == r``; validated."""
+    kind = d.get("type")
+    if kind not in RECIPE_TYPES:
+        raise LessonsError(f"unknown recipe type {kind!r}; choose one of: {', '.join(RECIPE_TYPES)}")
+    cls = RECIPE_TYPES[kind]
+    train_cfg = TrainConfig(**_from_json(TrainConfig, d.get("train", {})))
+    recipe = cls(train=train_cfg, **_from_json(cls, d, skip=("type", "train")))
     recipe.validate()
-    module, cls = recipe.task.split(":")
-    return getattr(importlib.import_module(module), cls)(recipe)
+    return recipe
+
+
+#: training fields that belong to this launch, not to the run being resumed
+_LAUNCH_FIELDS = ("out", "resume", "overwrite", "progress")
+
+
+def resume_recipe(recipe: Recipe, overrides: dict[str, Any]) -> Recipe:
+    """The recipe that ``--resume`` continues the run in ``overrides["out"]`` (or the recipe's
+    own ``out``) with: the run's own recipe, read back from its checkpoint with
+    :func:`recipe_from_dict`, and ``overrides`` (what was given now) on top. A new ``steps`` or
+    ``epochs`` replaces both of the run's (one sets the other). Refused when there is nothing to
+    resume or the run is of another recipe."""
+    out = Path(overrides.get("out", recipe.train.out.replace("{name}", recipe.name)))
+    ckpt_path = out / CHECKPOINT_NAME
+    if not ckpt_path.is_file():
+        raise LessonsError(f"nothing to resume: {ckpt_path} does not exist; start a new run without "
+                           "--resume (or point --out at the run to continue)")
+    saved = load_checkpoint(ckpt_path).get("task", {})
+    if saved.get("recipe") not in (None, recipe.name):
+        raise LessonsError(f"{out} holds a run of recipe {saved['recipe']!r}, not {recipe.name!r}; "
+                           f"resume it with `lessons train {saved['recipe']} --out {out} --resume`")
+    config = saved.get("recipe_config")
+    if isinstance(config, dict):
+        run = recipe_from_dict(config)
+        keep = {k: getattr(recipe.train, k) for k in _LAUNCH_FIELDS}
+        if "steps" in overrides or "epochs" in overrides:
+            keep.update(steps=recipe.train.steps, epochs=recipe.train.epochs)
+        recipe = dataclasses.replace(run, name=recipe.name, train=run.train.replace(**keep))
+    return apply_overrides(recipe, **overrides)
+
+
+def build_task(recipe: Recipe):
+    """The :class:`~lessons_lib.train.Task` that trains ``recipe``: ``recipe.Task(recipe)``,
+    the class its recipe type imports from its product's ``tasks`` module."""
+    recipe.validate()
+    if recipe.Task is None:
+        raise LessonsError(f"{type(recipe).__name__} names no Task class: set its class attribute Task "
+                           "to the task that trains it")
+    return recipe.Task(recipe)
 
 
 def run_recipe(recipe: Recipe | str, *, command: str | None = None, hooks=(), **overrides: Any):
@@ -420,6 +493,9 @@ def _nogan() -> Recipe:
         cite=_NOGAN_CITE,
         **_nogan_common(discriminator="patchgan", d_base=32, d_layers=3, gan_loss="vanilla", lambda_gan=0.2,
                         lr=5e-5, lr_d=2e-4, d_pretrain_steps=300, select_psnr_tolerance=0.3),
+        # the GAN phase continues phase 1's G, by default the run `lessons train nogan_pretrain`
+        # writes (as the restorer's stages default to runs/<stage>); missing, it is refused
+        init_g="runs/nogan_pretrain",
         train=TrainConfig(steps=1500, batch_size=32, lr_schedule="constant", log_every=25, sample_every=500,
                           ckpt_every=100, eval_every=50, keep_evals=True),
     )
@@ -455,7 +531,7 @@ def _hints() -> Recipe:
 # Seed 004 trains on FFHQ at 512 px for 40k iterations per stage; the kit's pack is
 # celeba10k (9,000 / 1,000 aligned CelebA faces) at 64 px, and the lengths below are the
 # seed's iteration counts scaled to a small GPU run (a CPU run overrides --steps).
-# The recipe types are in lessons_lib.restorer.recipes, their tasks in lessons_lib.restorer.tasks.
+# The recipe types are in lessons_lib.restoration.recipes, their tasks in lessons_lib.restoration.tasks.
 _SEED004 = ("Lee, Kang, Lee, Baek & Cho, 'Image restoration with a regression network and a GAN' (seed 004); "
             "NAFNet: Chen et al. 2022; StyleGAN2: Karras et al. 2020")
 

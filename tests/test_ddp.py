@@ -10,6 +10,7 @@ the float additions (the all-reduce sums two half-batch means).
 from __future__ import annotations
 
 import builtins
+import json
 import os
 import socket
 import subprocess
@@ -240,6 +241,9 @@ def test_lessons_train_nproc_2_runs_end_to_end(tmp_path):
     assert proc.stdout.count("trained gan_toy for 3 steps") == 1   # rank 0 reports, rank 1 is quiet
     ckpt = torch.load(out / "checkpoint.pt", weights_only=True)
     assert ckpt["step"] == 3 and len(ckpt["rng_ranks"]) == 2
+    launch = json.loads((out / "model.json").read_text())["launch"]   # the card says it was a DDP run
+    assert launch == {"launcher": "torchrun", "processes": 2, "world_size": 2, "backend": "gloo",
+                      "global_batch": 32, "per_process_batch": 16, "threads_per_process": 1}
 
 
 if __name__ == "__main__" and sys.argv[1:2] == ["worker"]:

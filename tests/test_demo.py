@@ -11,11 +11,9 @@ from __future__ import annotations
 
 import io
 import socket
-import struct
 import subprocess
 import sys
 import threading
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -30,6 +28,7 @@ pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from demo import app as demo_app  # noqa: E402
+from bomb_images import png_header as _png_header  # noqa: E402
 from lessons_lib import LessonsError  # noqa: E402
 from lessons_lib.color import rgb_uint8_to_lab  # noqa: E402
 from lessons_lib.data.hints import parse_colour  # noqa: E402
@@ -198,16 +197,6 @@ def test_restore_shrinks_a_large_photo(client, tmp_path, photos):
 
 
 # --------------------------------------------------------------------------- awkward uploads
-def _png_header(path: Path, w: int, h: int) -> None:
-    """A PNG whose header claims w x h pixels (the data are not there): a decompression bomb."""
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)
-    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
-                     + chunk(b"IEND", b""))
-
-
 def _gradient(w: int, h: int) -> Image.Image:
     x = np.linspace(0, 255, w, dtype=np.float32)[None, :]
     y = np.linspace(0, 255, h, dtype=np.float32)[:, None]

@@ -191,6 +191,10 @@ def test_losses_decrease_and_outputs_are_written(tmp_path):
         res.val_metrics["mse"])
     assert card["hardware"]["device"] == "cpu" and card["hardware"]["torch"] == torch.__version__
     assert card["train_config"]["steps"] == 60
+    assert card["launch"] == {"launcher": "single process", "processes": 1, "world_size": 1, "backend": None,
+                              "global_batch": card["train_config"]["batch_size"],
+                              "per_process_batch": card["train_config"]["batch_size"],
+                              "threads_per_process": torch.get_num_threads()}
 
 
 def test_epochs_become_steps(tmp_path):

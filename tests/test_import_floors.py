@@ -11,21 +11,35 @@ The floors, bottom to top (a module belongs to the longest prefix that matches i
     2  data, models, losses
     3  checkpoints                       (model files and cards: builds models by name)
     4  metrics                           (scores; the feature networks load from checkpoints)
-    5  viz, diagrams, restorer.bundle    (pictures; the restorer's inference bundle)
-    6  train                             (the engine, the recipe types, the colorization,
-                                          toy and feature-net tasks)
-    7  restorer                          (the restorer's recipe types, tasks and scores)
-    8  recipes                           (the named recipes, build_task, run_recipe)
-    9  pipeline                          (inference: colorize, restore, evaluate)
+    5  viz, diagrams, inference,         (pictures; the inference base; what both the training and
+       colorization.inputs,               the inference of a product share: G's input, the
+       restoration.{bundle,blurred_faces,evaluation}   restorer bundle, blurred faces, scores)
+    6  train                             (the one engine, TrainConfig and the Recipe base)
+    7  colorization.{tasks,colorgan_task,recipes}, restoration.{tasks,recipes}, toygan, featurenet
+                                         (each product's training: its tasks and recipe types;
+                                          a recipe type imports its Task)
+    8  recipes                           (the registry of named recipes, build_task, run_recipe)
+    9  colorization, restoration         (each product's inference: Colorizer, Restorer, evaluation)
    10  zoo                               (the shipped models: lookup and cards)
-   11  cli, playground, quiz, classroom, exercises, shipping
+   11  cli, playground, quiz, classroom, exercises, retrain
+   12  the compatibility shims (SHIMS)   (old import paths that re-export the new modules)
+
+The house is cut by product (issue 26): ``colorization/`` and ``restoration/`` each hold
+their recipes, tasks, inference and evaluation, over the shared floors 0-6; one package
+spans several floors, and the longest prefix says on which floor each of its modules is.
 
 checkpoints sit below metrics (the issue's sketch had them the other way round): the kit's
 feature network, which FID-kit and the perceptual scores use, is read from a checkpoint,
 while nothing in checkpoints needs a score.
 
-Inference - ``pipeline``, ``restorer.bundle``, ``zoo`` - must not import ``train`` or
-``recipes`` at all (not even lazily): a user who only colorizes never loads the trainer.
+Inference - ``inference``, the products' inference modules (``colorization``,
+``restoration`` except their tasks and recipes), ``zoo`` - must not import training
+(``train``, the products' tasks and recipes, ``recipes``) at all, not even lazily: a user who
+only colorizes never loads the trainer. A recipe names its task by import (``recipe.Task``),
+never by a ``"module:Class"`` string, so this graph holds that link too.
+
+A compatibility shim (an old path such as ``lessons_lib.pipeline`` or ``lessons_lib.train.toy``)
+says so in its docstring, only re-exports, and is imported by no module of the package.
 
 Run as a script (``python tests/test_import_floors.py``) it prints the module graph between
 top-level parts (the table of ``benchmarks/RESULTS.md``).
@@ -41,23 +55,31 @@ import pytest
 
 PKG = Path(__file__).resolve().parents[1] / "lessons_lib"
 
+# old import paths kept for the lessons, the tests and users (issue 26): they only re-export
+SHIMS = ("pipeline", "restorer", "train.recipe", "train.colorization", "train.colorgan", "train.toy",
+         "train.features", "shipping")
+SHIM_MARK = "Compatibility shim"
 FLOORS: list[tuple[str, ...]] = [
     ("lessons_lib", "device"),
     ("color",),
     ("data", "models", "losses"),
     ("checkpoints",),
     ("metrics",),
-    ("viz", "diagrams", "restorer.bundle"),
+    ("viz", "diagrams", "inference", "colorization.inputs", "restoration.bundle", "restoration.blurred_faces",
+     "restoration.evaluation"),
     ("train",),
-    ("restorer",),
+    ("colorization.tasks", "colorization.colorgan_task", "colorization.recipes", "restoration.tasks",
+     "restoration.recipes", "toygan", "featurenet"),
     ("recipes",),
-    ("pipeline",),
+    ("colorization", "restoration"),
     ("zoo",),
-    ("cli", "playground", "quiz", "classroom", "exercises", "shipping"),
+    ("cli", "playground", "quiz", "classroom", "exercises", "retrain"),
+    SHIMS,
 ]
-# inference: never imports these, at any level
-INFERENCE = ("pipeline", "restorer.bundle", "zoo")
-TRAINING = ("train", "restorer.tasks", "restorer.recipes", "recipes")
+# inference (a module under these prefixes that is not training) never imports training, at any level
+INFERENCE = ("inference", "colorization", "restoration", "zoo")
+TRAINING = ("train", "colorization.tasks", "colorization.colorgan_task", "colorization.recipes",
+            "restoration.tasks", "restoration.recipes", "toygan", "featurenet", "recipes")
 
 
 def _rel(module: str) -> str:
@@ -149,6 +171,15 @@ def graph() -> dict[str, list[Import]]:
     return {m: imports_of(m, p, known) for m, p in known.items()}
 
 
+def _is_shim(mod: str) -> bool:
+    return any(_matches(_rel(mod), p) for p in SHIMS)
+
+
+def _is_inference(mod: str) -> bool:
+    rel = _rel(mod)
+    return any(_matches(rel, p) for p in INFERENCE) and not any(_matches(rel, p) for p in TRAINING)
+
+
 def _is_own_package(mod: str, target: str) -> bool:
     """``target`` is ``mod``'s own package or a sub-package of it (``__init__`` re-exports)."""
     return mod == target or mod.startswith(target + ".") or target.startswith(mod + ".")
@@ -168,7 +199,9 @@ def violations() -> list[str]:
             tf = floor_of(target)
             if tf > f:
                 problems.append(f"{where} imports {_rel(target)} (floor {tf}) from floor {f}: upward")
-            if any(_matches(_rel(mod), p) for p in INFERENCE) and any(_matches(_rel(target), p) for p in TRAINING):
+            if _is_shim(target) and not _is_shim(mod):
+                problems.append(f"{where} imports the compatibility shim {_rel(target)}: import the module it re-exports")
+            if _is_inference(mod) and any(_matches(_rel(target), p) for p in TRAINING):
                 problems.append(f"{where} imports {_rel(target)}: inference must not load training code")
             for n in imp.names:
                 if n.startswith("_") and not n.startswith("__") and not _is_own_package(mod, target):
@@ -230,6 +263,45 @@ def test_every_module_is_on_a_floor():
 def test_the_floors_only_look_down():
     problems = violations()
     assert not problems, "\n".join(problems)
+
+
+def test_the_shims_only_re_export():
+    """Each compatibility shim says so in its docstring and holds nothing but imports and ``__all__``."""
+    shims = {m: p for m, p in modules().items() if _is_shim(m)}
+    assert len(shims) >= len(SHIMS), sorted(shims)
+    for mod, path in shims.items():
+        tree = ast.parse(path.read_text())
+        doc = ast.get_docstring(tree) or ""
+        assert doc.startswith(SHIM_MARK), f"{mod}: a shim's docstring starts with {SHIM_MARK!r}"
+        for node in tree.body[1:]:
+            ok = isinstance(node, (ast.Import, ast.ImportFrom)) or (
+                isinstance(node, ast.Assign) and [ast.unparse(x) for x in node.targets] == ["__all__"])
+            assert ok, f"{mod}:{node.lineno} defines {ast.unparse(node)[:60]!r}: a shim only re-exports"
+
+
+def test_no_recipe_names_its_task_by_string():
+    """A recipe names its task by import (``Task = ColorizationTask``), never ``"module:Class"``."""
+    import re
+
+    pattern = re.compile(r"""["']lessons_lib(\.\w+)+:\w+["']""")
+    hits = [f"{_rel(m)}: {x.group(0)}" for m, p in modules().items() for x in pattern.finditer(p.read_text())]
+    assert not hits, hits
+
+
+def test_inference_loads_no_training_code():
+    """At run time too: importing the products' inference (and the old pipeline path) loads no
+    module of the engine, the tasks or the recipes (a package's ``__init__`` could)."""
+    import subprocess
+
+    code = ("import sys; import lessons_lib.colorization, lessons_lib.restoration, lessons_lib.zoo, "
+            "lessons_lib.pipeline, lessons_lib.restoration.bundle; "
+            "print('\\n'.join(m for m in sys.modules if m.startswith('lessons_lib')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                         cwd=PKG.parent, env={**__import__("os").environ, "PYTHONPATH": str(PKG.parent)}).stdout
+    loaded = out.split()
+    assert "lessons_lib.colorization.colorizer" in loaded and "lessons_lib.restoration.restorer" in loaded
+    training = [m for m in loaded if any(_matches(_rel(m), p) for p in TRAINING)]
+    assert not training, f"inference loaded training code: {training}"
 
 
 def test_the_checker_sees_an_upward_import(tmp_path, monkeypatch):

@@ -132,8 +132,27 @@ def test_bad_nogan_options_get_clear_errors(pretrained, tmp_path):
     with pytest.raises(LessonsError, match=r"init_g .* holds another generator .*base: weights 8 vs recipe 12"):
         train(build_task(r), r.train)
     r = _smoke("nogan", tmp_path / "missing", steps=1, init_g=str(tmp_path / "nope"))
-    with pytest.raises(LessonsError, match="no checkpoint at"):
+    with pytest.raises(LessonsError, match=r"init_g=.*nope does not exist: make it with `lessons train nogan_pretrain"):
         train(build_task(r), r.train)
+
+
+def test_nogan_starts_from_its_pretraining_run_by_default(pretrained, tmp_path, monkeypatch):
+    """`lessons train nogan` alone continues runs/nogan_pretrain (as the restorer's stages default to
+    runs/<stage>); without that run it is refused with the command that makes it, never a random G."""
+    assert get_recipe("nogan").init_g == "runs/nogan_pretrain"
+    monkeypatch.chdir(tmp_path)
+    r = apply_overrides(get_recipe("nogan").smoke(), init_g="runs/nogan_pretrain", out=str(tmp_path / "gan"),
+                        device="cpu", sample_every=-1, steps=1, eval_every=1, d_pretrain_steps=1)
+    with pytest.raises(LessonsError, match=r"warm start init_g=runs/nogan_pretrain does not exist: make it with "
+                                           r"`lessons train nogan_pretrain --out runs/nogan_pretrain`"):
+        train(build_task(r), r.train)
+    shutil.copytree(pretrained.out, tmp_path / "runs" / "nogan_pretrain")
+    task = build_task(r)
+    train(task, r.train)
+    warm, _ = load_model(pretrained.model_path)                # one D-only step: G is the warm start
+    after = _params(task.nets["G"])
+    assert all(torch.equal(after[k], v) for k, v in _params(warm).items())
+    assert task.describe()["init_g"] == "runs/nogan_pretrain"
 
 
 def test_cpu_time_adds_up_over_a_resume(tmp_path):

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
 
 import numpy as np
@@ -291,3 +292,40 @@ def test_recipe_is_plain_json():
     assert d["type"] == "ColorizationRecipe" and d["train"]["epochs"] == 100
     assert isinstance(get_recipe("pix2pix"), ColorizationRecipe)
     assert isinstance(get_recipe("pix2pix").train, TrainConfig)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_recipe_from_dict_inverts_recipe_to_dict(name):
+    """What a card stores (``recipe_to_dict``) reads back as the same recipe, tuples included."""
+    from lessons_lib.recipes import recipe_from_dict
+
+    for r in (get_recipe(name), get_recipe(name).smoke()):
+        d = recipe_to_dict(r)
+        back = recipe_from_dict(json.loads(json.dumps(d)))       # as a JSON card holds it
+        assert back == r and type(back) is type(r)
+        assert recipe_to_dict(back) == d
+
+
+def test_recipe_from_dict_refuses_what_it_cannot_rebuild():
+    from lessons_lib.recipes import recipe_from_dict
+
+    d = recipe_to_dict(get_recipe("pix2pix", lambda_l1=50.0, perceptual_layers=("f1",), perceptual_weights=(2.0,)))
+    back = recipe_from_dict(d)
+    assert back.lambda_l1 == 50.0 and back.perceptual_layers == ("f1",)
+    with pytest.raises(LessonsError, match="unknown recipe type 'NoSuchRecipe'"):
+        recipe_from_dict({**d, "type": "NoSuchRecipe"})
+    with pytest.raises(LessonsError, match="ColorizationRecipe has no field.* lambda_nope"):
+        recipe_from_dict({**d, "lambda_nope": 1})
+    with pytest.raises(LessonsError, match="TrainConfig has no field.* warp"):
+        recipe_from_dict({**d, "train": {**d["train"], "warp": 9}})
+    with pytest.raises(LessonsError, match="discriminator"):
+        recipe_from_dict({**d, "discriminator": "bogus"})      # validated like get_recipe
+
+
+def test_every_recipe_type_names_its_task_by_import():
+    """``recipe.Task`` is the class build_task builds, from the recipe's own product package."""
+    for name in ALL:
+        r = get_recipe(name)
+        assert isinstance(r.Task, type)
+        product = type(r).__module__.rsplit(".", 1)[0]
+        assert r.Task.__module__.startswith(product + "."), (name, r.Task.__module__)

@@ -42,7 +42,6 @@ __all__ = [
     "denormalize_lab",
     "rgb_to_lab_normalized",
     "lab_normalized_to_rgb",
-    "split_lab",
     "rgb_to_gray",
     "gray_to_rgb",
     "L_SCALE",
@@ -345,12 +344,6 @@ def rgb_to_lab_normalized(rgb: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor
 def lab_normalized_to_rgb(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
     """Model space (L/50 - 1, ab/110) -> sRGB in [0, 1] (clipped, never NaN)."""
     return lab_to_rgb(denormalize_lab(L, ab))
-
-
-def split_lab(lab: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """(B, 3, H, W) Lab -> (L (B, 1, H, W), ab (B, 2, H, W)), no scaling."""
-    x, single = _as_batch(lab, "lab")
-    return (x[0, :1], x[0, 1:]) if single else (x[:, :1], x[:, 1:])
 
 
 def rgb_to_gray(rgb: torch.Tensor, method: str = "lab", keep_channels: bool = True) -> torch.Tensor:

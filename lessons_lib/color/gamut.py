@@ -1,7 +1,7 @@
 """Colour for display: Lab -> sRGB that keeps every pixel's lightness (gamut mapping by
 chroma scaling), and the full-resolution recombination of a photo's own L* with a small
 predicted ab map, band by band - the two hot paths of the colorizer
-(:class:`lessons_lib.pipeline.Colorizer`).
+(:class:`lessons_lib.colorization.Colorizer`).
 
 The same CIE maths as :mod:`lessons_lib.color` (its matrices, its sRGB table, its f and
 f^-1 constants), arranged for speed: the gamut test in linear RGB, the bisection only on

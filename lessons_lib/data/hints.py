@@ -55,7 +55,6 @@ __all__ = [
     "parse_hint",
     "check_hints",
     "load_hints",
-    "hints_to_json",
 ]
 
 #: Zhang et al. 2017: the number of points is geometric with p = 1/8
@@ -358,7 +357,3 @@ def load_hints(path: str | os.PathLike, size: tuple[int, int] | None = None) -> 
                            f"got a {type(data).__name__}")
     return check_hints(data, size, source=f"{p.name}: hint")
 
-
-def hints_to_json(hints: Sequence[Hint]) -> str:
-    """The hints as the JSON :func:`load_hints` reads."""
-    return json.dumps([h.to_dict() for h in hints], indent=1)

@@ -22,6 +22,7 @@ image. The awkward cases it handles, and why each matters for colorization:
 from __future__ import annotations
 
 import io
+import math
 import os
 import struct  # struct.error: raised by some Pillow plugins on a truncated header
 import warnings
@@ -34,11 +35,14 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .. import LessonsError
 
-__all__ = ["load_image", "image_to_tensor", "tensor_to_image", "DEFAULT_MAX_PIXELS"]
+__all__ = ["load_image", "image_to_tensor", "tensor_to_image", "DEFAULT_MAX_PIXELS", "DEFAULT_MAX_FULL_PIXELS"]
 
 # 50 megapixels: larger than any camera photo a student is likely to upload (a 48 MP phone
 # sensor gives 8000 x 6000), small enough that the decoded RGB (150 MB) fits in memory.
 DEFAULT_MAX_PIXELS = 50_000_000
+#: images that must be converted at full size (16-bit, palette, CMYK, several frames) take up
+#: to ~30 bytes per pixel while converting: they are accepted up to this many pixels
+DEFAULT_MAX_FULL_PIXELS = 40_000_000
 
 # Modes whose pixels carry an alpha channel (composited on white).
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
@@ -142,19 +146,23 @@ def _array_to_image(arr: np.ndarray, what: str) -> Image.Image:
     return Image.fromarray(a8)
 
 
-def _check_size(img: Image.Image, what: str, max_pixels: int) -> None:
+def _check_size(img: Image.Image, what: str, max_pixels: int, owner: str | None = None) -> None:
     w, h = img.size
     if w <= 0 or h <= 0:
         raise LessonsError(f"{what} has an empty size {w}x{h}: it is not a readable image")
     if w * h > max_pixels:
+        limit = f"{owner}'s limit" if owner else "the limit"
         raise LessonsError(
-            f"{what} is {w}x{h} = {w * h:,} pixels, more than the limit of {max_pixels:,}; "
-            "resize it first, or pass a larger max_pixels if you trust the file"
+            f"{what} is {w}x{h} = {w * h:,} pixels, more than {limit} of {max_pixels:,} pixels; "
+            "resize it first" + ("" if owner else ", or pass a larger max_pixels if you trust the file")
         )
 
 
-def load_image(src: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None) -> Image.Image:
-    """Open anything image-like and return an 8-bit RGB PIL image.
+def load_image(src: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None,
+               max_side: int | None = None, max_full_pixels: int = DEFAULT_MAX_FULL_PIXELS,
+               notes: list[str] | None = None, owner: str | None = None) -> Image.Image:
+    """Open anything image-like and return an 8-bit RGB PIL image: the kit's one safe image
+    loader (the command line, the pipelines, the demo's uploads and the data sources use it).
 
     Args:
         src: a path (``str`` / ``Path``), ``bytes``, a binary file object, a PIL image, a
@@ -163,24 +171,34 @@ def load_image(src: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | No
         max_pixels: refuse images with more pixels than this (checked from the header,
             before decoding: safe against decompression bombs).
         name: what to call the image in error messages (defaults to the file name).
+        max_side: shrink the result to at most this many pixels on its long side (bicubic,
+            antialiased); a file is shrunk *while decoding* (a JPEG at 1/2, 1/4 or 1/8 scale by
+            libjpeg's draft mode; an 8-bit RGB, gray, RGBA or gray+alpha frame box-averaged by an
+            integer factor, alpha premultiplied), so that at most one full-size copy exists.
+        max_full_pixels: files that must be converted at full size - 16-bit, palette, CMYK,
+            several frames, transparency by palette (up to ~30 bytes per pixel) - are refused
+            above this many pixels.
+        notes: when given, a list that receives one plain sentence per change made (shrunk,
+            first frame of several, transparency on white).
+        owner: who sets the limits, for the messages (``"this demo"``); None: "the limit".
 
     Returns:
         A new RGB image, independent of any open file, EXIF orientation applied.
 
     Raises:
         LessonsError: the file is missing, is not a readable image (corrupt, truncated,
-            not an image at all) or is larger than ``max_pixels``.
+            not an image at all) or is larger than the limits.
     """
     what = _describe(src, name)
     if isinstance(src, torch.Tensor):
-        return tensor_to_image(src)
+        return _shrunk(tensor_to_image(src), max_side, notes)
     if isinstance(src, np.ndarray):
         img = _array_to_image(src, what)
-        _check_size(img, what, max_pixels)
-        return img
+        _check_size(img, what, max_pixels, owner)
+        return _shrunk(img, max_side, notes)
     if isinstance(src, Image.Image):
-        _check_size(src, what, max_pixels)
-        return _decode(src, what)
+        _check_size(src, what, max_pixels, owner)
+        return _shrunk(_decode(src, what), max_side, notes)
 
     if isinstance(src, (str, os.PathLike)):
         path = Path(src)
@@ -207,17 +225,79 @@ def load_image(src: Any, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | No
         warnings.simplefilter("ignore", Image.DecompressionBombWarning)
         try:
             with Image.open(fp) as img:
-                _check_size(img, what, max_pixels)  # header only: no pixel decoded yet
-                return _decode(img, what)
+                _check_size(img, what, max_pixels, owner)  # header only: no pixel decoded yet
+                return _decode_file(img, what, max_side, max_pixels, max_full_pixels, notes, owner)
         except LessonsError:
             raise
         except Image.DecompressionBombError as e:
             raise LessonsError(
-                f"{what} is too large to decode safely ({e}); the limit is {max_pixels:,} pixels"
+                f"{what} is too large to decode safely ({e}); {owner or 'the loader'} accepts at most "
+                f"{max_pixels:,} pixels: shrink it first"
             ) from e
         except (UnidentifiedImageError, OSError, SyntaxError, ValueError, EOFError, IndexError,
                 struct.error, TypeError) as e:
             raise LessonsError(f"{what} is not a readable image ({type(e).__name__}: {e})") from e
+
+
+# modes Image.reduce averages correctly (alpha ones through their premultiplied twins)
+_REDUCIBLE = {"RGB": None, "L": None, "RGBA": "RGBa", "LA": "La"}
+
+
+def _decode_file(probe: Image.Image, what: str, max_side: int | None, max_pixels: int, max_full_pixels: int,
+                 notes: list[str] | None, owner: str | None) -> Image.Image:
+    """:func:`load_image`'s decoding of an opened file whose header passed the pixel limit."""
+    notes = [] if notes is None else notes
+    header = w, h = probe.size
+    frames = getattr(probe, "n_frames", 1)
+    if frames > 1:
+        notes.append(f"Your file has {frames} frames: the first one is used.")
+    if probe.mode in ("RGBA", "LA", "PA", "La", "RGBa") or "transparency" in probe.info:
+        notes.append("Transparent areas are shown on white.")
+    if max_side and probe.format == "JPEG" and max(w, h) > max_side:
+        s = max_side / max(w, h)
+        probe.draft(None, (max(1, math.ceil(w * s)), max(1, math.ceil(h * s))))
+        w, h = probe.size
+    factor = max(w, h) // max_side if max_side else 1
+    cheap = frames == 1 and probe.mode in _REDUCIBLE and "transparency" not in probe.info
+    src: Image.Image = probe
+    if factor >= 2 and cheap:
+        try:
+            probe.load()
+        except (OSError, SyntaxError, ValueError, EOFError, IndexError, struct.error) as e:
+            raise LessonsError(f"{what} is not a readable image ({type(e).__name__}: {e})") from None
+        premultiplied = _REDUCIBLE[probe.mode]
+        if premultiplied is None:
+            src = probe.reduce(factor)  # keeps probe.info (the EXIF orientation)
+        else:
+            src = probe.convert(premultiplied).reduce(factor).convert(probe.mode)
+    elif not cheap and w * h > max_full_pixels:
+        raise LessonsError(
+            f"{what} is a {w}x{h} image of mode {probe.mode}" + (f" with {frames} frames" if frames > 1 else "")
+            + f": such images are converted at full size, and {owner or 'the loader'} accepts at most "
+            f"{max_full_pixels / 1e6:.0f} Mpx of them (8-bit RGB, gray and JPEG up to "
+            f"{max_pixels / 1e6:.0f} Mpx); save it as an 8-bit PNG or a JPEG, or shrink it first")
+    img = _decode(src, what)
+    W, H = img.size
+    if (W >= H) != (header[0] >= header[1]):  # turned by its EXIF orientation
+        header = (header[1], header[0])
+    img = _shrunk(img, max_side, None)
+    if img.size != header:
+        notes.append(f"Your {header[0]}x{header[1]} photo was shrunk to {img.width}x{img.height} "
+                     f"({owner or 'the loader'} works on at most {max_side} px on the long side, to bound its "
+                     f"memory).")
+    return img
+
+
+def _shrunk(img: Image.Image, max_side: int | None, notes: list[str] | None) -> Image.Image:
+    """``img`` resized to at most ``max_side`` px on its long side (bicubic, antialiased)."""
+    W, H = img.size
+    if not max_side or max(W, H) <= max_side:
+        return img
+    s = max_side / max(W, H)
+    out = img.resize((max(1, round(W * s)), max(1, round(H * s))), Image.Resampling.BICUBIC, reducing_gap=3.0)
+    if notes is not None:
+        notes.append(f"Your {W}x{H} image was shrunk to {out.width}x{out.height}.")
+    return out
 
 
 def _decode(img: Image.Image, what: str) -> Image.Image:

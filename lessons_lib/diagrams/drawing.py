@@ -89,6 +89,10 @@ def _box_lines(node: Node) -> list[tuple[str, str]]:
     return out
 
 
+# Why this function is ~160 lines (issue 26 asks for a reason beside any function over ~100):
+# it is one matplotlib pass that draws a diagram in paint order - frame, groups, edges (with
+# their routed paths), nodes, labels, legend - and every step reads the same extent, scale and
+# font sizes computed at the top; split into helpers, those would travel as a dozen arguments.
 def _draw(dg: Diagram, ax=None, figsize: tuple[float, float] | None = None):
     import matplotlib.pyplot as plt
     from matplotlib.lines import Line2D

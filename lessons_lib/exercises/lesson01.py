@@ -459,7 +459,7 @@ _STEP_CASES = (("small MLPs, SGD lr 0.1", 0, "sgd"), ("small MLPs, Adam lr 0.01,
 
 def _step_forbid() -> tuple:
     from ..train.engine import Trainer, train
-    from ..train.toy import DCGANTask, GANOptions, ToyGANTask
+    from ..toygan.tasks import DCGANTask, GANOptions, ToyGANTask
 
     # ... and the check's own reference step (all its variants share one code object)
     return (GANLoss.d_loss, GANLoss.g_loss, GANOptions._gan_loss, ToyGANTask.loss, DCGANTask.loss,

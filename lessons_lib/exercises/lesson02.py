@@ -25,7 +25,7 @@ def pix2pix_generator_objective(
     2014, sec. 3), averaged over every patch logit of the map; the second is the mean
     absolute error over every ab value (pix2pix eq. 3). Both come from the package:
     ``gan_loss("vanilla").g_loss`` and :func:`lessons_lib.losses.l1_loss`, the same calls
-    as :class:`lessons_lib.train.colorization.ColorizationTask` makes.
+    as :class:`lessons_lib.colorization.tasks.ColorizationTask` makes.
     """
     return gan_loss("vanilla").g_loss(d_fake_logits) + lambda_l1 * l1_loss(fake_ab, real_ab)
 
@@ -102,7 +102,7 @@ _MISTAKES = [
 def _objective_forbid() -> tuple:
     """The package's pieces of this loss, the task that adds them, and torch's L1 (nn.L1Loss
     reaches F.l1_loss too): the student writes both terms."""
-    from ..train.colorization import ColorizationTask
+    from ..colorization.tasks import ColorizationTask
 
     return (GANLoss.g_loss, GANLoss.d_loss, l1_loss, pix2pix_generator_objective, ColorizationTask.loss, F.l1_loss)
 

@@ -97,7 +97,7 @@ def _forbidden() -> list:
     kernel for the student): each does what the exercise asks. ``F.conv2d`` stays allowed -
     it is the correlation the student turns into a convolution."""
     from ..data import blur as blur_mod
-    from ..restorer import pairs
+    from ..restoration import blurred_faces as pairs
 
     fns = [blur_mod.blur, blur_mod.make_blurred_batch, blur_mod.BlurredPairs.__call__, pairs.blur_batch]
     try:

@@ -232,7 +232,7 @@ def check_restoration_experiment(fn: Callable[..., Any], restorer: Any, blurred:
     ``format_restoration``, ``seed_comparison_table``) are forbidden.
     """
     from .. import metrics
-    from ..restorer import evaluation as rs
+    from ..restoration import evaluation as rs
 
     exercise = "restoration experiment"
     forbid = [rs.evaluate_restorer, rs.restoration_scores, rs.mean_scores, rs.format_restoration,

@@ -19,7 +19,7 @@ strong push while the outputs coincide (ratio near 0) and a weak one once they d
 which leaves the other terms in charge of quality.
 
 Used here by ColorGAN (``lambda_ms`` of the ``colorgan`` recipe; 0, the seed's recipe,
-switches it off): :mod:`lessons_lib.train.colorgan`.
+switches it off): :mod:`lessons_lib.colorization.colorgan_task`.
 """
 from __future__ import annotations
 

@@ -9,8 +9,8 @@ the kit-feature metrics are statistics of the whole set, not means: :func:`set_s
 computes them once on every image kept.
 
 Used by every task's validation (``Task.evaluate``), by
-:func:`lessons_lib.pipeline.evaluate_colorizer` and by
-:func:`lessons_lib.restorer.evaluation.evaluate_restorer`.
+:func:`lessons_lib.colorization.evaluate_colorizer` and by
+:func:`lessons_lib.restoration.evaluation.evaluate_restorer`.
 """
 from __future__ import annotations
 

@@ -19,7 +19,7 @@
 * :mod:`.features` - :class:`FeatureNetTask`, the kit's feature network (perceptual losses).
 
 The face restorer of seed 004 (lessons 07-09) is a floor above, in :mod:`lessons_lib.restorer`
-(its tasks in :mod:`lessons_lib.restorer.tasks`).
+(its tasks in :mod:`lessons_lib.restoration.tasks`).
 
 The task modules import models, losses and data lazily (on first attribute access here).
 """

@@ -1,20 +1,22 @@
 """The training configuration of the one engine: :class:`TrainConfig` (how long, what batch,
 which schedule, logging, checkpoints, devices), its checks, and what a run returns
-(:class:`TrainResult`) or raises (:class:`TrainingDiverged`, :class:`TrainingInterrupted`)."""
+(:class:`TrainResult`) or raises (:class:`TrainingDiverged`, :class:`TrainingInterrupted`);
+and :class:`Recipe`, the base of every product's recipe types (``colorization.recipes``,
+``restoration.recipes``, ``toygan.recipes``, ``featurenet.recipes``), with the helpers they
+share (:func:`choice`, :func:`check_smoothing`, :func:`recipe_to_dict`)."""
 from __future__ import annotations
 
 import dataclasses
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Sequence
-
+from typing import Any, ClassVar, Sequence
 
 from .. import LessonsError
 
-
 __all__ = ["TrainConfig", "TrainResult", "TrainingDiverged", "TrainingInterrupted", "check_field_types",
-           "config_fields", "CHECKPOINT_NAME", "CKPT_FORMAT", "SCHEDULES"]
+           "config_fields", "CHECKPOINT_NAME", "CKPT_FORMAT", "SCHEDULES",
+           "Recipe", "check_smoothing", "choice", "recipe_to_dict"]
 
 CHECKPOINT_NAME = "checkpoint.pt"
 CKPT_FORMAT = "gan-lessons-checkpoint/1"
@@ -227,3 +229,61 @@ class TrainResult:
     images_per_s: float = 0.0
     wall_s: float = 0.0
     device: str = "cpu"
+
+
+# =========================================================================== the recipe base
+@dataclass
+class Recipe:
+    """Common part of every recipe: its name, what it reproduces, and how long it trains."""
+
+    #: registry name (also the default run folder: runs/<name>)
+    name: str = ""
+    #: one line for ``lessons train --list``
+    description: str = ""
+    #: where the recipe comes from (paper, seed file and section)
+    cite: str = ""
+    #: training length, batch, schedule, logging... with this recipe's defaults
+    train: TrainConfig = field(default_factory=lambda: TrainConfig(steps=1000))
+
+    #: the :class:`~lessons_lib.train.task.Task` class that trains this recipe. Each recipe
+    #: type sets it to the class it imports from its product's ``tasks`` module, so a reader
+    #: (and ``tests/test_import_floors.py``) follows the import from recipe to training code.
+    Task: ClassVar[type | None] = None
+
+    def smoke(self) -> "Recipe":
+        """A tiny variant that trains in seconds on a CPU (lessons in smoke mode, tests)."""
+        raise NotImplementedError
+
+    def after_training(self, result: Any) -> None:
+        """Called by :func:`run_recipe` (and so by ``lessons train``) with the finished
+        run's TrainResult; nothing by default (``feature_net`` ships its weights here)."""
+
+    def validate(self) -> None:
+        """Raise :class:`LessonsError` for a bad value; subclasses check their choices."""
+        check_field_types(self, skip=("train",))
+        self.train.validate()
+
+
+def check_smoothing(r: Any) -> None:
+    """real_label (one-sided label smoothing) belongs to the vanilla / saturating loss."""
+    if not 0.0 < r.real_label <= 1.0:
+        raise LessonsError(f"real_label must be in (0, 1] (0.9 = one-sided label smoothing), got {r.real_label}")
+    if r.real_label != 1.0 and r.gan_loss not in ("vanilla", "saturating"):
+        raise LessonsError(f"real_label belongs to the vanilla loss; gan_loss is {r.gan_loss!r}"
+                           + (" (set lsgan_b)" if r.gan_loss == "lsgan" else ""))
+    if getattr(r, "instance_noise", 0.0) < 0:
+        raise LessonsError(f"instance_noise is a standard deviation, >= 0; got {r.instance_noise}")
+
+
+def choice(name: str, value: Any, choices: tuple) -> None:
+    if value not in choices:
+        shown = ", ".join("None" if c is None else str(c) for c in choices)
+        raise LessonsError(f"unknown {name} {value!r}; choose one of: {shown}")
+
+
+def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
+    """The full recipe as plain JSON (the model card stores it)."""
+    d = {k: (list(v) if isinstance(v, tuple) else v) for k, v in dataclasses.asdict(recipe).items()}
+    d["train"] = {k: (list(v) if isinstance(v, tuple) else v) for k, v in d["train"].items()}
+    d["type"] = type(recipe).__name__
+    return d

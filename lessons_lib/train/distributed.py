@@ -114,6 +114,22 @@ def close(created: bool) -> None:
         tdist.destroy_process_group()
 
 
+def launch_info(dist_: Dist, batch_size: int, device: torch.device) -> dict:
+    """How the run was launched, for its model card (a run is reproducible from it): the
+    launcher, the processes on this node and in all (world size), the collective backend
+    (what :func:`init` chose), the global batch and each process's share, torch's threads."""
+    local = _env_int("LOCAL_WORLD_SIZE") if dist_.active else None
+    return {
+        "launcher": "torchrun" if dist_.active else "single process",
+        "processes": local or dist_.world,
+        "world_size": dist_.world,
+        "backend": ("nccl" if device.type == "cuda" else "gloo") if dist_.active else None,
+        "global_batch": batch_size,
+        "per_process_batch": batch_size // dist_.world,
+        "threads_per_process": torch.get_num_threads(),
+    }
+
+
 def check_batch(batch_size: int, world: int) -> None:
     """A global batch must split evenly over the ranks."""
     if batch_size % world:

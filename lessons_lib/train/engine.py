@@ -539,6 +539,7 @@ class Trainer:
             "metrics": val,
             "best": self.best,
             "hardware": hardware_info(self.device),
+            "launch": dist.launch_info(self.dist, self.cfg.batch_size, self.device),
             "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
             "command": self.command or "lessons_lib.train.train(...) from Python",
             "wall_time_s": round(self._wall(), 1),

@@ -288,7 +288,7 @@ def show_colourings(
 
     Args:
         colorize: called as ``colorize(image, seed=s)`` and returning an image (PIL, array or
-            tensor), e.g. a :class:`lessons_lib.pipeline.Colorizer` of a model with a noise
+            tensor), e.g. a :class:`lessons_lib.colorization.Colorizer` of a model with a noise
             input (ColorGAN): each seed draws another noise map, so another colouring.
         image: the photo or gray image to colorize (anything ``colorize`` takes).
         seeds: the seeds to show.

@@ -76,7 +76,7 @@ def show_restoration(outputs: Mapping[str, Any], sharp: Any | None = None, n: in
 
     Args:
         outputs: ``{"blurred": (B, 3, H, W), "x_R": ..., ...}`` in [0, 1], e.g.
-            :meth:`lessons_lib.pipeline.Restorer.restore_tensor` or ``RestorerParts.run``.
+            :meth:`lessons_lib.restoration.Restorer.restore_tensor` or ``RestorerParts.run``.
         sharp: ``(B, 3, H, W)`` ground truth: each title then carries the image's PSNR (dB).
         n: the first ``n`` faces.
     """

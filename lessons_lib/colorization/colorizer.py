@@ -9,7 +9,12 @@ import torch.nn.functional as F
 
 from .. import LessonsError
 from ..color.gamut import BAND_PIXELS, lab_to_rgb_keep_lightness, recombine
-from .base import MAX_PIXELS, REDUCING_GAP, Pipeline
+from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
+from .inputs import G_INPUTS, generator_input, generator_input_kind
+from ..color import AB_SCALE, L_SCALE, normalize_lab, rgb_to_lab, rgb_uint8_to_lab
+from ..data import image_to_tensor
+from ..data.hints import HintPoints, check_hints, downsample_hints, paint_hints
+from ..metrics import mean_pairwise_distance, psnr
 
 __all__ = ["Colorizer", "MAX_CHROMA", "HINT_SIZE"]
 
@@ -87,11 +92,9 @@ class Colorizer(Pipeline):
         (the gray image in 3 channels, [-1, 1]) or ``"L+hints"`` ((L, hint a, hint b, mask),
         B,4,S,S); from the card, else from the colour space and the generator's input channels."""
         gi = self.card.get("g_input")
-        if gi in ("L", "L00", "gray3", "L+hints"):
+        if gi in G_INPUTS:
             return gi
-        if self.color_space == "rgb":
-            return "gray3"
-        return "L00" if getattr(self.model, "in_channels", 1) == 3 else "L"
+        return generator_input_kind(self.color_space, chroma_input=getattr(self.model, "in_channels", 1) == 3)
 
     @property
     def takes_hints(self) -> bool:
@@ -111,9 +114,6 @@ class Colorizer(Pipeline):
         :class:`~lessons_lib.data.hints.Hint`; checked to lie inside the photo) becomes a
         square of :attr:`hint_size` model pixels centred where (x, y) falls at S x S,
         carrying the colour's ab; a later hint over an earlier one wins."""
-        from ..color import AB_SCALE, rgb_uint8_to_lab
-        from ..data.hints import HintPoints, check_hints, paint_hints
-
         hints = check_hints(hints, image_size)
         s, k = self.size, min(self.hint_size, self.size)
         W, H = image_size
@@ -139,31 +139,14 @@ class Colorizer(Pipeline):
     # ------------------------------------------------------------------ the network
     def _generator_input(self, L: torch.Tensor, hints: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised L ``(B, 1, S, S)`` (and hint channels ``(B, 3, S, S)`` for a hint model)
-        -> what G was trained on (see :attr:`g_input`)."""
-        from ..color import lab_normalized_to_rgb
-
-        gi = self.g_input
-        if hints is not None and gi != "L+hints":
+        -> what G was trained on (see :attr:`g_input`): the function training uses too."""
+        if hints is not None and not self.takes_hints:
             self._refuse_hints()
-        if gi == "L+hints":
-            from ..data.hints import hint_input
-
-            if hints is None:
-                return hint_input(L)                                          # no hints: zeros
-            return torch.cat([L, hints.to(L.device, L.dtype)], 1)             # (B, 4, S, S)
-        if gi == "L":
-            return L                                                          # (B, 1, S, S)
-        if gi == "L00":
-            return torch.cat([L, torch.zeros_like(L).expand(-1, 2, -1, -1)], 1)  # (B, 3, S, S)
-        # gray3: the colour with this L and a = b = 0, in [-1, 1] (= lab_batch's rgb gray3)
-        gray = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
-        return gray * 2.0 - 1.0                                               # (B, 3, S, S)
+        return generator_input(self.g_input, L, hints)
 
     def _run_generator(self, L_small: torch.Tensor, seed: int | None,
                        hints: torch.Tensor | None = None) -> torch.Tensor:
         """Normalised L at S x S (and hint channels at S x S) -> normalised ab (B, 2, S, S) (ab / 110)."""
-        from ..color import AB_SCALE, rgb_to_lab
-
         x = self._generator_input(L_small, hints)
         with torch.no_grad():
             if self.has_noise:
@@ -210,8 +193,6 @@ class Colorizer(Pipeline):
         small = L if (h, w) == (s, s) else F.interpolate(L, size=(s, s), mode="bilinear",
                                                            align_corners=False, antialias=True)
         if hints is not None:
-            from ..data.hints import downsample_hints
-
             hints = downsample_hints(hints.to(self.device, torch.float32), (s, s))
         ab = self._run_generator(small, seed, hints)
         if (h, w) != (s, s):
@@ -231,8 +212,6 @@ class Colorizer(Pipeline):
     @staticmethod
     def _recombine_batch(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
         """Normalised L (B, 1, H, W) and normalised ab (B, 2, H, W) -> RGB in [0, 1], L kept."""
-        from ..color import AB_SCALE, L_SCALE
-
         L = L.to(ab.device, torch.float32)
         lab = torch.cat([(L + 1.0) * L_SCALE, ab * AB_SCALE], dim=1)          # (B, 3, H, W) Lab
         return lab_to_rgb_keep_lightness(lab)
@@ -253,9 +232,6 @@ class Colorizer(Pipeline):
         ``psnr_dev_db`` (per image: the largest distance of a seed's PSNR from the image's
         mean) and ``max_psnr_dev_db`` (their maximum).
         """
-        from ..color import AB_SCALE
-        from ..metrics import mean_pairwise_distance, psnr
-
         seeds = [int(s) for s in seeds]
         if len(seeds) < 2:
             raise ValueError(f"diversity needs at least 2 seeds, got {seeds}")
@@ -283,9 +259,6 @@ class Colorizer(Pipeline):
         ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`).
         """
         from PIL import Image
-
-        from ..color import AB_SCALE, normalize_lab, rgb_uint8_to_lab
-        from ..data import image_to_tensor
 
         img = self._open(image)
         s = self.size

@@ -10,7 +10,10 @@ import torch.nn.functional as F
 
 from .. import LessonsError
 from ..color.gamut import BAND_PIXELS, source_index
-from .base import MAX_PIXELS, REDUCING_GAP, Pipeline
+from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
+from .bundle import load_restorer_parts, locate_restorer, restorer_card
+from ..data import image_to_tensor
+from ..models.layers import check_image_batch
 
 __all__ = ["Restorer"]
 
@@ -21,7 +24,7 @@ class Restorer(Pipeline):
 
     Args:
         weights: a restorer bundle (a folder with ``restorer.json``, what ``lessons train
-            fusion`` writes into ``OUT/restorer``; layout in :mod:`lessons_lib.restorer.bundle`),
+            fusion`` writes into ``OUT/restorer``; layout in :mod:`lessons_lib.restoration.bundle`),
             or the run folder of one stage: ``nafnet`` (x_R only), ``inversion`` (x_R, x_G) or
             ``fusion`` (all three; its card names the earlier runs).
         device: ``"auto"``, ``"cpu"``, ``"cuda"``, ...
@@ -37,7 +40,7 @@ class Restorer(Pipeline):
     model never saw, is kept as it was. A photo that is not a centred face is still
     deblurred by NAFNet (``output="x_R"``), but x_G and x_hat will look like a face.
 
-    ``.model`` is a :class:`lessons_lib.restorer.bundle.RestorerParts` (the loaded nets).
+    ``.model`` is a :class:`lessons_lib.restoration.bundle.RestorerParts` (the loaded nets).
     """
 
     task = "restoration"
@@ -51,7 +54,6 @@ class Restorer(Pipeline):
         self._output = output
 
     def _locate(self, weights: Path) -> Path:
-        from ..restorer.bundle import locate_restorer
 
         return locate_restorer(weights)
 
@@ -59,18 +61,16 @@ class Restorer(Pipeline):
     def card(self) -> dict[str, Any]:
         """The restorer's card (a bundle's ``restorer.json`` or the run's model card), checked."""
         if self._card is None:
-            from ..restorer.bundle import restorer_card
 
             self._card = restorer_card(self._st_path)
         return self._card
 
     @property
     def model(self):  # -> RestorerParts
-        """The loaded networks (:class:`~lessons_lib.restorer.bundle.RestorerParts`), on first use."""
+        """The loaded networks (:class:`~lessons_lib.restoration.bundle.RestorerParts`), on first use."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    from ..restorer.bundle import load_restorer_parts
 
                     self.card  # noqa: B018 - the task check comes before loading any weights
                     self._model = load_restorer_parts(self._st_path, device=self.device)
@@ -114,8 +114,6 @@ class Restorer(Pipeline):
 
         Faces of another size than S are resized to S (bilinear, antialiased) and the
         outputs resized back: an evaluation at a size the model was not trained at."""
-        from ..models.layers import check_image_batch
-
         check_image_batch(blurred, 3, "blurred")
         if not blurred.is_floating_point():
             raise ValueError(f"blurred must be float in [0, 1], got {blurred.dtype}")
@@ -135,8 +133,6 @@ class Restorer(Pipeline):
         """Restore one image (path, bytes, PIL image, numpy array, tensor) -> RGB PIL image of its size."""
         import numpy as np
         from PIL import Image
-
-        from ..data import image_to_tensor
 
         out_name = self._check_output(output) if output is not None else self.output
         img = self._open(image)

@@ -10,7 +10,10 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from .. import LessonsError
+from . import LessonsError
+from .checkpoints import load_model, read_card, resolve_checkpoint
+from .data import load_image
+from .device import resolve_device
 
 __all__ = ["MAX_PIXELS", "REDUCING_GAP", "RUN_HINT", "resolve_weights", "Pipeline"]
 
@@ -30,7 +33,6 @@ def resolve_weights(weights: str | os.PathLike) -> Path:
     """The ``.safetensors`` file of a run folder, a ``.safetensors``, its ``.json`` card or
     their common stem (:func:`lessons_lib.checkpoints.resolve_checkpoint`), with the
     message a user needs when there is no model there at all."""
-    from ..checkpoints import resolve_checkpoint
 
     p = Path(weights).expanduser()
     stem = p.with_suffix("") if p.suffix.lower() in (".safetensors", ".json") else p
@@ -75,7 +77,6 @@ class Pipeline:
     def card(self) -> dict[str, Any]:
         """The model card (plain JSON dict), read on first access; checked for the task."""
         if self._card is None:
-            from ..checkpoints import read_card
 
             card = read_card(self._st_path)
             got = card.get("task")
@@ -91,7 +92,6 @@ class Pipeline:
     def device(self) -> torch.device:
         """The device the model runs on (``"auto"``: cuda, then mps, then cpu)."""
         if self._device is None:
-            from ..device import resolve_device
 
             self._device = resolve_device(str(self._device_name))
         return self._device
@@ -102,7 +102,6 @@ class Pipeline:
         if self._model is None:
             with self._lock:
                 if self._model is None:
-                    from ..checkpoints import load_model
 
                     self.card  # the task check comes before loading any weights  # noqa: B018
                     model, _ = load_model(self._st_path, device=self.device)
@@ -120,6 +119,5 @@ class Pipeline:
     # ------------------------------------------------------------------ images
     def _open(self, image: Any):
         """Any image-like input -> 8-bit RGB PIL image (see :func:`lessons_lib.data.load_image`)."""
-        from ..data import load_image
 
         return load_image(image, max_pixels=self.max_pixels)

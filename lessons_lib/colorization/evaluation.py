@@ -10,6 +10,14 @@ import torch.nn.functional as F
 
 from .. import LessonsError
 from .colorizer import Colorizer
+from ..color import lab_normalized_to_rgb
+from ..data import lab_batch, make_loader
+from ..data.hints import render_hints, sample_hint_points
+# the scores through the package, looked up at call time: FID is used when its weights are present
+# (fid_available), and a test or a caller may swap it on lessons_lib.metrics
+from .. import metrics
+from ..metrics import METRIC_LABELS
+from ..metrics.accumulate import BatchMeans, set_scores
 
 __all__ = ["evaluate_colorizer", "simulated_hint_maps", "hint_curve", "format_evaluation"]
 
@@ -62,11 +70,6 @@ def evaluate_colorizer(
     Returns ``{"weights", "recipe", "data", "split", "size", "n_images", "seed", "model":
     report, "gray_baseline": report}`` (plain JSON; with ``"hints": N`` when given).
     """
-    from ..color import lab_normalized_to_rgb
-    from ..data import lab_batch, make_loader
-    from ..metrics import colorization_report, fid_available
-    from ..metrics.accumulate import BatchMeans, set_scores
-
     size = int(size) if size is not None else colorizer.size
     if size < 8:
         raise LessonsError(f"size must be at least 8 pixels, got {size}")
@@ -80,7 +83,7 @@ def evaluate_colorizer(
     loader = make_loader(source, size, batch_size, split=split, train=False, num_workers=num_workers,
                          limit=limit, drop_last=False)
     runs = {name: BatchMeans() for name in (("model", "gray_baseline") if baseline else ("model",))}
-    keep_fid = fid_available()
+    keep_fid = metrics.fid_available()
     keep = keep_fid or feature_metrics
     kept: dict[str, list[torch.Tensor]] = {k: [] for k in (*runs, "truth")}
     n = 0
@@ -95,7 +98,7 @@ def evaluate_colorizer(
             preds["gray_baseline"] = lab_normalized_to_rgb(L, torch.zeros_like(L).expand(-1, 2, -1, -1))
         b = batch.shape[0]
         for name, pred in preds.items():
-            runs[name].add(colorization_report(pred, truth), b)
+            runs[name].add(metrics.colorization_report(pred, truth), b)
             if keep:
                 kept[name].append((pred * 255).round().to(torch.uint8).cpu())
         if keep:
@@ -127,8 +130,6 @@ def simulated_hint_maps(ab: torch.Tensor, size: int, count: int, seed: int) -> t
     """``count`` hints per image from the true ``ab`` (B, 2, H, W) (ab / 110), as the hint
     channels ``(B, 3, size, size)`` of a hint model: Zhang et al.'s simulated user on the ab
     resized to ``size`` (area average), from a generator seeded ``seed``."""
-    from ..data.hints import render_hints, sample_hint_points
-
     small = ab if tuple(ab.shape[-2:]) == (size, size) else F.interpolate(ab.float(), size=(size, size), mode="area")
     pts = sample_hint_points(ab.shape[0], size, size, count=count, generator=torch.Generator().manual_seed(seed))
     hint_ab, mask = render_hints(small.float(), pts)
@@ -176,8 +177,6 @@ def format_evaluation(result: dict[str, Any]) -> str:
     """The result of :func:`evaluate_colorizer` as a table: one metric per row, the model
     and the gray-input baseline side by side (the metric names of
     :func:`lessons_lib.metrics.format_report`)."""
-    from ..metrics import METRIC_LABELS
-
     columns = [k for k in ("model", "gray_baseline") if k in result]
     if not columns:
         raise ValueError("not an evaluate_colorizer result: no 'model' report in it")
