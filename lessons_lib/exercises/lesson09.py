@@ -354,7 +354,7 @@ def check_prior_ablation(fn: Callable[..., Any], restorer: Any, blurred: torch.T
     several dB: a gain typed from the first run fails there."""
     exercise = "prior ablation"
     from .. import metrics
-    from ..restorer import evaluation as rs
+    from ..restoration import evaluation as rs
 
     forbid = [rs.evaluate_restorer, rs.restoration_scores, rs.mean_scores, metrics.restoration_report, _ablate]
     blurred = blurred.detach().float().cpu()
