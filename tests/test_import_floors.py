@@ -18,13 +18,14 @@ The floors, bottom to top (a module belongs to the longest prefix that matches i
     8  recipes                           (the named recipes, build_task, run_recipe)
     9  pipeline                          (inference: colorize, restore, evaluate)
    10  zoo                               (the shipped models: lookup and cards)
-   11  cli, playground, quiz, classroom, exercises, shipping
+   11  video                             (clips: decode/encode, flow, the temporal method)
+   12  cli, playground, quiz, classroom, exercises, shipping
 
 checkpoints sit below metrics (the issue's sketch had them the other way round): the kit's
 feature network, which FID-kit and the perceptual scores use, is read from a checkpoint,
 while nothing in checkpoints needs a score.
 
-Inference - ``pipeline``, ``restorer.bundle``, ``zoo`` - must not import ``train`` or
+Inference - ``pipeline``, ``restorer.bundle``, ``zoo``, ``video`` - must not import ``train`` or
 ``recipes`` at all (not even lazily): a user who only colorizes never loads the trainer.
 
 Run as a script (``python tests/test_import_floors.py``) it prints the module graph between
@@ -53,10 +54,11 @@ FLOORS: list[tuple[str, ...]] = [
     ("recipes",),
     ("pipeline",),
     ("zoo",),
+    ("video",),
     ("cli", "playground", "quiz", "classroom", "exercises", "shipping"),
 ]
 # inference: never imports these, at any level
-INFERENCE = ("pipeline", "restorer.bundle", "zoo")
+INFERENCE = ("pipeline", "restorer.bundle", "zoo", "video")
 TRAINING = ("train", "restorer.tasks", "restorer.recipes", "recipes")
 
 
