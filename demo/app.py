@@ -103,6 +103,8 @@ from lessons_lib import LessonsError
 from lessons_lib.pipeline import MAX_PIXELS, Colorizer, Restorer
 from lessons_lib.playground import draw_hints
 
+from .video_tab import build_video_tab
+
 __all__ = [
     "MAX_SIDE",
     "RESTORE_MAX_SIDE",
@@ -1109,6 +1111,7 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
                         r_xg = gr.Image(label="x_G (GAN prior)", format="png", type="pil", elem_id="restore-x_G")
                         r_xhat = gr.Image(label="x_hat (fusion)", format="png", type="pil", elem_id="restore-x_hat")
                     r_status = gr.Markdown(elem_id="restore-status")
+        build_video_tab(models, _guard)      # the Video tab (demo/video_tab.py, issue 24)
 
         c_btn.click(on_colorize, [c_in, c_model, c_seed], [c_slider, c_status], api_name="colorize")
         c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],

@@ -44,7 +44,7 @@ from .io import ClipReader, ClipWriter, check_video_paths
 from .temporal import TemporalBlender, TemporalConfig
 
 __all__ = ["BATCH", "FrameHint", "parse_frame_hint", "load_frame_hints", "work_size", "colorize_frames",
-           "colorize_clip", "track_hints"]
+           "colorize_clip", "track_hints", "gray_clip", "frame_at"]
 
 #: frames the model colours per call (batching amortises the per-call overhead of the net)
 BATCH = 8
@@ -340,3 +340,25 @@ def colorize_clip(src: str | os.PathLike, out: str | os.PathLike, colorizer, *, 
     return {"frames": n, "seconds": wall, "fps": n / wall if wall > 0 else float("inf"), "width": info.width,
             "height": info.height, "rate": float(info.fps), "temporal": temporal, "cuts": stats.get("cuts", []),
             "hints": len(hints), "notes": notes, "out": str(out)}
+
+
+def gray_clip(src: str | os.PathLike, out: str | os.PathLike) -> Path:
+    """The clip as a black-and-white film (each frame's luma in three channels), same size,
+    timing and audio: what the colorizer reads, to show beside its output."""
+    out = check_video_paths(src, out)
+    with ClipReader(src) as r, ClipWriter(out, r.info, audio_stream=r.audio_stream) as w:
+        for f in r.frames(audio_sink=w.add_audio_packet):
+            w.write(np.repeat(to_gray8(f.rgb)[..., None], 3, -1), f.pts, f.time_base)
+    return out
+
+
+def frame_at(src: str | os.PathLike, index: int) -> np.ndarray:
+    """Frame ``index`` (from 0) of a clip, RGB (H, W, 3) uint8 (decoded from the start)."""
+    last = None
+    n = 0
+    with ClipReader(src) as r:
+        for f in r.frames(max_frames=int(index) + 1):
+            last, n = f.rgb, n + 1
+    if last is None or n <= index:
+        raise LessonsError(f"the clip has {n} frames (0..{n - 1}); there is no frame {index}")
+    return last
