@@ -23,7 +23,8 @@
 
 Targets: E_warp of the output at least 50 % below frame-by-frame; PSNR within 0.3 dB;
 colourfulness within 10 %; at least 5 frames/s at 480p on 2 cores. Prints the tables and
-writes ``benchmarks/out/video.json``.
+writes ``benchmarks/out/video.json`` (a ``--speed-only`` or ``--quality-only`` run keeps
+the other part of an earlier report there).
 """
 from __future__ import annotations
 
@@ -309,6 +310,16 @@ def main() -> None:
             print(f"{'clip':15s} {'temporal':8s} {'frames':>6s} {'fps':>6s} {'peak MB':>8s}")
             for r in rows:
                 print(f"{r['clip']:15s} {r['temporal']:8s} {r['frames']:6d} {r['fps']:6.2f} {r['peak_rss_mb']:8.0f}")
+    # a --speed-only or --quality-only run keeps the other part of an earlier report
+    old = Path(a.out)
+    if old.is_file() and (a.speed_only or a.quality_only):
+        try:
+            kept = json.loads(old.read_text())
+        except ValueError:
+            kept = {}
+        for key in ("quality", "summary", "photos") if a.speed_only else ("speed",):
+            if key in kept and key not in report:
+                report[key] = kept[key]
     write_json(report, a.out)
 
 
