@@ -263,3 +263,23 @@ def test_a_real_write_failure_midway_leaves_no_output(clip, tmp_path):
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert r.returncode == 2 and f"cannot write {out}" in r.stderr, r.stderr[-800:]
     assert not out.exists() and not list(tmp_path.glob(".*partial*"))
+
+
+def test_a_hint_on_a_middle_frame_reaches_both_ends(photos, tmp_path):
+    """Tracked backwards to frame 0 and forwards to the last frame (the first pass keeps only
+    the frames up to the hint's, then tracks on one frame at a time)."""
+    import cv2
+
+    clip = make_clip(photos[0], "pan", frames=N, size=(W, H), speed=1.5)
+    path = tmp_path / "pan.mp4"
+    save_clip(path, clip.frames, 12)
+    k, x, y = N // 2, 48.0, 36.0
+    out = tmp_path / "mid.mp4"
+    assert main(["colorize", str(path), str(out), "--no-progress", "--hint", f"{x:g},{y:g},#00c000@{k}"]) == 0
+    frames = _frames(out)
+    d = clip.flows[0][36, 48]                                      # F_{t,t-1} of the pan: the same everywhere
+    for t in (0, N - 1):
+        px, py = x + (k - t) * d[0], y + (k - t) * d[1]            # back: p + F per step; forward: p - F
+        lab = cv2.cvtColor(frames[t], cv2.COLOR_RGB2Lab).astype(float)
+        green = -(lab[int(py) - 2:int(py) + 3, int(px) - 2:int(px) + 3, 1] - 128).mean()
+        assert green > 10, (t, px, py, green)

@@ -250,34 +250,57 @@ def _progress(total: int | None, enabled: bool):
 
 def _first_pass(src, hints: Sequence[FrameHint], cfg: TemporalConfig, carry: bool) -> dict[int, list[FrameHint]]:
     """Check the hints against the clip (frame inside the clip, point inside the frame) and,
-    with ``carry``, track them (frames are read once at the working size, up to the last
-    hint's frame for the backward tracks and on to the end for the forward ones)."""
+    with ``carry``, track them. The frames are read once at the working size; only those up
+    to the last hint's frame are kept (the backward tracks need them), after it the forward
+    tracks go on one frame at a time and the reading stops when no track is left, so a long
+    film costs no memory."""
+    import cv2
+
     from ..data.hints import check_hints
 
+    by_frame: dict[int, list[FrameHint]] = {}
+    for h in hints:
+        by_frame.setdefault(h.frame, []).append(h)
     with ClipReader(src) as r:
         info = r.info
-        check_hints([(h.x, h.y, h.color) for h in hints], (info.width, info.height))
+        size = (info.width, info.height)
+        check_hints([(h.x, h.y, h.color) for h in hints], size)
         last = max(h.frame for h in hints)
         work = work_size(info.width, info.height, cfg.work_side)
+        sx, sy = work[0] / size[0], work[1] / size[1]
         grays: list[np.ndarray] = []
-        import cv2
-
-        for f in r.frames(max_frames=None if carry else last + 1):
-            grays.append(to_gray8(cv2.resize(f.rgb, work, interpolation=cv2.INTER_AREA)))
-    if last >= len(grays):
-        raise LessonsError(f"a hint is on frame {last}, but the clip has {len(grays)} frames "
-                           f"(0..{len(grays) - 1}); nothing was written")
-    if not carry:
-        by_frame: dict[int, list[FrameHint]] = {}
-        for h in hints:
-            by_frame.setdefault(h.frame, []).append(h)
-        return by_frame
-    blender = TemporalBlender(cfg)
-    cuts = [False] * len(grays)
-    zeros = np.zeros(grays[0].shape + (2,), np.float32)
-    for t, g in enumerate(grays):
-        cuts[t] = blender.step(g, zeros)[1].cut
-    return track_hints(grays, hints, (info.width, info.height), cfg.flow, cuts)
+        cuts: list[bool] = []
+        blender = TemporalBlender(cfg)
+        zeros = np.zeros((work[1], work[0], 2), np.float32)
+        tracks: dict[int, list[FrameHint]] = by_frame
+        pts, colours = np.zeros((0, 2), np.float32), []
+        n = 0
+        for t, f in enumerate(r.frames(max_frames=None if carry else last + 1)):
+            n = t + 1
+            g = to_gray8(cv2.resize(f.rgb, work, interpolation=cv2.INTER_AREA))
+            if not carry:
+                continue
+            info_t = blender.step(g, zeros)[1]
+            if t <= last:
+                grays.append(g)
+                cuts.append(info_t.cut)
+                if t == last:
+                    tracks = track_hints(grays, hints, size, cfg.flow, cuts)
+                    alive = tracks.get(last, [])
+                    pts = np.array([[(h.x + 0.5) * sx - 0.5, (h.y + 0.5) * sy - 0.5] for h in alive], np.float32)
+                    colours = [h.color for h in alive]
+                    grays = []
+                continue
+            if info_t.cut or not len(pts):
+                break
+            pts, ok = track_points(pts.reshape(-1, 2), info_t.flow_fwd, info_t.flow_back)
+            pts, colours = pts[ok], [c for c, k in zip(colours, ok) if k]
+            for (x, y), c in zip(pts, colours):
+                tracks.setdefault(t, []).append(FrameHint(float(np.clip((x + 0.5) / sx - 0.5, 0, size[0] - 1)),
+                                                          float(np.clip((y + 0.5) / sy - 0.5, 0, size[1] - 1)), c, t))
+    if last >= n:
+        raise LessonsError(f"a hint is on frame {last}, but the clip has {n} frames (0..{n - 1}); nothing was written")
+    return tracks
 
 
 def colorize_clip(src: str | os.PathLike, out: str | os.PathLike, colorizer, *, temporal: bool = True,
