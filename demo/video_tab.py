@@ -159,8 +159,7 @@ def build_video_tab(models, guard: Callable[[Callable[[], tuple], int], tuple]) 
                 facts, line = clip_facts(video)
                 return (gr.Slider(maximum=max(1, facts["frames"] - 1), value=0), hint_frame(video, 0, []), [],
                         f"{line}. Click on the frame to place a hint, or press **Colorize the clip**.")
-            out = guard(run, 3)
-            return out if len(out) == 4 else (gr.Slider(), None, [], out[-1])
+            return guard(run, 3)          # refused: no frame, no hints, the message
 
         def on_frame(video, frame, hints):
             if video is None:
