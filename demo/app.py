@@ -105,6 +105,8 @@ from lessons_lib.inference import MAX_PIXELS
 from lessons_lib.restoration import Restorer
 from lessons_lib.playground import draw_hints
 
+from .video_tab import build_video_tab
+
 __all__ = [
     "MAX_SIDE",
     "RESTORE_MAX_SIDE",
@@ -878,6 +880,7 @@ def build_app(*, device: str = "auto", weights_dir: str | Path | None = None, qu
         _colorize_tab(models)
         _hints_tab(models)
         _restore_tab(models)
+        build_video_tab(models, _guard)      # the Video tab (demo/video_tab.py, issue 24)
     app.queue(max_size=queue_size, default_concurrency_limit=concurrency)
     return app
 

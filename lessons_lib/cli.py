@@ -7,6 +7,7 @@
     lessons train RECIPE [--steps N ...]   train a recipe (lessons train --list)
     lessons models [train NAME]            the shipped models; retrain and re-ship one
     lessons colorize IN OUT [--model M]    colorize a photo (default: the best shipped model)
+    lessons colorize IN.mp4 OUT.mp4        colorize a clip (any FFmpeg-readable video; --temporal on|off)
     lessons restore IN OUT                 deblur a face photo with the shipped restorer
     lessons eval colorize|restore ...      measure a model on a data source
     lessons demo                           the Gradio web demo
@@ -276,6 +277,9 @@ def _add_colorize(sub) -> None:
                         '"download hints" writes one); adds to --hint')
     p.add_argument("--hint-size", type=int, default=None, dest="hint_size",
                    help="side of each hint's square in model pixels (default 3; the model sees 64 x 64)")
+    from .video.command import add_video_options
+
+    add_video_options(p)  # a clip: OUT with a video extension (.mp4 .mov .mkv .webm .avi .gif); --hint X,Y,COLOUR@FRAME
     p.set_defaults(func=_cmd_colorize)
 
 
@@ -303,6 +307,10 @@ def _output_path(out: str, src: str):
 
 
 def _cmd_colorize(args) -> int:
+    from .video.command import colorize_video_command, is_video_job
+
+    if is_video_job(args.in_image, args.out_image):
+        return colorize_video_command(args)
     from .data.hints import load_hints, parse_hint
     from .colorization import HINT_SIZE, Colorizer
     from .zoo import HINT_MODEL, resolve_model

@@ -21,8 +21,9 @@ The floors, bottom to top (a module belongs to the longest prefix that matches i
     8  recipes                           (the registry of named recipes, build_task, run_recipe)
     9  colorization, restoration         (each product's inference: Colorizer, Restorer, evaluation)
    10  zoo                               (the shipped models: lookup and cards)
-   11  cli, playground, quiz, classroom, exercises, retrain
-   12  the compatibility shims (SHIMS)   (old import paths that re-export the new modules)
+   11  video                             (clips: decode/encode, flow, the temporal method)
+   12  cli, playground, quiz, classroom, exercises, retrain
+   13  the compatibility shims (SHIMS)   (old import paths that re-export the new modules)
 
 The house is cut by product (issue 26): ``colorization/`` and ``restoration/`` each hold
 their recipes, tasks, inference and evaluation, over the shared floors 0-6; one package
@@ -33,7 +34,7 @@ feature network, which FID-kit and the perceptual scores use, is read from a che
 while nothing in checkpoints needs a score.
 
 Inference - ``inference``, the products' inference modules (``colorization``,
-``restoration`` except their tasks and recipes), ``zoo`` - must not import training
+``restoration`` except their tasks and recipes), ``zoo``, ``video`` - must not import training
 (``train``, the products' tasks and recipes, ``recipes``) at all, not even lazily: a user who
 only colorizes never loads the trainer. A recipe names its task by import (``recipe.Task``),
 never by a ``"module:Class"`` string, so this graph holds that link too.
@@ -73,11 +74,12 @@ FLOORS: list[tuple[str, ...]] = [
     ("recipes",),
     ("colorization", "restoration"),
     ("zoo",),
+    ("video",),
     ("cli", "playground", "quiz", "classroom", "exercises", "retrain"),
     SHIMS,
 ]
 # inference (a module under these prefixes that is not training) never imports training, at any level
-INFERENCE = ("inference", "colorization", "restoration", "zoo")
+INFERENCE = ("inference", "colorization", "restoration", "zoo", "video")
 TRAINING = ("train", "colorization.tasks", "colorization.colorgan_task", "colorization.recipes",
             "restoration.tasks", "restoration.recipes", "toygan", "featurenet", "recipes")
 
@@ -335,3 +337,19 @@ if __name__ == "__main__":
     print(f"{len(problems)} violation(s)")
     for p in problems:
         print("  " + p)
+
+
+def test_the_old_public_module_paths_still_import():
+    """Users' scripts written before issue 26 imported these modules by their full path."""
+    import importlib
+
+    from lessons_lib.colorization import Colorizer
+    from lessons_lib.restoration import Restorer
+
+    assert importlib.import_module("lessons_lib.pipeline.colorizer").Colorizer is Colorizer
+    assert importlib.import_module("lessons_lib.pipeline.restorer").Restorer is Restorer
+    assert hasattr(importlib.import_module("lessons_lib.pipeline.evaluation"), "evaluate_colorizer")
+    assert hasattr(importlib.import_module("lessons_lib.pipeline.base"), "MAX_PIXELS")
+    for old in ("restorer.bundle", "restorer.evaluation", "restorer.pairs", "restorer.recipes", "restorer.tasks",
+                "train.recipe", "train.colorization", "train.colorgan", "train.toy", "train.features", "shipping"):
+        importlib.import_module(f"lessons_lib.{old}")

@@ -29,6 +29,7 @@ from .lesson09 import check_contextual_loss, check_prior_ablation, check_restora
 from .lesson10 import check_frechet_gaussians
 from .lesson11 import check_spectral_norm
 from .lesson12 import check_hint_simulator
+from .lesson13 import check_warping_error
 
 __all__ = [
     "Result",
@@ -69,6 +70,7 @@ __all__ = [
     "check_frechet_gaussians",
     "check_spectral_norm",
     "check_hint_simulator",
+    "check_warping_error",
 ]
 
 # Every lesson's check reports to the gradebook (LESSONS_GRADEBOOK; see _core.graded), and

@@ -1,0 +1,8 @@
+"""Compatibility shim (issue 26): moved to :mod:`lessons_lib.colorization.colorizer`.
+
+New code imports from the module named below; this file only re-exports it, so that
+the lessons, tests and users' scripts written against the old path keep working.
+Nothing inside ``lessons_lib`` imports a shim (``tests/test_import_floors.py`` checks it).
+"""
+from ..colorization.colorizer import *  # noqa: F401,F403
+from ..colorization.colorizer import __all__  # noqa: F401
