@@ -178,7 +178,7 @@ class Colorizer(Pipeline):
         raise LessonsError(f"the model {name} regresses ab and has no temperature; a temperature applies to a "
                            "colour-class model only (lessons train classes; --model classes when one is shipped)")
 
-    def _temperature(self, temperature: float | None) -> float | None:
+    def temperature_for(self, temperature: float | None) -> float | None:
         """The T of one call: the call's, else the Colorizer's, else the card's (class head);
         a T given to another model is refused."""
         t = temperature if temperature is not None else self.temperature
@@ -205,7 +205,7 @@ class Colorizer(Pipeline):
                        hints: torch.Tensor | None = None, temperature: float | None = None) -> torch.Tensor:
         """Normalised L at S x S (and hint channels at S x S) -> normalised ab (B, 2, S, S) (ab / 110);
         a class head's logits are decoded by the annealed mean at ``temperature``."""
-        t = self._temperature(temperature)
+        t = self.temperature_for(temperature)
         x = self._generator_input(L_small, hints)
         with torch.no_grad():
             if self.has_noise:
