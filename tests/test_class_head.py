@@ -177,3 +177,39 @@ def test_demo_temperature(tiny_run):
     assert shipped.temperature("nogan") is None                                 # no slider for nogan
     with pytest.raises(LessonsError, match="no temperature"):
         demo_app.colorize_photo(shipped, photo, "nogan", 0, 0.5)
+
+
+def _frontier_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("colour_frontier", ROOT / "benchmarks" / "colour_frontier.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_frontier_moves_compares_at_the_same_psnr():
+    fm = _frontier_module().frontier_moves
+    row = lambda m, x, y, v: {"set": "s", "model": m, "psnr_vs_gray": x, "colour_share": y, "value": v}  # noqa: E731
+    rows = [row("nogan", 1.0, 0.40, 1.0), row("nogan", 0.0, 0.60, 1.4),          # the gain's line
+            row("cls", 0.5, 0.55, 0.5), row("cls", 0.9, 0.30, 1.0), row("cls", -2.0, 0.9, 0.1)]
+    got = fm(rows, "nogan", "cls")["s"]
+    # at +0.5 dB the gain's line is at 0.50: +0.05; at +0.9 at 0.42: -0.12; -2 dB is outside its range
+    assert [(m["temperature"], round(m["margin"], 6)) for m in got["margins"]] == [(0.5, 0.05), (1.0, -0.12)]
+    assert got["moves"] is False
+    assert fm([r for r in rows if r["value"] != 1.0 or r["model"] == "nogan"], "nogan", "cls")["s"]["moves"] is True
+
+
+def test_frontier_benchmark_draws_the_class_curve(tiny_run, tmp_path):
+    out = tmp_path / "frontier.json"
+    assert _frontier_module().main(["--models", "nogan", "--gains", "1,1.4", "--classes", str(tiny_run.out),
+                                    "--temperatures", "1,0.1", "--sets", "synthetic", "--limit", "4",
+                                    "--size", "32", "--out", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    got = [(r["model"], r["knob"], r["value"]) for r in rep["rows"]]
+    assert got == [("nogan", "chroma", 1.0), ("nogan", "chroma", 1.4), ("classes", "temperature", 1.0),
+                   ("classes", "temperature", 0.1)]
+    cls = {r["value"]: r for r in rep["rows"] if r["model"] == "classes"}
+    assert cls[0.1]["colorfulness"] > cls[1.0]["colorfulness"]
+    assert set(rep["frontier_moves"]) == {"synthetic val"}
+    assert out.with_suffix(".png").stat().st_size > 10_000

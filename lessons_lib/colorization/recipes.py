@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,14 +27,14 @@ from .tasks import ColorizationTask
 __all__ = ["ColorizationRecipe", "ColorGANRecipe", "select_class_model"]
 
 
-def select_class_model(run: str | Path, *, min_gain_db: float, temperatures: tuple) -> dict[str, Any]:
+def select_class_model(run: str | Path, *, min_gain_db: float, temperatures: tuple) -> dict[str, Any] | None:
     """The rule of a class-head run (issue 25), on its validation set (the select set, never
     a test photo): among every (checkpoint, T) pair - the models kept at each validation
     (``RUN/evals``), else the run's last model - whose PSNR is at least ``min_gain_db`` above
     the gray input's, the most colourful; when none is, the pair with the best PSNR.
     Writes ``RUN/selected.safetensors`` and its card, whose ``classes.temperature`` is the
     chosen T (the Colorizer's default) and whose ``selection`` records the rule and every
-    candidate. Returns the selection."""
+    candidate. Returns the selection (None, with a warning, for a run that never validated)."""
     run = Path(run)
     found = sorted((run / "evals").glob("step_*.safetensors")) or [run / "model.safetensors"]
     rows = []
@@ -41,8 +42,10 @@ def select_class_model(run: str | Path, *, min_gain_db: float, temperatures: tup
         card = json.loads(weights.with_suffix(".json").read_text())
         m = card.get("metrics") or {}
         if "psnr_gray" not in m:
-            raise LessonsError(f"{weights}'s card has no validation metrics of the temperatures (psnr_gray, "
-                               "psnr_T*): validate the run (eval_every > 0) to choose its T by rule")
+            warnings.warn(f"{weights}'s card has no validation metrics of the temperatures (psnr_gray, psnr_T*): "
+                          "no (checkpoint, T) chosen; validate the run (eval_every > 0) to choose them by rule",
+                          stacklevel=2)
+            return None
         for t in temperatures:
             if f"psnr_T{t:g}" in m:
                 rows.append({"path": str(weights), "step": int(card.get("steps", 0)), "temperature": float(t),
@@ -318,7 +321,7 @@ class ColorizationRecipe(Recipe):
         return dataclasses.replace(
             self, init_g=None, data="synthetic", size=32, limit=16, val_limit=8, g_base=8, d_base=8,
             class_prior=None, class_prior_images=64,
-            d_layers=min(self.d_layers, 2), val_split="val",
+            d_layers=min(self.d_layers, 2), val_split="select" if self.val_split == "select" else "val",
             train=self.train.replace(steps=2, batch_size=4, log_every=1, sample_every=0, ckpt_every=1000,
                                      eval_every=0, n_samples=4, progress=False),
         )
