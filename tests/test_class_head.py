@@ -91,7 +91,14 @@ def test_class_head_starts_from_a_regression_g_but_its_output_layer(tmp_path):
     mine, theirs = task.nets["G"].state_dict(), src.state_dict()
     differ = sorted(k for k in mine if mine[k].shape != theirs[k].shape or not torch.equal(mine[k], theirs[k]))
     assert differ == ["up.0.1.bias", "up.0.1.weight"]                       # the last conv: 2 -> Q channels
-    assert mine["up.0.1.weight"].shape[1] == task.classes.n                 # ConvTranspose: (in, out, k, k)
+    assert mine["up.0.1.weight"].shape == (task.classes.n, 16, 1, 1)       # a 1x1 conv at half size: 2 c0 -> Q
+    L = torch.rand(2, 1, 32, 32) * 2 - 1
+    task.nets["G"].eval()
+    assert task.nets["G"](L).shape == (2, task.classes.n, 16, 16)
+    assert task.decode(task.nets["G"](L), size=(32, 32)).shape == (2, 2, 32, 32)
+    full = build_task(_tiny(tmp_path / "f", init_g=str(warm.model_path), class_prior_images=16, class_stride=1))
+    full.setup(torch.device("cpu"))
+    assert full.nets["G"](L).shape == (2, full.classes.n, 32, 32)           # the transposed conv to full size
     # another width is refused, naming the option
     with pytest.raises(LessonsError, match="base: weights 8 vs recipe 16"):
         build_task(_tiny(tmp_path / "d", init_g=str(warm.model_path), g_base=16, class_prior_images=16)

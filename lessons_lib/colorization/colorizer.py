@@ -214,8 +214,10 @@ class Colorizer(Pipeline):
             else:
                 out = self.model(x)
             out = out.float()
-        if t is not None:   # (B, Q, S, S) logits -> the annealed mean, ab/110
+        if t is not None:   # (B, Q, s, s) logits -> the annealed mean, ab/110, at S x S
             ab = annealed_mean(out, self.classes.centres.to(out.device) / AB_SCALE, t)
+            if ab.shape[-2:] != L_small.shape[-2:]:                           # a half-size head
+                ab = F.interpolate(ab, size=L_small.shape[-2:], mode="bilinear", align_corners=False)
         elif self.color_space == "lab":
             ab = out                                                          # (B, 2, S, S) ab/110
         else:

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
 from .. import LessonsError
@@ -193,6 +194,8 @@ class ColorizationTask(Task):
             cfg["upsample"] = r.g_upsample
         if self.class_head:
             cfg["out_act"] = "none"
+            if r.class_stride == 2:
+                cfg["half_res_out"] = True
         return cfg
 
     def discriminator_config(self) -> dict[str, Any]:
@@ -259,7 +262,7 @@ class ColorizationTask(Task):
         src, card = load_model(r.init_g, expect_arch=self.generator_arch)
         want = self.generator_config()
         # a class head may start from a regression G (nogan_warm): all but the last layer
-        head_keys = ("out_channels", "out_act") if self.class_head else ()
+        head_keys = ("out_channels", "out_act", "half_res_out") if self.class_head else ()
         have = {k: card.get("config", {}).get(k) for k in want}
         if card.get("config", {}).get("out_act") is None and "out_act" in want:
             have["out_act"] = "tanh"
@@ -374,19 +377,24 @@ class ColorizationTask(Task):
         return data["target"]
 
     # ------------------------------------------------------------------ one step
-    def decode(self, out: torch.Tensor, temperature: float | None = None) -> torch.Tensor:
+    def decode(self, out: torch.Tensor, temperature: float | None = None,
+               size: tuple[int, int] | None = None) -> torch.Tensor:
         """G's output -> its colours in model space: the output itself for an ab/RGB head; for
-        a class head the annealed mean of the logits ``(B, Q, H, W)`` at ``temperature``
-        (default ``recipe.temperature``) as ab / 110 ``(B, 2, H, W)`` (differentiable)."""
+        a class head the annealed mean of the logits ``(B, Q, h, w)`` at ``temperature``
+        (default ``recipe.temperature``) as ab / 110 ``(B, 2, H, W)``, upsampled (bilinear)
+        to ``size`` when the head predicts at a lower resolution (differentiable)."""
         if not self.class_head:
             return out
         t = self.recipe.temperature if temperature is None else temperature
-        return annealed_mean(out, self.classes.centres / AB_SCALE, t)
+        ab = annealed_mean(out, self.classes.centres.to(out.device) / AB_SCALE, t)
+        if size is not None and tuple(ab.shape[-2:]) != tuple(size):
+            ab = F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+        return ab
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.nets["G"](self.g_input(data["cond"], data.get("hints")))   # (B, 2|3|Q, H, W)
         if self.class_head:
-            return {**data, "logits": out, "fake": self.decode(out)}
+            return {**data, "logits": out, "fake": self.decode(out, size=data["cond"].shape[-2:])}
         return {**data, "fake": out}                                          # in [-1, 1]
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
@@ -415,8 +423,12 @@ class ColorizationTask(Task):
                 if self._class_tensors is None or self._class_tensors[0].device != fake.device:
                     self._class_tensors = (cc.centres.to(fake.device), cc.weights.float().to(fake.device))
                 centres, weights = self._class_tensors
-                ce = rebalanced_class_loss(state["logits"], target.float() * AB_SCALE, centres, weights,
-                                           k=r.class_neighbours, sigma=r.class_sigma)
+                logits = state["logits"]
+                ab_true = target.float() * AB_SCALE                          # (B, 2, H, W) Lab units
+                if logits.shape[-1] != ab_true.shape[-1]:                   # a half-size head: 2x2 means
+                    ab_true = F.avg_pool2d(ab_true, ab_true.shape[-1] // logits.shape[-1])
+                ce = rebalanced_class_loss(logits, ab_true, centres, weights, k=r.class_neighbours,
+                                           sigma=r.class_sigma)
                 loss = loss + r.lambda_class * ce
                 out["class_ce"] = ce.detach()
             if "D" in self.nets:
@@ -446,7 +458,7 @@ class ColorizationTask(Task):
         """Three rows: the gray input, the colorization, the ground truth: (3, N, 3, H, W)."""
         cond, target = data["cond"], data["target"]
         hints = data.get("hints")
-        fake = self.decode(self.nets["G"](self.g_input(cond, hints)))
+        fake = self.decode(self.nets["G"](self.g_input(cond, hints)), size=cond.shape[-2:])
         truth = self.to_rgb(cond, target)
         if hints is not None:   # the gray input with the hint patches painted in their colours
             gray = self.to_rgb(cond, hints[:, :2])
@@ -470,13 +482,14 @@ class ColorizationTask(Task):
             if self.recipe.hints:  # the same simulated hints at every validation (seeded per batch)
                 data["hints"] = self.simulate_hints(target, torch.Generator().manual_seed(VAL_HINT_SEED + i))
             out = self.nets["G"](self.g_input(data["cond"], data.get("hints")))
-            pred = self.to_rgb(data["cond"], self.decode(out))
+            hw = cond.shape[-2:]
+            pred = self.to_rgb(data["cond"], self.decode(out, size=hw))
             truth = batch.to(self.device).float() / 255.0       # the exact ground truth
             row = _flatten(colorization_report(pred, truth))
             if self.class_head:  # the temperature sweep the after-training rule chooses T from
                 row["psnr_gray"] = float(psnr(self.to_rgb(cond, torch.zeros_like(target)), truth))
                 for t in self.recipe.temperatures:
-                    rgb_t = self.to_rgb(cond, self.decode(out, t))
+                    rgb_t = self.to_rgb(cond, self.decode(out, t, size=hw))
                     row[f"psnr_T{t:g}"] = float(psnr(rgb_t, truth))
                     row[f"colorfulness_T{t:g}"] = float(colorfulness(rgb_t))
             acc.add(row, batch.shape[0])

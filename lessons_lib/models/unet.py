@@ -79,6 +79,10 @@ class UNetGenerator(nn.Module):
             the (L, a, b) input of a Lab generator trained with the identity loss.
         out_channels: 2 for ab, 3 for RGB, Q for a colour-class head. The output is tanh, in
             [-1, 1], unless ``out_act="none"`` (logits: the class head of Zhang et al. 2016).
+        half_res_out: the output layer is a 1x1 conv on the last decoder level, at H/2 x W/2,
+            instead of the transposed conv to H x W: ``(B, out, H/2, W/2)``. For a colour-class
+            head with Q ~ 300 outputs the full-size layer is most of the step's FLOPs (Q x 2 c0 x
+            16 per pixel); colour is low-frequency and Zhang et al. predict it at 1/4 size.
         base: channels of the first level (pix2pix's ngf, 64).
         depth: number of down-sampling levels; None derives it from ``image_size`` with
             :func:`unet_depth_for` (bottleneck 1x1 for powers of two).
@@ -110,6 +114,7 @@ class UNetGenerator(nn.Module):
         dropout_blocks: int = 3,
         upsample: str = "transpose",
         out_act: str = "tanh",
+        half_res_out: bool = False,
     ) -> None:
         super().__init__()
         if plain:
@@ -158,6 +163,7 @@ class UNetGenerator(nn.Module):
                 dropout=dropout if i in drop_levels else 0.0, upsample=upsample)
         up[0] = nn.Sequential(
             nn.ReLU(),                                                        # (B, 2*c0, H/2, W/2)
+            nn.Conv2d(2 * ch[0], out_channels, 1) if half_res_out else        # (B, out, H/2, W/2)
             upsample_conv(2 * ch[0], out_channels, upsample),                 # (B, out, H, W)
             nn.Tanh() if out_act == "tanh" else nn.Identity(),                # (B, out, H, W) in [-1, 1] | logits
         )
