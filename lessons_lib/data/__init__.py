@@ -21,6 +21,7 @@ from .images import image_to_tensor, load_image, tensor_to_image
 from .pairs import ColorizationDataset, grid_image, lab_batch, make_loader, save_source_grid
 from .sources import (
     IMAGE_EXTENSIONS,
+    SELECT_FRACTION,
     SPLITS,
     ImageSource,
     SourceInfo,
@@ -51,6 +52,7 @@ __all__ = [
     "IMAGE_EXTENSIONS",
     "SPLITS",
     "select_split",
+    "SELECT_FRACTION",
     "synthetic_images",
     "synthetic_image",
     "ColorizationDataset",
