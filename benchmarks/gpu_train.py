@@ -3,6 +3,7 @@
     python benchmarks/gpu_train.py                      # cuda, 10 minutes in all, weights to runs/gpu/weights
     python benchmarks/gpu_train.py --ship-to lessons_lib/weights   # replace the shipped weights
     python benchmarks/gpu_train.py --quick --device cpu # the CI check: tiny nets, synthetic data, 2 steps
+    python benchmarks/gpu_train.py --only classes --minutes 8   # the colour-class head (issue 25) alone
 
 For each shipped model (:data:`lessons_lib.zoo.SPECS`) and each of its stages the script
 
@@ -22,6 +23,12 @@ or ``--peak-tflops``) - and writes it to ``benchmarks/out/gpu_train.json``. The 
 the step's own (no optimiser, no data loading), so the MFU is the honest fraction of the
 peak that went into the networks; the loader, Lab conversion, validation and the small
 nets' kernel launches are what the rest was spent on.
+
+Models that are not shipped yet (:data:`UNSHIPPED`: the colour-class head of issue 25) run
+only when ``--only`` names them; they are trained and measured, and their run keeps the
+model its recipe's rule chose (``RUN/selected.safetensors``, validated on the select set),
+for ``benchmarks/colour_frontier.py --classes`` and a later ``zoo`` entry. With ``--only``
+the selected stages share all of ``--minutes`` (their shares are rescaled to sum to 1).
 
 The restorer's faces (celeba10k, 89 x 109 px) stay at 64 px: a larger size would only
 upscale them. On the CPU (``--device cpu``) the MFU column is left empty.
@@ -64,6 +71,14 @@ GPU_PLAN: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
+#: Trained and measured here but not shipped yet (no zoo spec): model -> {stage: recipe options}.
+#: The colour-class head at 128 px starts afresh (nogan_warm is a 64-px U-Net, one level
+#: shallower), or from this run's nogan_pretrain when ``--only nogan,classes`` trained it first.
+UNSHIPPED: dict[str, dict[str, dict[str, Any]]] = {
+    "classes": {"classes": {}},
+}
+GPU_PLAN["classes"] = {"classes": dict(size=128, g_base=32, batch_size=64, eval_every=100, share=0.15)}
+
 _FIXED = dict(progress=False, sample_every=0, ckpt_every=10**6)
 
 
@@ -81,9 +96,22 @@ def peak_tflops(device: torch.device, given: float | None) -> float | None:
     return next((v for k, v in PEAK_BF16_TFLOPS.items() if k in name), None)
 
 
+def _stages(name: str) -> dict[str, dict[str, Any]]:
+    """A model's stages and their recipe options: the zoo spec's, or :data:`UNSHIPPED`'s."""
+    return UNSHIPPED[name] if name in UNSHIPPED else zoo.SPECS[name].stages
+
+
+def _warm_start(name: str, runs: Path, quick: bool) -> dict[str, Any]:
+    """The class head's init_g: this run's nogan_pretrain when it trained first, else none."""
+    if name != "classes":
+        return {}
+    pre = runs / "nogan" / "nogan_pretrain" / "model.safetensors"
+    return {"init_g": str(pre) if pre.is_file() and not quick else None}
+
+
 def _recipe(name: str, stage: str, root: Path, opts: dict[str, Any], plan: dict[str, Any], device: str,
             quick: bool, **extra: Any):
-    multi = len(zoo.SPECS[name].stages) > 1
+    multi = len(_stages(name)) > 1
     out = root / stage if multi else root
     refs = shipping.stage_refs(stage, root) if multi else {}
     common = dict(out=str(out), device=device, **refs, **_FIXED, **extra)
@@ -153,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(OUT_DIR / "gpu_train.json"))
     args = ap.parse_args(argv)
 
-    names = args.only.split(",") if args.only else list(GPU_PLAN)
+    names = args.only.split(",") if args.only else [n for n in GPU_PLAN if n not in UNSHIPPED]
     unknown = [n for n in names if n not in GPU_PLAN]
     if unknown:
         ap.error(f"unknown model(s) {unknown}; choose from {', '.join(GPU_PLAN)}")
@@ -166,20 +194,25 @@ def main(argv: list[str] | None = None) -> int:
     runs = Path(args.runs)
     ship_to = Path(args.ship_to) if args.ship_to else runs / "weights"
     budget_s = args.minutes * 60
+    # with --only, the chosen stages share the whole budget
+    scale = 1.0
+    if args.only:
+        scale = 1.0 / max(sum(GPU_PLAN[n].get(st, {}).get("share", 0.05) for n in names for st in _stages(n)), 1e-9)
     rows: list[dict[str, Any]] = []
     t_all = time.perf_counter()
     for name in names:
-        spec = zoo.SPECS[name]
+        stages = _stages(name)
         root = runs / name
-        for stage, opts in spec.stages.items():
+        for stage, opts in stages.items():
             plan = GPU_PLAN[name].get(stage, {})
-            base = _recipe(name, stage, root, opts, plan, str(device), args.quick)
+            base = _recipe(name, stage, root, opts, plan, str(device), args.quick,
+                           **_warm_start(name, runs, args.quick))
             flops, without_penalty = step_flops(base)
             if args.quick:
                 steps_s, steps = timed_steps_per_s(base, 1, 1), 2
             else:
                 steps_s = timed_steps_per_s(base, args.calib_steps, args.warmup)
-                steps = max(10, int(plan.get("share", 0.05) * budget_s * steps_s * 0.9))
+                steps = max(10, int(plan.get("share", 0.05) * scale * budget_s * steps_s * 0.9))
             recipe = apply_overrides(base, steps=steps, overwrite=True)
             t0 = time.perf_counter()
             result = run_recipe(recipe, command=f"python benchmarks/gpu_train.py (stage {stage} of {name})")
@@ -194,6 +227,11 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{name}/{stage}: {row['steps']} steps in {wall:.0f} s, {row['images_per_s']} images/s, "
                   f"{row['tflop_per_s']} TFLOP/s" + (f", MFU {100 * row['mfu']:.1f}%" if peak else ""), flush=True)
+        if name in UNSHIPPED:   # trained and measured; its rule's choice stays in the run folder
+            print(f"{name}: not shipped (no zoo entry yet); the chosen model is {root / 'selected.safetensors'}",
+                  flush=True)
+            continue
+        spec = zoo.SPECS[name]
         used = {st: {**opts, **{k: v for k, v in GPU_PLAN[name].get(st, {}).items() if k != "share"}}
                 for st, opts in spec.stages.items()}
         path = zoo.ship(name, root, to=ship_to, limit=args.eval_limit,

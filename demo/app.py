@@ -100,6 +100,8 @@ from PIL import Image
 
 from lessons_lib import LessonsError
 from lessons_lib.colorization import Colorizer
+from lessons_lib.color.classes import PAPER_TEMPERATURE
+from lessons_lib.colorization.colorizer import check_temperature
 from lessons_lib.data import load_image
 from lessons_lib.inference import MAX_PIXELS
 from lessons_lib.restoration import Restorer
@@ -166,6 +168,8 @@ QUEUE_SIZE = 16
 CONCURRENCY = 2
 #: Colourings drawn by "Show me 4 colourings" (seeds s, s+1, ...).
 N_COLOURINGS = 4
+#: the temperature slider's value for a colour-class model whose card names none (Zhang et al.'s)
+DEFAULT_TEMPERATURE = PAPER_TEMPERATURE
 #: Colourfulness (Hasler & Suesstrunk, 0-255 RGB) above which an upload counts as a colour
 #: photo: a gray photo scores 0 (JPEG noise ~1), a faint sepia tint ~10.
 COLOUR_THRESHOLD = 3.0
@@ -253,6 +257,13 @@ class DemoModels:
     def has_noise(self, name: str) -> bool:
         """True when model ``name`` takes a noise input (its card's ``g_noise``; no weights loaded)."""
         return bool(self.colour_model(name)["card"].get("g_noise", False))
+
+    def temperature(self, name: str) -> float | None:
+        """A colour-class model's default temperature (its card's; no weights loaded), None for another model."""
+        card = self.colour_model(name)["card"]
+        if card.get("head") != "classes":
+            return None
+        return float((card.get("classes") or {}).get("temperature", DEFAULT_TEMPERATURE))
 
     def restorer(self) -> Restorer:
         """The shipped :class:`~lessons_lib.restoration.Restorer`."""
@@ -428,18 +439,22 @@ def _colour_report(img: Image.Image, out: Image.Image, gray: Image.Image) -> str
             f"so its colours can be compared with yours, on {where}:\n\n" + "\n".join(table))
 
 
-def colorize_photo(models: DemoModels, image: Any, model: str | None, seed: Any = 0
+def colorize_photo(models: DemoModels, image: Any, model: str | None, seed: Any = 0, temperature: Any = None
                    ) -> tuple[tuple[Image.Image, Image.Image], str]:
-    """One colouring: ``((gray input, colorized), status markdown)``, both of the working size."""
+    """One colouring: ``((gray input, colorized), status markdown)``, both of the working size.
+    ``temperature``: a colour-class model's T (None: its card's; refused for another model)."""
     colorizer = models.colorizer(model)
     name = model or models.default_colour_model
     s = _seed(seed)
+    t = None if temperature is None else check_temperature(temperature)
     img, notes = load_upload(image, max_side=MAX_SIDE)
     t0 = time.perf_counter()
-    out = colorizer(img, seed=s)
+    out = colorizer(img, seed=s, temperature=t)
     gray = _gray(img)
     dt = time.perf_counter() - t0
     seed_txt = f", seed {s}" if colorizer.has_noise else ""
+    if colorizer.class_head:
+        seed_txt += f", temperature {colorizer.temperature_for(t):g}"
     lines = [f"**Colorized** {img.width}x{img.height} with **{name}**{seed_txt} in {dt:.1f} s "
              f"(the network ran at {colorizer.size} px; the photo's own lightness is kept at full size)."]
     lines += notes
@@ -853,6 +868,12 @@ animated files) and {MAX_FILE_SIZE.upper()} are accepted. {CONCURRENCY} requests
 {QUEUE_SIZE} wait in the queue."""
 
 
+def _temperature_info(t: float | None) -> str:
+    if t is None:
+        return "only for a colour-class model (this one regresses its colours)"
+    return f"the annealed mean of the predicted colours (Zhang et al. 2016); its card chose {t:g}"
+
+
 def _seed_info(noise: bool) -> str:
     return ("each seed gives another colouring" if noise
             else "this model has no noise input: the seed changes nothing")
@@ -889,8 +910,10 @@ def _colorize_tab(models: DemoModels) -> None:
     """The Colorize tab: one photo, one model, a seed; one colouring or several."""
     default = models.default_colour_model
 
-    def on_colorize(image, model, seed):
-        return _guard(lambda: colorize_photo(models, image, model, seed), 1)
+    def on_colorize(image, model, seed, temperature=None):
+        # the slider applies to a colour-class model only (inactive for the others)
+        t = temperature if temperature is not None and models.temperature(model or default) is not None else None
+        return _guard(lambda: colorize_photo(models, image, model, seed, t), 1)
 
     def on_colorize_many(image, model, seed):
         return _guard(lambda: colorize_many(models, image, model, seed), 1)
@@ -899,8 +922,11 @@ def _colorize_tab(models: DemoModels) -> None:
         try:
             m, noise = models.colour_model(model), models.has_noise(model)
         except LessonsError as e:
-            return str(e), gr.Slider(interactive=False)
-        return _colour_info(m), gr.Slider(interactive=noise, info=_seed_info(noise))
+            return str(e), gr.Slider(interactive=False), gr.Slider(interactive=False)
+        t = models.temperature(model)
+        return (_colour_info(m), gr.Slider(interactive=noise, info=_seed_info(noise)),
+                gr.Slider(interactive=t is not None, value=t if t is not None else DEFAULT_TEMPERATURE,
+                          info=_temperature_info(t)))
 
     with gr.Tab("Colorize", id="colorize"):
         with gr.Row():
@@ -913,6 +939,11 @@ def _colorize_tab(models: DemoModels) -> None:
                 noise = bool(default) and models.has_noise(default)
                 c_seed = gr.Slider(0, 9999, value=0, step=1, label="seed (ColorGAN: which colouring)",
                                    interactive=noise, info=_seed_info(noise), elem_id="colorize-seed")
+                t0 = models.temperature(default) if default else None
+                c_temp = gr.Slider(0.01, 1.0, value=t0 if t0 is not None else DEFAULT_TEMPERATURE, step=0.01,
+                                   label="temperature T (colour-class models: 1 = faithful, pale; lower = vivid)",
+                                   interactive=t0 is not None, info=_temperature_info(t0),
+                                   elem_id="colorize-temperature")
                 with gr.Row():
                     c_btn = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
                     c_many_btn = gr.Button(f"Show me {N_COLOURINGS} colourings", elem_id="colorize-many-button")
@@ -923,10 +954,10 @@ def _colorize_tab(models: DemoModels) -> None:
                 c_gallery = gr.Gallery(label=f"{N_COLOURINGS} colourings (seeds s, s+1, ...)", format="png",
                                        columns=N_COLOURINGS, height=260, elem_id="colorize-gallery")
                 c_many_status = gr.Markdown(elem_id="colorize-many-status")
-    c_btn.click(on_colorize, [c_in, c_model, c_seed], [c_slider, c_status], api_name="colorize")
+    c_btn.click(on_colorize, [c_in, c_model, c_seed, c_temp], [c_slider, c_status], api_name="colorize")
     c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],
                      api_name="colorize_many")
-    c_model.change(on_model, [c_model], [c_info, c_seed], api_visibility="private")
+    c_model.change(on_model, [c_model], [c_info, c_seed, c_temp], api_visibility="private")
 
 
 def _hints_tab(models: DemoModels) -> None:

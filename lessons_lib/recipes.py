@@ -527,6 +527,33 @@ def _hints() -> Recipe:
     )
 
 
+_CLASSES_CITE = ("Zhang, Isola & Efros, 'Colorful Image Colorization' (ECCV 2016): colour classes, class "
+                 "rebalancing, annealed mean; NoGAN data and U-Net: see nogan")
+
+
+@register_recipe("classes")
+def _classes() -> Recipe:
+    # The colour-class colorizer (issue 25): nogan's data, size and U-Net, with G's last layer
+    # emitting logits over the ab bins of 10 that occur in the training photos (about 300; the
+    # paper's gamut has 313) and the class-rebalanced cross-entropy alone (soft targets over the
+    # 5 nearest bins, sigma 5; prior smoothed by sigma 5, mixed with uniform at lambda 0.5).
+    # It starts from the shipped nogan_warm (phase 1's L1 G): every layer but the output one.
+    # Validation runs on the select set (5% of each pack's train photos, never trained on), and
+    # the shipped (checkpoint, T) is chosen there by select_class_model; the packs' val splits
+    # and cbsd68 stay test photos. Steps: sized by measurement on the 2 cores (RESULTS.md, issue 25).
+    return _colorization(
+        name="classes",
+        description="colour-class colorizer (Zhang et al. 2016): U-Net G at 64 px predicts a distribution over "
+                    "the ab bins, class-rebalanced cross-entropy, annealed-mean decoding at temperature T",
+        cite=_CLASSES_CITE,
+        **_nogan_common(discriminator=None, lambda_gan=0.0, lambda_l1=0.0, lr=5e-4, beta1=0.9, head="classes",
+                        select_fraction=0.05, val_split="select"),
+        init_g="lessons_lib/weights/nogan_warm.safetensors",
+        train=TrainConfig(steps=6000, batch_size=32, lr_schedule="cosine", log_every=50, sample_every=1000,
+                          ckpt_every=250, eval_every=500, keep_evals=True),
+    )
+
+
 # --------------------------------------------------------------------------- the restorer (seed 004)
 # Seed 004 trains on FFHQ at 512 px for 40k iterations per stage; the kit's pack is
 # celeba10k (9,000 / 1,000 aligned CelebA faces) at 64 px, and the lengths below are the

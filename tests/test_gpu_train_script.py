@@ -34,3 +34,22 @@ def test_gpu_train_quick_on_the_cpu_trains_measures_and_ships(tmp_path):
         assert card["dtype"] == "float16"
         assert card["shipped"]["command"].startswith("python benchmarks/gpu_train.py")
         assert "synthetic" in card["shipped"]["metrics_heldout"]
+
+
+def test_gpu_train_quick_trains_the_unshipped_class_head(tmp_path):
+    """--only classes: the colour-class head (issue 25) is trained and measured, validated on
+    the select set, its rule's choice kept in the run, and nothing is shipped."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
+    out = tmp_path / "gpu.json"
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "benchmarks" / "gpu_train.py"), "--quick", "--device", "cpu",
+         "--only", "classes", "--runs", str(tmp_path / "runs"), "--out", str(out)],
+        capture_output=True, text=True, timeout=600, env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [(r["model"], r["stage"], r["steps"]) for r in rows] == [("classes", "classes", 2)]
+    assert rows[0]["images_per_s"] > 0 and rows[0]["gflop_per_step"] > 0
+    card = json.loads((tmp_path / "runs" / "classes" / "selected.json").read_text())
+    assert card["head"] == "classes" and card["select"]["validation"] is True
+    assert card["selection"]["temperature"] == card["classes"]["temperature"]
+    assert not (tmp_path / "runs" / "weights").exists()                  # not shipped

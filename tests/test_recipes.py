@@ -26,7 +26,7 @@ from lessons_lib.train.toy import mode_metrics, render_points
 
 ALL = ["gan_toy", "dcgan", "pix2pix", "seed000_pix2pix", "seed000_lsgan", "seed000_identity", "seed000_patchgan",
        "seed000_full", "seed003_unet", "seed003_unet_bn", "seed003_gan", "seed003_gan_bn", "colorgan",
-       "nogan_pretrain", "nogan", "hints", "nafnet", "stylegan2", "inversion", "fusion", "feature_net"]
+       "nogan_pretrain", "nogan", "hints", "classes", "nafnet", "stylegan2", "inversion", "fusion", "feature_net"]
 
 
 # tiny nets: one torch thread per test (the shared fixture in conftest.py)

@@ -105,6 +105,16 @@ CSS names): each becomes a square of :attr:`Colorizer.hint_size` model pixels ca
 colour's ab (its own lightness is dropped: the photo's L is kept). Without hints such a
 model colorizes alone; hints given to a model without hint inputs are refused.
 
+Models with colour classes
+--------------------------
+A generator whose card says ``"head": "classes"`` (``lessons train classes``; Zhang, Isola &
+Efros 2016) predicts logits over the ab bins its card lists (``"classes"``), at half the
+model size; the Colorizer decodes them by the annealed mean at a temperature T
+(:func:`lessons_lib.color.classes.annealed_mean`) and upsamples the ab like any other:
+``Colorizer(weights, temperature=T)`` or ``colorizer(photo, temperature=T)``; without one,
+the T its card chose on the select set. T = 1 is the mean colour (faithful, pale), T -> 0
+the most likely one (vivid). T <= 0, or a T for a model without classes, is refused.
+
 Models are loaded lazily, on the first call, never at import.
 """
 from __future__ import annotations

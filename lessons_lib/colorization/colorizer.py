@@ -12,11 +12,25 @@ from ..color.gamut import BAND_PIXELS, lab_to_rgb_keep_lightness, recombine
 from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
 from .inputs import G_INPUTS, generator_input, generator_input_kind
 from ..color import AB_SCALE, L_SCALE, normalize_lab, rgb_to_lab, rgb_uint8_to_lab
+from ..color.classes import ColourClasses, annealed_mean
 from ..data import image_to_tensor
 from ..data.hints import HintPoints, check_hints, downsample_hints, paint_hints
 from ..metrics import mean_pairwise_distance, psnr
 
-__all__ = ["Colorizer", "MAX_CHROMA", "HINT_SIZE"]
+__all__ = ["Colorizer", "MAX_CHROMA", "HINT_SIZE", "check_temperature"]
+
+
+def check_temperature(t: Any) -> float:
+    """A colour-class model's decoding temperature as a float > 0, or a clear error."""
+    try:
+        t = float(t)
+    except (TypeError, ValueError):
+        raise LessonsError(f"the temperature must be a number > 0 (1 = the mean colour, 0.38 = Zhang et al.'s, "
+                           f"near 0 = the most likely colour), got {t!r}") from None
+    if not (t > 0 and t == t and t != float("inf")):
+        raise LessonsError(f"the temperature must be > 0 (1 = the mean colour, 0.38 = Zhang et al.'s, "
+                           f"near 0 = the most likely colour), got {t:g}")
+    return t
 
 
 # =========================================================================== Colorizer
@@ -42,6 +56,10 @@ class Colorizer(Pipeline):
             the plausible ones); the gain buys colourfulness for fidelity, measured by
             ``benchmarks/colour_frontier.py``. The hue is unchanged; out-of-gamut colours are
             brought back keeping the lightness, as always.
+        temperature: a colour-class model only (card ``"head": "classes"``; Zhang, Isola &
+            Efros 2016): the annealed mean's T, > 0. 1 = the mean of the predicted colour
+            distribution (the best PSNR, pale), towards 0 its mode (vivid, spotty); None =
+            the T its card chose on the select set. Given for another model, it is refused.
 
     Attributes (read lazily from the model card): :attr:`card`, :attr:`size` (the training
     size S), :attr:`color_space` (``"lab"`` or ``"rgb"``), :attr:`g_input` (how the
@@ -52,8 +70,10 @@ class Colorizer(Pipeline):
 
     def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
                  max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0,
-                 hint_size: int = HINT_SIZE) -> None:
+                 hint_size: int = HINT_SIZE, temperature: float | None = None) -> None:
         super().__init__(weights, device, max_pixels=max_pixels)
+        self.temperature = None if temperature is None else check_temperature(temperature)
+        self._classes: ColourClasses | None = None
         if not isinstance(hint_size, int) or not 1 <= hint_size <= 16:
             raise LessonsError(f"hint_size is the side of a hint's square in model pixels, 1-16, got {hint_size!r}")
         self.hint_size = hint_size
@@ -132,6 +152,43 @@ class Colorizer(Pipeline):
         return torch.cat([hint_ab, mask], dim=1)
 
     @property
+    def class_head(self) -> bool:
+        """True for a colour-class model (card ``"head": "classes"``): G predicts logits over
+        the ab bins of :attr:`classes`, decoded by the annealed mean at a temperature."""
+        return self.card.get("head") == "classes"
+
+    @property
+    def classes(self) -> ColourClasses:
+        """The bins (and prior) of a colour-class model, from its card."""
+        if not self.class_head:
+            self._refuse_temperature()
+        if self._classes is None:
+            self._classes = ColourClasses.from_dict(self.card.get("classes") or {})
+        return self._classes
+
+    @property
+    def default_temperature(self) -> float | None:
+        """The T the card chose (on the select set), None for a model without a class head."""
+        if not self.class_head:
+            return None
+        return check_temperature((self.card.get("classes") or {}).get("temperature", 0.38))
+
+    def _refuse_temperature(self) -> None:
+        name = self.card.get("name") or self.card.get("recipe") or str(self.weights)
+        raise LessonsError(f"the model {name} regresses ab and has no temperature; a temperature applies to a "
+                           "colour-class model only (lessons train classes; --model classes when one is shipped)")
+
+    def temperature_for(self, temperature: float | None) -> float | None:
+        """The T of one call: the call's, else the Colorizer's, else the card's (class head);
+        a T given to another model is refused."""
+        t = temperature if temperature is not None else self.temperature
+        if not self.class_head:
+            if t is not None:
+                self._refuse_temperature()
+            return None
+        return self.default_temperature if t is None else check_temperature(t)
+
+    @property
     def has_noise(self) -> bool:
         """True when the generator takes a noise source (card ``"g_noise": true``)."""
         return bool(self.card.get("g_noise", False))
@@ -145,8 +202,10 @@ class Colorizer(Pipeline):
         return generator_input(self.g_input, L, hints)
 
     def _run_generator(self, L_small: torch.Tensor, seed: int | None,
-                       hints: torch.Tensor | None = None) -> torch.Tensor:
-        """Normalised L at S x S (and hint channels at S x S) -> normalised ab (B, 2, S, S) (ab / 110)."""
+                       hints: torch.Tensor | None = None, temperature: float | None = None) -> torch.Tensor:
+        """Normalised L at S x S (and hint channels at S x S) -> normalised ab (B, 2, S, S) (ab / 110);
+        a class head's logits are decoded by the annealed mean at ``temperature``."""
+        t = self.temperature_for(temperature)
         x = self._generator_input(L_small, hints)
         with torch.no_grad():
             if self.has_noise:
@@ -155,21 +214,27 @@ class Colorizer(Pipeline):
             else:
                 out = self.model(x)
             out = out.float()
-        if self.color_space == "lab":
+        if t is not None:   # (B, Q, s, s) logits -> the annealed mean, ab/110, at S x S
+            ab = annealed_mean(out, self.classes.centres.to(out.device) / AB_SCALE, t)
+            if ab.shape[-2:] != L_small.shape[-2:]:                           # a half-size head
+                ab = F.interpolate(ab, size=L_small.shape[-2:], mode="bilinear", align_corners=False)
+        elif self.color_space == "lab":
             ab = out                                                          # (B, 2, S, S) ab/110
         else:
             rgb = ((out + 1.0) / 2.0).clamp(0.0, 1.0)                         # (B, 3, S, S) in [0, 1]
             ab = rgb_to_lab(rgb)[:, 1:] / AB_SCALE                            # its ab, /110
         return ab if self.chroma == 1.0 else ab * self.chroma
 
-    def predict_ab(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None) -> torch.Tensor:
+    def predict_ab(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None,
+                   temperature: float | None = None) -> torch.Tensor:
         """Normalised L ``(B, 1, H, W)`` (``L/50 - 1``, what :func:`lessons_lib.data.lab_batch`
         gives) -> normalised ab ``(B, 2, H, W)`` (``ab/110``) at the same size.
 
         L is resized to the model size S (bilinear, antialiased) when ``H x W != S x S``,
         and the predicted ab are resized back (bilinear). ``hints`` (a hint model only):
         ``(B, 3, h, w)`` = (hint a, hint b, mask), at S x S or at any size, which is brought to
-        S x S by :func:`lessons_lib.data.hints.downsample_hints` (a hinted pixel stays hinted)."""
+        S x S by :func:`lessons_lib.data.hints.downsample_hints` (a hinted pixel stays hinted).
+        ``temperature``: a colour-class model's T for this call (see the class docstring)."""
         if not isinstance(L, torch.Tensor):
             raise TypeError(f"L must be a torch.Tensor, got {type(L).__name__}")
         if L.dim() != 4 or L.shape[1] != 1:
@@ -194,20 +259,20 @@ class Colorizer(Pipeline):
                                                            align_corners=False, antialias=True)
         if hints is not None:
             hints = downsample_hints(hints.to(self.device, torch.float32), (s, s))
-        ab = self._run_generator(small, seed, hints)
+        ab = self._run_generator(small, seed, hints, temperature)
         if (h, w) != (s, s):
             ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
         return ab
 
-    def colorize_tensor(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None
-                        ) -> torch.Tensor:
+    def colorize_tensor(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None,
+                        temperature: float | None = None) -> torch.Tensor:
         """Batched colorization: normalised L ``(B, 1, H, W)`` -> RGB ``(B, 3, H, W)`` in [0, 1].
 
         The input L is kept (recombined with the predicted ab by
         :func:`lab_to_rgb_keep_lightness`), exactly as :meth:`__call__` does for one photo.
         ``hints`` as in :meth:`predict_ab`.
         """
-        return self._recombine_batch(L, self.predict_ab(L, seed, hints))
+        return self._recombine_batch(L, self.predict_ab(L, seed, hints, temperature))
 
     @staticmethod
     def _recombine_batch(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
@@ -251,12 +316,14 @@ class Colorizer(Pipeline):
         return out
 
     # ------------------------------------------------------------------ one photo
-    def __call__(self, image: Any, seed: int | None = None, hints: Sequence[Any] | None = None):
+    def __call__(self, image: Any, seed: int | None = None, hints: Sequence[Any] | None = None,
+                 temperature: float | None = None):
         """Colorize one image (path, bytes, file object, PIL image, numpy array, tensor).
 
         Returns an RGB PIL image of the input's size whose L* is the input's; ``seed``
         picks the colouring of a model with a noise input (default 0; ignored otherwise);
-        ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`).
+        ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`);
+        ``temperature``: a colour-class model's T (see the class docstring).
         """
         from PIL import Image
 
@@ -271,5 +338,5 @@ class Colorizer(Pipeline):
             if not self.takes_hints:
                 self._refuse_hints()
             hint_maps = self.hint_map(hints, img.size)                      # (1, 3, S, S)
-        ab = self._run_generator(L_small, seed, hint_maps)[0] * AB_SCALE    # (2, S, S) Lab units
+        ab = self._run_generator(L_small, seed, hint_maps, temperature)[0] * AB_SCALE  # (2, S, S) Lab units
         return recombine(img, ab, band_pixels=self.band_pixels, device=self.device)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import shutil
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -23,7 +24,51 @@ from ..train.config import Recipe, check_smoothing, choice
 from .colorgan_task import ColorGANTask
 from .tasks import ColorizationTask
 
-__all__ = ["ColorizationRecipe", "ColorGANRecipe"]
+__all__ = ["ColorizationRecipe", "ColorGANRecipe", "select_class_model"]
+
+
+def select_class_model(run: str | Path, *, min_gain_db: float, temperatures: tuple) -> dict[str, Any] | None:
+    """The rule of a class-head run (issue 25), on its validation set (the select set, never
+    a test photo): among every (checkpoint, T) pair - the models kept at each validation
+    (``RUN/evals``), else the run's last model - whose PSNR is at least ``min_gain_db`` above
+    the gray input's, the most colourful; when none is, the pair with the best PSNR.
+    Writes ``RUN/selected.safetensors`` and its card, whose ``classes.temperature`` is the
+    chosen T (the Colorizer's default) and whose ``selection`` records the rule and every
+    candidate. Returns the selection (None, with a warning, for a run that never validated)."""
+    run = Path(run)
+    found = sorted((run / "evals").glob("step_*.safetensors")) or [run / "model.safetensors"]
+    rows = []
+    for weights in found:
+        card = json.loads(weights.with_suffix(".json").read_text())
+        m = card.get("metrics") or {}
+        if "psnr_gray" not in m:
+            warnings.warn(f"{weights}'s card has no validation metrics of the temperatures (psnr_gray, psnr_T*): "
+                          "no (checkpoint, T) chosen; validate the run (eval_every > 0) to choose them by rule",
+                          stacklevel=2)
+            return None
+        for t in temperatures:
+            if f"psnr_T{t:g}" in m:
+                rows.append({"path": str(weights), "step": int(card.get("steps", 0)), "temperature": float(t),
+                             "psnr": float(m[f"psnr_T{t:g}"]), "psnr_gray": float(m["psnr_gray"]),
+                             "colorfulness": float(m[f"colorfulness_T{t:g}"])})
+    if not rows:
+        raise LessonsError(f"no candidate of {run} was scored at the temperatures {list(temperatures)}")
+    ok = [r for r in rows if r["psnr"] - r["psnr_gray"] >= min_gain_db]
+    pick = max(ok, key=lambda r: r["colorfulness"]) if ok else max(rows, key=lambda r: r["psnr"])
+    rule = (f"the most colourful (checkpoint, T) with validation PSNR >= the gray input's + {min_gain_db:g} dB "
+            f"(none met it: the best PSNR)" if not ok else
+            f"the most colourful (checkpoint, T) with validation PSNR >= the gray input's + {min_gain_db:g} dB")
+    src = Path(pick["path"])
+    shutil.copyfile(src, run / "selected.safetensors")
+    card = json.loads(src.with_suffix(".json").read_text())
+    card.setdefault("classes", {})["temperature"] = pick["temperature"]
+    sel = {"rule": rule, "from": src.name, **{k: v for k, v in pick.items() if k != "path"},
+           "candidates": [{k: v for k, v in r.items() if k != "path"} for r in rows]}
+    card["selection"] = sel
+    (run / "selected.json").write_text(json.dumps(card, indent=2))
+    print(f"selected {src.name} at T = {pick['temperature']:g}: {rule} (PSNR {pick['psnr']:.2f} dB, gray "
+          f"{pick['psnr_gray']:.2f}; colourfulness {pick['colorfulness']:.1f})", flush=True)
+    return sel
 
 
 @dataclass
@@ -45,8 +90,14 @@ class ColorizationRecipe(Recipe):
     #: use only the first ``val_limit`` validation images (None = all)
     val_limit: int | None = None
     train_split: str = "train"
-    #: "val", or "test" for sources that ship a test split only (CIFAR-10)
+    #: "val", or "test" for sources that ship a test split only (CIFAR-10), or "select": the
+    #: select set carved out of the train split (below), so that no test photo chooses anything
     val_split: str = "val"
+    #: > 0: hold out this share of each pack's train photos as the ``select`` set (a seeded,
+    #: deterministic draw, :func:`lessons_lib.data.select_split`), never trained on; it
+    #: validates, and so chooses the checkpoint and a class head's temperature, when
+    #: ``val_split="select"`` (issue 25: 0.05)
+    select_fraction: float = 0.0
     #: scale augmentation: each training photo's short side is resized to a random size in
     #: size..size*scale_jitter before the random crop (1.0 = off: pix2pix resizes to one size)
     scale_jitter: float = 1.0
@@ -82,6 +133,37 @@ class ColorizationRecipe(Recipe):
     hint_max_patch: int = 9
     #: the patch centres are Gaussian around the image centre, sigma = hint_sigma x the side
     hint_sigma: float = 0.25
+    # --- the head (issue 25): "ab" regresses ab with a tanh; "classes" predicts a distribution
+    # over the ab bins of 10 that occur in the training photos (Zhang, Isola & Efros 2016,
+    # "Colorful Image Colorization"; lessons_lib.color.classes), learnt with the class-
+    # rebalanced cross-entropy and decoded by the annealed mean at a temperature T
+    head: str = "ab"
+    #: a JSON of the bins and their prior (``ColourClasses.to_dict``) or a class-head model
+    #: card to take them from; None = measured on the training photos when the run starts
+    class_prior: str | None = None
+    #: photos the prior is measured on (evenly spread over the packs; None = every one: 13 s for
+    #: nogan's 6,114 at 64 px)
+    class_prior_images: int | None = None
+    #: the soft encoding: each target spread over this many nearest bins (paper: 5; 1 = hard)
+    class_neighbours: int = 5
+    #: the Gaussian of the soft encoding and of the prior's smoothing, Lab units (paper: 5)
+    class_sigma: float = 5.0
+    #: weight of the uniform distribution mixed into the prior before inverting it (paper: 0.5)
+    class_lambda: float = 0.5
+    #: the class head predicts at size / class_stride (2: a 1x1 output conv at half size, the
+    #: ab upsampled: 4.5x cheaper a step than at full size with ~250 bins; 1: full size)
+    class_stride: int = 2
+    #: weight of the rebalanced cross-entropy in G's objective (the L1 term can stay beside it)
+    lambda_class: float = 1.0
+    #: the decoding temperature of validation, the samples and the card (paper: 0.38)
+    temperature: float = 0.38
+    #: the temperatures each validation also scores (psnr_T*, colorfulness_T*); the selection
+    #: rule picks the checkpoint and T among them
+    temperatures: tuple = (1.0, 0.77, 0.58, 0.45, 0.38, 0.3, 0.2)
+    #: the rule's fidelity floor: the pair (checkpoint, T) must keep the validation PSNR at least
+    #: this many dB above the gray input (issue 11's target is 0.5 dB on test photos; the margin
+    #: leaves room for the select set being easier or harder than them)
+    select_min_gain_db: float = 0.7
     # --- discriminator (conditional: sees the gray input and a colouring)
     #: "patchgan" | "nin_patchgan" | "image" | None (no D: L1 regression)
     discriminator: str | None = "patchgan"
@@ -173,13 +255,34 @@ class ColorizationRecipe(Recipe):
             if self.hint_sigma < 0:
                 raise LessonsError(f"hint_sigma must be >= 0 (a fraction of the side; Zhang et al.: 1/4), "
                                    f"got {self.hint_sigma}")
+        choice("head", self.head, ("ab", "classes"))
+        if not 0.0 <= self.select_fraction < 0.5:
+            raise LessonsError(f"select_fraction is the share of each pack's train photos held out, in [0, 0.5) "
+                               f"(issue 25: 0.05), got {self.select_fraction}")
+        if self.val_split == "select" and self.select_fraction <= 0:
+            raise LessonsError("val_split='select' validates on the select set: set select_fraction > 0 (e.g. 0.05)")
+        if self.head == "classes":
+            if self.color_space != "lab":
+                raise LessonsError("head='classes' predicts bins of the ab plane: it needs color_space='lab'")
+            if self.lambda_identity > 0:
+                raise LessonsError("head='classes' has no identity loss (G's output is logits): set lambda_identity=0")
+            if not (self.temperature > 0 and all(t > 0 for t in self.temperatures)):
+                raise LessonsError(f"temperatures must be > 0 (1 = the mean, near 0 = the mode), got "
+                                   f"{self.temperature} and {list(self.temperatures)}")
+            if self.class_neighbours < 1 or self.class_sigma < 0 or not 0.0 < self.class_lambda <= 1.0:
+                raise LessonsError(f"class_neighbours >= 1, class_sigma >= 0 and class_lambda in (0, 1] "
+                                   f"(paper: 5, 5, 0.5), got {self.class_neighbours}, {self.class_sigma}, "
+                                   f"{self.class_lambda}")
+            choice("class_stride", self.class_stride, (1, 2))
+            if self.class_prior_images is not None and self.class_prior_images < 1:
+                raise LessonsError(f"class_prior_images must be >= 1 (or None: every photo), got {self.class_prior_images}")
         if self.scale_jitter < 1.0:
             raise LessonsError(f"scale_jitter is the largest short side over size, >= 1 (1 = off), "
                                f"got {self.scale_jitter}")
         if self.size < 8 or self.size % 8:
             raise LessonsError(f"size must be a multiple of 8 (e.g. 32, 64, 128, 256), got {self.size}")
         for k in ("lambda_l1", "lambda_gan", "lambda_identity", "lambda_gp", "lr", "g_dropout", "nin_dropout",
-                  "lambda_perceptual", "d_pretrain_steps"):
+                  "lambda_perceptual", "d_pretrain_steps", "lambda_class"):
             if getattr(self, k) < 0:
                 raise LessonsError(f"{k} must be >= 0, got {getattr(self, k)}")
         choice("features", self.features, ("vgg16", "kit", "auto"))
@@ -202,6 +305,9 @@ class ColorizationRecipe(Recipe):
         """With ``select_psnr_tolerance``: pick the run's model by rule and store it as
         ``RUN/selected.safetensors`` (+ card with the rule and every candidate), which the
         zoo ships in place of the last step's ``model.safetensors``."""
+        if self.head == "classes":
+            select_class_model(result.out, min_gain_db=self.select_min_gain_db, temperatures=self.temperatures)
+            return
         if self.select_psnr_tolerance is None:
             return
         choice = select_eval(result.out, tolerance=self.select_psnr_tolerance)
@@ -219,7 +325,8 @@ class ColorizationRecipe(Recipe):
         ``init_g``: a warm start trained at full size would not fit the 8-channel G)."""
         return dataclasses.replace(
             self, init_g=None, data="synthetic", size=32, limit=16, val_limit=8, g_base=8, d_base=8,
-            d_layers=min(self.d_layers, 2), val_split="val",
+            class_prior=None, class_prior_images=64,
+            d_layers=min(self.d_layers, 2), val_split="select" if self.val_split == "select" else "val",
             train=self.train.replace(steps=2, batch_size=4, log_every=1, sample_every=0, ckpt_every=1000,
                                      eval_every=0, n_samples=4, progress=False),
         )
@@ -276,6 +383,9 @@ class ColorGANRecipe(ColorizationRecipe):
         if self.hints:
             raise LessonsError("ColorGAN's generator takes no hints; train a hint model with the U-Net recipes "
                                "(lessons train hints)")
+        if self.head != "ab":
+            raise LessonsError("ColorGAN's generator regresses ab; the colour-class head belongs to the U-Net "
+                               "recipes (lessons train classes)")
         if self.g_plain:
             raise LessonsError("g_plain belongs to the U-Net recipes; ColorGAN's G uses g_norm")
         for k in ("lambda_s", "lambda_ms", "noise_std"):

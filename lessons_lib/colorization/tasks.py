@@ -19,14 +19,23 @@ where x is the gray condition and y the true colours, in one of two colour space
 The discriminator is swappable: ``"patchgan"`` (pix2pix 70x70), ``"nin_patchgan"`` (seed
 000's NIN-MLP PatchGAN), ``"image"`` (one logit per image), or ``None`` - no adversary at
 all, plain L1 regression (seed 003's "CNN (U-Net)" models).
+
+The head is swappable too (issue 25): ``head="ab"`` regresses ab (tanh), ``head="classes"``
+predicts logits over Q colour bins and learns them with the class-rebalanced cross-entropy
+of Zhang, Isola & Efros 2016 (:mod:`lessons_lib.color.classes`, :mod:`lessons_lib.losses.classes`);
+its ab, for D, the metrics and the samples, is the annealed mean at ``recipe.temperature``.
+The bins and their prior are measured on the training photos (:func:`colour_histogram`)
+unless ``recipe.class_prior`` names a file that holds them.
 """
 from __future__ import annotations
 
+import json
 import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable
 
 import torch
+import torch.nn.functional as F
 from torch.utils.data import Dataset, Subset
 
 from .. import LessonsError
@@ -34,10 +43,13 @@ from ..data.hints import HINT_CHANNELS, simulate_hints
 from ..train.task import Task
 from .inputs import generator_input, generator_input_kind
 from ..checkpoints import load_model
-from ..color import lab_normalized_to_rgb
-from ..data import ColorizationDataset, lab_batch, open_source
-from ..losses import PerceptualLoss, gan_loss, gradient_penalty, identity_loss, identity_target, l1_loss
-from ..metrics import colorization_report, load_feature_net
+from ..color import AB_SCALE, lab_normalized_to_rgb
+from ..color.classes import ColourClasses, annealed_mean, grid_histogram
+from ..data import ColorizationDataset, lab_batch, open_source, select_split
+from ..data.sources import SELECT_SEED
+from ..losses import (PerceptualLoss, gan_loss, gradient_penalty, identity_loss, identity_target, l1_loss,
+                      rebalanced_class_loss)
+from ..metrics import colorfulness, colorization_report, load_feature_net, psnr
 from ..metrics.accumulate import BatchMeans
 from ..models import build_model
 from ..models.discriminators import pair
@@ -47,7 +59,7 @@ from ..train.runstate import adam
 if TYPE_CHECKING:  # pragma: no cover
     from .recipes import ColorizationRecipe
 
-__all__ = ["ColorizationTask", "DISCRIMINATORS"]
+__all__ = ["ColorizationTask", "DISCRIMINATORS", "colour_histogram", "load_colour_classes"]
 
 # recipe name of the discriminator -> registered model architecture
 DISCRIMINATORS = {"patchgan": "patchgan", "nin_patchgan": "nin_patchgan", "image": "image_discriminator"}
@@ -56,6 +68,46 @@ DISCRIMINATORS = {"patchgan": "patchgan", "nin_patchgan": "nin_patchgan", "image
 WARM_STARTS = {"nogan": "nogan_pretrain"}
 #: validation batch i of a hint model draws its hints from a generator seeded VAL_HINT_SEED + i
 VAL_HINT_SEED = 12_000
+
+
+def colour_histogram(data: str, size: int, *, split: str = "train", select_fraction: float = 0.0,
+                     limit: int | None = None, batch_size: int = 64) -> tuple["torch.Tensor", dict[str, Any]]:
+    """Count the training pixels per ab grid cell (:func:`lessons_lib.color.classes.grid_histogram`)
+    of ``data``'s ``split`` at ``size`` x ``size`` (each photo resized and centre-cropped as
+    for validation), leaving out the select set when ``select_fraction > 0`` and, with
+    ``limit``, reading every n-th photo so that ``limit`` spread over all the packs.
+    Returns the counts and a description of what was read (for the model card)."""
+    source = open_source(data, split)
+    idx = select_split(source, select_fraction)[0] if select_fraction > 0 else list(range(len(source)))
+    if limit is not None and limit < len(idx):
+        stride = len(idx) / float(limit)
+        idx = [idx[int(i * stride)] for i in range(int(limit))]
+    ds = Subset(ColorizationDataset(source, size, train=False), idx)
+    counts = None
+    for s in range(0, len(ds), batch_size):
+        batch = torch.stack([ds[i] for i in range(s, min(s + batch_size, len(ds)))])
+        _, ab = lab_batch(batch, "cpu", "lab")                                  # (B, 2, S, S) ab / 110
+        h = grid_histogram(ab * AB_SCALE)
+        counts = h if counts is None else counts + h
+    if counts is None:
+        raise LessonsError(f"no training photos in {data!r} ({split}) to measure the colour prior on")
+    return counts, {"data": data, "split": split, "size": size, "images": len(ds), "pixels": int(counts.sum()),
+                    "select_fraction_excluded": select_fraction}
+
+
+def load_colour_classes(path: str) -> ColourClasses:
+    """The colour classes stored in ``path``: a JSON of :meth:`ColourClasses.to_dict`, or a
+    model card (``.json``, or the card beside a ``.safetensors`` or in a run folder) holding
+    them under ``"classes"``."""
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / "model.json"
+    elif p.suffix == ".safetensors":
+        p = p.with_suffix(".json")
+    if not p.is_file():
+        raise LessonsError(f"class_prior={path}: no such file (a colour-prior JSON or a class-head model card)")
+    d = json.loads(p.read_text())
+    return ColourClasses.from_dict(d.get("classes", d))
 
 
 def _limited(ds: Dataset, limit: int | None) -> Dataset:
@@ -94,14 +146,40 @@ class ColorizationTask(Task):
         self._datasets: dict[tuple[str, bool], Dataset | None] = {}
         self.features = None
         self.perceptual = None
+        #: the colour classes of a class head (head="classes"), built in :meth:`colour_classes`
+        self.classes: ColourClasses | None = None
+        self._class_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
 
     # ------------------------------------------------------------------ building
+    @property
+    def class_head(self) -> bool:
+        """True when G predicts colour classes (``head="classes"``), not ab."""
+        return getattr(self.recipe, "head", "ab") == "classes"
+
+    def colour_classes(self) -> ColourClasses:
+        """The Q bins, prior and weights of a class head: from ``recipe.class_prior``, else
+        measured once on the training photos (the select set left out)."""
+        r = self.recipe
+        if self.classes is None:
+            if r.class_prior:
+                cc = load_colour_classes(r.class_prior)
+            else:
+                counts, src = colour_histogram(r.data, r.size, split=r.train_split,
+                                               select_fraction=r.select_fraction, limit=r.class_prior_images)
+                cc = ColourClasses.from_histogram(counts, sigma=r.class_sigma, lam=r.class_lambda, source=src)
+                print(f"colour classes: {cc.n} ab bins of 10 occur in {src['images']} training photos "
+                      f"({src['pixels']:,} pixels)", flush=True)
+            self.classes = cc
+        return self.classes
+
     def generator_config(self) -> dict[str, Any]:
         r = self.recipe
         if self.color_space == "lab":
             in_ch, out_ch = (3 if self.lab_with_chroma_input else 1), 2
             if r.hints:  # (L, hint a, hint b, mask): conditioning by concatenation (Zhang et al. 2017)
                 in_ch = 1 + HINT_CHANNELS
+            if self.class_head:  # Q logits, no tanh (Zhang, Isola & Efros 2016)
+                out_ch = self.colour_classes().n
         else:
             in_ch, out_ch = 3, 3
         cfg: dict[str, Any] = dict(in_channels=in_ch, out_channels=out_ch, base=r.g_base, depth=r.g_depth,
@@ -114,6 +192,10 @@ class ColorizationTask(Task):
             cfg.update(norm=r.g_norm, act=r.g_act)
         if r.g_upsample != "transpose":  # lesson 11; the shipped cards lack the key (the default)
             cfg["upsample"] = r.g_upsample
+        if self.class_head:
+            cfg["out_act"] = "none"
+            if r.class_stride == 2:
+                cfg["half_res_out"] = True
         return cfg
 
     def discriminator_config(self) -> dict[str, Any]:
@@ -179,12 +261,24 @@ class ColorizationTask(Task):
                                f"--set init_g=PATH (--set init_g=none trains G from a random start)")
         src, card = load_model(r.init_g, expect_arch=self.generator_arch)
         want = self.generator_config()
+        # a class head may start from a regression G (nogan_warm): all but the last layer
+        head_keys = ("out_channels", "out_act", "half_res_out") if self.class_head else ()
         have = {k: card.get("config", {}).get(k) for k in want}
-        if have != want:
-            diff = ", ".join(f"{k}: weights {have[k]!r} vs recipe {want[k]!r}" for k in want if have[k] != want[k])
-            raise LessonsError(f"init_g {r.init_g} holds another generator than this recipe builds ({diff}); "
+        if card.get("config", {}).get("out_act") is None and "out_act" in want:
+            have["out_act"] = "tanh"
+        diff = [k for k in want if have[k] != want[k] and k not in head_keys]
+        if diff:
+            diff_s = ", ".join(f"{k}: weights {have[k]!r} vs recipe {want[k]!r}" for k in diff)
+            raise LessonsError(f"init_g {r.init_g} holds another generator than this recipe builds ({diff_s}); "
                                "set the recipe's options to the warm start's (see its card) or train G anew")
-        G.load_state_dict(src.state_dict())
+        mine, theirs = G.state_dict(), src.state_dict()
+        skipped = [k for k in mine if k in theirs and theirs[k].shape != mine[k].shape]
+        if skipped and not all(k.startswith("up.0.") for k in skipped):
+            raise LessonsError(f"init_g {r.init_g}: only the output layer may differ, but {skipped} do")
+        G.load_state_dict({k: (mine[k] if k in skipped else v) for k, v in theirs.items()})
+        if skipped:
+            print(f"init_g: every layer of {r.init_g} but the output layer ({', '.join(skipped)}: "
+                  f"{have['out_channels']} -> {want['out_channels']} channels, initialised anew)", flush=True)
 
     def setup(self, device: torch.device) -> None:
         r = self.recipe
@@ -226,8 +320,16 @@ class ColorizationTask(Task):
         if split == "train":
             source = open_source(r.data, r.train_split)
             jitter = round(r.size * r.scale_jitter) if r.scale_jitter > 1 else None
-            ds: Dataset | None = _limited(ColorizationDataset(source, r.size, train=train, max_load_size=jitter),
-                                          r.limit)
+            full: Dataset = ColorizationDataset(source, r.size, train=train, max_load_size=jitter)
+            if r.select_fraction > 0:   # the select set is never trained on (issue 25)
+                full = Subset(full, select_split(source, r.select_fraction)[0])
+            ds: Dataset | None = _limited(full, r.limit)
+        elif r.val_split == "select":
+            # validation on the select set: carved out of the train split, so the packs' val
+            # splits (and cbsd68) stay test photos
+            source = open_source(r.data, r.train_split)
+            ds = _limited(Subset(ColorizationDataset(source, r.size, train=False),
+                                 select_split(source, r.select_fraction)[1]), r.val_limit)
         else:
             try:
                 source = open_source(r.data, r.val_split)
@@ -275,9 +377,25 @@ class ColorizationTask(Task):
         return data["target"]
 
     # ------------------------------------------------------------------ one step
+    def decode(self, out: torch.Tensor, temperature: float | None = None,
+               size: tuple[int, int] | None = None) -> torch.Tensor:
+        """G's output -> its colours in model space: the output itself for an ab/RGB head; for
+        a class head the annealed mean of the logits ``(B, Q, h, w)`` at ``temperature``
+        (default ``recipe.temperature``) as ab / 110 ``(B, 2, H, W)``, upsampled (bilinear)
+        to ``size`` when the head predicts at a lower resolution (differentiable)."""
+        if not self.class_head:
+            return out
+        t = self.recipe.temperature if temperature is None else temperature
+        ab = annealed_mean(out, self.classes.centres.to(out.device) / AB_SCALE, t)
+        if size is not None and tuple(ab.shape[-2:]) != tuple(size):
+            ab = F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
+        return ab
+
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-        fake = self.nets["G"](self.g_input(data["cond"], data.get("hints")))  # (B, 2|3, H, W) in [-1, 1]
-        return {**data, "fake": fake}
+        out = self.nets["G"](self.g_input(data["cond"], data.get("hints")))   # (B, 2|3|Q, H, W)
+        if self.class_head:
+            return {**data, "logits": out, "fake": self.decode(out, size=data["cond"].shape[-2:])}
+        return {**data, "fake": out}                                          # in [-1, 1]
 
     def loss(self, phase: str, state: dict[str, torch.Tensor], step: int) -> dict[str, torch.Tensor]:
         r = self.recipe
@@ -299,6 +417,20 @@ class ColorizationTask(Task):
             l1 = l1_loss(fake, target)
             loss = r.lambda_l1 * l1
             out: dict[str, torch.Tensor] = {"l1": l1.detach()}
+            if self.class_head:
+                # Zhang et al. eq. 2: soft-encoded target, weighted by the nearest bin's w
+                cc = self.classes
+                if self._class_tensors is None or self._class_tensors[0].device != fake.device:
+                    self._class_tensors = (cc.centres.to(fake.device), cc.weights.float().to(fake.device))
+                centres, weights = self._class_tensors
+                logits = state["logits"]
+                ab_true = target.float() * AB_SCALE                          # (B, 2, H, W) Lab units
+                if logits.shape[-1] != ab_true.shape[-1]:                   # a half-size head: 2x2 means
+                    ab_true = F.avg_pool2d(ab_true, ab_true.shape[-1] // logits.shape[-1])
+                ce = rebalanced_class_loss(logits, ab_true, centres, weights, k=r.class_neighbours,
+                                           sigma=r.class_sigma)
+                loss = loss + r.lambda_class * ce
+                out["class_ce"] = ce.detach()
             if "D" in self.nets:
                 adv = self.gan.g_step(self.nets["D"], pair(cond, fake))  # through D, into G
                 loss = loss + r.lambda_gan * adv
@@ -326,7 +458,7 @@ class ColorizationTask(Task):
         """Three rows: the gray input, the colorization, the ground truth: (3, N, 3, H, W)."""
         cond, target = data["cond"], data["target"]
         hints = data.get("hints")
-        fake = self.nets["G"](self.g_input(cond, hints))
+        fake = self.decode(self.nets["G"](self.g_input(cond, hints)), size=cond.shape[-2:])
         truth = self.to_rgb(cond, target)
         if hints is not None:   # the gray input with the hint patches painted in their colours
             gray = self.to_rgb(cond, hints[:, :2])
@@ -349,9 +481,18 @@ class ColorizationTask(Task):
             data = {"cond": cond, "target": target}
             if self.recipe.hints:  # the same simulated hints at every validation (seeded per batch)
                 data["hints"] = self.simulate_hints(target, torch.Generator().manual_seed(VAL_HINT_SEED + i))
-            pred = self.to_rgb(data["cond"], self.nets["G"](self.g_input(data["cond"], data.get("hints"))))
+            out = self.nets["G"](self.g_input(data["cond"], data.get("hints")))
+            hw = cond.shape[-2:]
+            pred = self.to_rgb(data["cond"], self.decode(out, size=hw))
             truth = batch.to(self.device).float() / 255.0       # the exact ground truth
-            acc.add(_flatten(colorization_report(pred, truth)), batch.shape[0])
+            row = _flatten(colorization_report(pred, truth))
+            if self.class_head:  # the temperature sweep the after-training rule chooses T from
+                row["psnr_gray"] = float(psnr(self.to_rgb(cond, torch.zeros_like(target)), truth))
+                for t in self.recipe.temperatures:
+                    rgb_t = self.to_rgb(cond, self.decode(out, t, size=hw))
+                    row[f"psnr_T{t:g}"] = float(psnr(rgb_t, truth))
+                    row[f"colorfulness_T{t:g}"] = float(colorfulness(rgb_t))
+            acc.add(row, batch.shape[0])
         return {"n_images": float(acc.n), **acc.means()} if acc.n else {}
 
     def describe(self) -> dict[str, Any]:
@@ -376,6 +517,14 @@ class ColorizationTask(Task):
                                            else f"{r.features} (not loaded yet)")
         if r.init_g:
             info["init_g"] = r.init_g
+        if self.class_head:   # what the Colorizer decodes with: the bins and the default T
+            info["head"] = "classes"
+            info["classes"] = {**self.colour_classes().to_dict(), "temperature": r.temperature,
+                               "neighbours": r.class_neighbours}
+        if r.select_fraction > 0:
+            info["select"] = {"fraction": r.select_fraction, "of": f"{r.data} {r.train_split}",
+                              "seed": SELECT_SEED, "excluded_from_training": True,
+                              "validation": r.val_split == "select"}
         return info
 
 

@@ -21,6 +21,7 @@ from .images import image_to_tensor, load_image, tensor_to_image
 from .pairs import ColorizationDataset, grid_image, lab_batch, make_loader, save_source_grid
 from .sources import (
     IMAGE_EXTENSIONS,
+    SELECT_FRACTION,
     SPLITS,
     ImageSource,
     SourceInfo,
@@ -28,6 +29,7 @@ from .sources import (
     format_source_table,
     list_sources,
     open_source,
+    select_split,
     sample_files,
     sample_photos,
     user_data_dir,
@@ -49,6 +51,8 @@ __all__ = [
     "sample_photos",
     "IMAGE_EXTENSIONS",
     "SPLITS",
+    "select_split",
+    "SELECT_FRACTION",
     "synthetic_images",
     "synthetic_image",
     "ColorizationDataset",

@@ -37,6 +37,7 @@ image takes its place), so one bad JPEG never ends a training run.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import os
@@ -70,6 +71,9 @@ __all__ = [
     "sample_photos",
     "IMAGE_EXTENSIONS",
     "SPLITS",
+    "select_split",
+    "SELECT_FRACTION",
+    "SELECT_SEED",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
@@ -960,3 +964,45 @@ def open_source(source: str | os.PathLike | ImageSource, split: str = "train", *
         f"unknown image source {key!r}: use one of {', '.join(known)}, or the path of a folder or a .zip "
         "laid out as <split>/<class>/image"
     )
+
+
+# --------------------------------------------------------------------------- the select split
+#: share of each pack's train split held out as the ``select`` set (issue 25)
+SELECT_FRACTION = 0.05
+#: the seed of the select split's draw (changing it changes which photos are held out)
+SELECT_SEED = 25
+
+
+def _select_key(path: str) -> str:
+    """A photo's name for the select draw: the last three parts of its path (``split/class/
+    file``), so that the draw is the same wherever the pack lies and however it is read."""
+    tail = path.replace("\\", "/").rsplit(":", 1)[-1]
+    return "/".join(tail.split("/")[-3:])
+
+
+def select_split(source: ImageSource, fraction: float = SELECT_FRACTION,
+                 seed: int = SELECT_SEED) -> tuple[list[int], list[int]]:
+    """Carve the ``select`` set out of a train split, deterministically: ``(train, select)``,
+    two sorted lists of indices of ``source`` that share nothing.
+
+    Each pack of a ``"a+b"`` source gives ``round(fraction x n)`` of its n photos (at least
+    one when ``fraction > 0`` and n >= 2), those whose ``sha256("{seed}:{split/class/file}")``
+    is smallest: a seeded draw that does not depend on the order the photos are read in nor
+    on where the pack lies, and that keeps each pack's share. The select set chooses
+    checkpoints and the decoding temperature of a colorizer, so the packs' val splits and
+    cbsd68 stay test photos (``ColorizationRecipe.val_split = "select"``)."""
+    if not 0.0 <= fraction < 1.0:
+        raise LessonsError(f"the select fraction is a share of each pack's train photos, in [0, 1), got {fraction}")
+    parts = source._parts if isinstance(source, _ConcatSource) else [source]
+    train: list[int] = []
+    select: list[int] = []
+    start = 0
+    for part in parts:
+        n = len(part)
+        k = 0 if fraction == 0 or n < 2 else max(1, round(fraction * n))
+        rank = sorted(range(n), key=lambda i: hashlib.sha256(f"{seed}:{_select_key(part.path(i))}".encode()).digest())
+        chosen = set(rank[:k])
+        for i in range(n):
+            (select if i in chosen else train).append(start + i)
+        start += n
+    return train, select

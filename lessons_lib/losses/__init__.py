@@ -5,11 +5,13 @@
 * :mod:`.reconstruction` - L1 and the CycleGAN identity loss for RGB and Lab colorizers;
 * :mod:`.contextual` - the contextual loss (Mechrez et al. 2018) of the fusion restorer;
 * :mod:`.perceptual` - the perceptual (feature L1) loss of ColorGAN and the restorer;
-* :mod:`.diversity` - the mode-seeking regulariser (Mao et al. 2019), ColorGAN's ``lambda_ms``.
+* :mod:`.diversity` - the mode-seeking regulariser (Mao et al. 2019), ColorGAN's ``lambda_ms``;
+* :mod:`.classes` - the class-rebalanced cross-entropy of a colour-class head (Zhang et al. 2016).
 """
 from __future__ import annotations
 
 from .adversarial import GAN_LOSSES, GANLoss, gan_loss, gradient_penalty, r1_penalty
+from .classes import class_cross_entropy, rebalanced_class_loss
 from .contextual import ContextualLoss, contextual_loss, contextual_similarity
 from .diversity import mode_seeking_loss, mode_seeking_ratio
 from .perceptual import PerceptualLoss
@@ -32,4 +34,6 @@ __all__ = [
     "PerceptualLoss",
     "mode_seeking_ratio",
     "mode_seeking_loss",
+    "class_cross_entropy",
+    "rebalanced_class_loss",
 ]

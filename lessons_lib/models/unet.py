@@ -77,7 +77,12 @@ class UNetGenerator(nn.Module):
     Args:
         in_channels: 1 for the Lab L plane, 3 for a gray RGB image (seeds 000, 003) or for
             the (L, a, b) input of a Lab generator trained with the identity loss.
-        out_channels: 2 for ab, 3 for RGB. The output is tanh, in [-1, 1].
+        out_channels: 2 for ab, 3 for RGB, Q for a colour-class head. The output is tanh, in
+            [-1, 1], unless ``out_act="none"`` (logits: the class head of Zhang et al. 2016).
+        half_res_out: the output layer is a 1x1 conv on the last decoder level, at H/2 x W/2,
+            instead of the transposed conv to H x W: ``(B, out, H/2, W/2)``. For a colour-class
+            head with Q ~ 300 outputs the full-size layer is most of the step's FLOPs (Q x 2 c0 x
+            16 per pixel); colour is low-frequency and Zhang et al. predict it at 1/4 size.
         base: channels of the first level (pix2pix's ngf, 64).
         depth: number of down-sampling levels; None derives it from ``image_size`` with
             :func:`unet_depth_for` (bottleneck 1x1 for powers of two).
@@ -108,6 +113,8 @@ class UNetGenerator(nn.Module):
         dropout: float = 0.5,
         dropout_blocks: int = 3,
         upsample: str = "transpose",
+        out_act: str = "tanh",
+        half_res_out: bool = False,
     ) -> None:
         super().__init__()
         if plain:
@@ -123,6 +130,8 @@ class UNetGenerator(nn.Module):
             depth = unet_depth_for(image_size)
         elif not isinstance(depth, int) or depth < MIN_DEPTH:
             raise ValueError(f"depth must be an int >= {MIN_DEPTH} (or None to follow image_size), got {depth!r}")
+        if out_act not in ("tanh", "none"):
+            raise ValueError(f"out_act must be 'tanh' (ab or RGB in [-1, 1]) or 'none' (class logits), got {out_act!r}")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"dropout must be in [0, 1), got {dropout}")
         self.in_channels = in_channels
@@ -154,8 +163,9 @@ class UNetGenerator(nn.Module):
                 dropout=dropout if i in drop_levels else 0.0, upsample=upsample)
         up[0] = nn.Sequential(
             nn.ReLU(),                                                        # (B, 2*c0, H/2, W/2)
+            nn.Conv2d(2 * ch[0], out_channels, 1) if half_res_out else        # (B, out, H/2, W/2)
             upsample_conv(2 * ch[0], out_channels, upsample),                 # (B, out, H, W)
-            nn.Tanh(),                                                        # (B, out, H, W) in [-1, 1]
+            nn.Tanh() if out_act == "tanh" else nn.Identity(),                # (B, out, H, W) in [-1, 1] | logits
         )
         self.up = nn.ModuleList(up)
         init_weights(self)
