@@ -659,8 +659,9 @@ def colorize_with_hints(models: DemoModels, image: Any, hints: Any = None, selec
 
     ``hints``: a list of ``{"x", "y", "color"}`` (pixels of the working image, colour
     ``#rrggbb`` or a CSS name), ``"X,Y,COLOUR"`` strings, or a JSON string of such a list;
-    none: the hint model colorizes alone."""
-    from lessons_lib.data.hints import check_hints
+    none: the hint model colorizes alone. At most
+    :data:`lessons_lib.data.hints.MAX_HINTS` (500): a longer list is refused at once."""
+    from lessons_lib.data.hints import check_hint_count, check_hints
 
     if isinstance(hints, str):
         try:
@@ -672,6 +673,7 @@ def colorize_with_hints(models: DemoModels, image: Any, hints: Any = None, selec
         hints = []
     if not isinstance(hints, (list, tuple)):
         raise LessonsError(f"the hints must be a list of {{\"x\", \"y\", \"color\"}}, got {type(hints).__name__}")
+    check_hint_count(len(hints))        # refused before the photo is decoded or a model loads
     colorizer = models.hint_colorizer()
     img, notes = load_upload(image, max_side=MAX_SIDE)
     checked = check_hints(hints, img.size)

@@ -324,13 +324,14 @@ def _output_path(out: str, src: str):
 
 
 def _cmd_colorize(args) -> int:
-    from .data.hints import load_hints, parse_hint
+    from .data.hints import check_hint_count, load_hints, parse_hint
     from .pipeline import HINT_SIZE, Colorizer
     from .zoo import HINT_MODEL, resolve_model
 
     out = _output_path(args.out_image, args.in_image)
     # the hints' syntax is checked before any model loads; that they lie inside the photo, once it is open
     hints = [parse_hint(h) for h in args.hint] + (load_hints(args.hints) if args.hints else [])
+    check_hint_count(len(hints))  # --hint and --hints together: the same cap as the pipeline's
     model = args.model or (HINT_MODEL if hints and not args.weights else None)
     colorizer = Colorizer(resolve_model("colorization", model, args.weights), device=args.device,
                           chroma=args.chroma, hint_size=HINT_SIZE if args.hint_size is None else args.hint_size)

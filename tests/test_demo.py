@@ -541,3 +541,15 @@ def test_python_m_demo_is_importable_anywhere(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert "--port" in r.stdout and "--share" in r.stdout
+
+
+def test_colorize_hints_endpoint_refuses_a_flood_at_once(client, photos):
+    import time
+
+    many = [{"x": i % 600, "y": i % 400, "color": "#1040d0"} for i in range(50_000)]
+    t0 = time.perf_counter()
+    out, status = call(client, handle_file(photos["coffee"]), many, api_name="/colorize_hints")
+    dt = time.perf_counter() - t0
+    assert out is None and "50000 given, the limit is 500" in status, status
+    assert dt < 3.0, dt           # the refusal itself is immediate; the rest is moving 2 MB of JSON
+    assert_serving(client, photos)

@@ -287,6 +287,10 @@ class Colorizer(Pipeline):
         from ..color import AB_SCALE, normalize_lab, rgb_uint8_to_lab
         from ..data import image_to_tensor
 
+        if hints:
+            from ..data.hints import check_hint_count
+
+            check_hint_count(len(hints))                                    # before the photo is decoded
         img = self._open(image)
         s = self.size
         small = img if img.size == (s, s) else img.resize((s, s), Image.Resampling.BICUBIC,
