@@ -117,3 +117,43 @@ def test_forbid_with_a_condition_traps_only_those_arguments():
     verdict = _check(lambda x: _in_thread(matrix_norm, x), forbid=[matrix_2norm])
     assert not verdict and "numpy.linalg.norm(W, 2)" in verdict.message
     assert np.linalg.norm(np.eye(2), 2) == 1.0
+
+
+# --------------------------------------------------------------------------- answers in the checker modules
+def _answers_in_checker_modules():
+    from lessons_lib.exercises import lesson01, lesson03, lesson04, lesson05, lesson06, lesson10, lesson11
+
+    return [
+        ("lesson01.optimal_discriminator", lesson01.check_optimal_discriminator,
+         lambda pd, pg: lesson01.optimal_discriminator(pd, pg)),
+        ("lesson01._dstar", lesson01.check_optimal_discriminator, lambda pd, pg: lesson01._dstar(pd, pg)),
+        ("lesson01._ref_value", lesson01.check_equilibrium_value, lambda pd, pg, dx: lesson01._ref_value(pd, pg, dx)),
+        ("lesson03._reference", lesson03.check_receptive_field, lambda layers: lesson03._reference(layers)),
+        ("lesson03._patchgan_layers", lesson03.check_patchgan_receptive_field,
+         lambda n: lesson03._reference(lesson03._patchgan_layers(n))),
+        ("lesson04._pointwise_reference", lesson04.check_pointwise_linear,
+         lambda x, w, b: lesson04._pointwise_reference(x, w, b)),
+        ("lesson05._d_reference", lesson05.check_lsgan_d_loss, lambda r, f, a, b: lesson05._d_reference(r, f, a, b)),
+        ("lesson06._ms_ratio", lesson06.check_mode_seeking_loss,
+         lambda a, b, z1, z2: 1.0 / (lesson06._ms_ratio(a, b, z1, z2) + 1e-5)),
+        ("lesson10._msqrt", lesson10.check_frechet_gaussians,
+         lambda m1, s1, m2, s2: (m1 - m2).pow(2).sum() + (s1 + s2 - 2 * lesson10._msqrt(
+             lesson10._msqrt(s1) @ s2 @ lesson10._msqrt(s1))).trace()),
+        ("lesson11._power", lesson11.check_spectral_norm, lambda w, n: lesson11._power(w, n)),
+    ]
+
+
+@pytest.mark.parametrize("name, check, answer", _answers_in_checker_modules(),
+                         ids=[a[0] for a in _answers_in_checker_modules()])
+def test_a_checks_own_reference_is_forbidden(name, check, answer):
+    verdict = check(answer)
+    assert not verdict and "your function calls" in verdict.message, (name, verdict.message)
+
+
+def test_the_reference_a_check_compares_with_is_forbidden_by_itself():
+    def my_reference(x):                       # no forbid= given: the reference is still forbidden
+        return 2 * x
+
+    verdict = check_function("doubling", lambda x: my_reference(x), my_reference,
+                             [Case("x=3", (torch.tensor(3.0),))])
+    assert not verdict and "my_reference" in verdict.message

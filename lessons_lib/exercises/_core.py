@@ -573,12 +573,14 @@ def check_function(
         reference_name: how the verdict names the reference ("lessons_lib.color.x").
         forbid: the package's (or torch's) implementations of the same thing; if the
             student's function calls any of them, the check fails and says so
-            (:class:`CallWatch`).
+            (:class:`CallWatch`). ``reference_fn`` itself is always forbidden as well.
     Returns:
         a :class:`Result`; it never raises because of the student's code.
     """
     if not callable(student_fn):
         return Result(exercise, False, [f"pass your function itself (without calling it), got a {type(student_fn).__name__}."])
+    if reference_fn is not None:                       # the answer the check compares with
+        forbid = [*forbid, reference_fn]
     n_out = len(output_names)
     for case in cases:
         args = _clone_args(case.args)
