@@ -605,13 +605,17 @@ def _add_course(sub) -> None:
     s.add_argument("--source", default=None, help="the instructor's notebooks (default: this checkout's notebooks/)")
     s.add_argument("--overwrite", action="store_true", help="replace the notebooks in a non-empty OUT folder")
     s.set_defaults(func=_cmd_course_student)
-    g = csub.add_parser("grade", help="run notebooks in a fresh kernel and print each exercise's verdict")
+    g = csub.add_parser("grade", help="run notebooks in a fresh kernel with the instructor's hidden checks and "
+                                      "print each exercise's verdict")
     g.add_argument("notebooks", nargs="+", help="the notebooks to grade (they are read, never written)")
     g.add_argument("--mode", default="smoke", help="the run mode: smoke (default: seconds), class or full")
     g.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     g.add_argument("--retries", type=int, default=0,
                    help="run a notebook again in a fresh kernel when a cell times out (default 0)")
     g.add_argument("--json", default=None, help="also write the verdicts as JSON to this file")
+    g.add_argument("--source", default=None,
+                   help="the instructor edition whose hidden checks grade the notebooks: a folder of notebooks "
+                        "(matched by name or lesson number) or one notebook (default: this checkout's notebooks/)")
     g.set_defaults(func=_cmd_course_grade)
 
 
@@ -630,12 +634,12 @@ def _cmd_course_grade(args) -> int:
 
     from .classroom.grading import format_grades, grade_notebook
 
-    grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout, retries=args.retries) for nb in args.notebooks]
+    grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout, retries=args.retries, source=args.source)
+              for nb in args.notebooks]
     print(format_grades(grades))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump([{"notebook": str(g.notebook), "verdicts": g.verdicts, "error": g.error} for g in grades],
-                      fh, indent=1)
+            json.dump([g.to_dict() for g in grades], fh, indent=1)
     return 0
 
 

@@ -47,7 +47,9 @@ Two rules make a check test the student's own work:
 
 When ``LESSONS_GRADEBOOK`` names a file, every verdict of a ``check_*`` function on a named
 function (not a ``lambda``: the lessons' demonstrations pass lambdas) is appended to it as
-one JSON line; ``lessons course grade`` reads it (lessons_lib.classroom.grading).
+one JSON line, a log for the student's own use. ``lessons course grade`` does not read it
+(the student's kernel could write it): it injects the instructor's hidden checks and reads
+what they print (lessons_lib.classroom.grading).
 """
 from __future__ import annotations
 
