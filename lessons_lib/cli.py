@@ -326,6 +326,7 @@ def _output_path(out: str, src: str):
 def _cmd_colorize(args) -> int:
     from .data.hints import check_hint_count, load_hints, parse_hint
     from .pipeline import HINT_SIZE, Colorizer
+    from .pipeline.base import save_image
     from .zoo import HINT_MODEL, resolve_model
 
     out = _output_path(args.out_image, args.in_image)
@@ -338,7 +339,7 @@ def _cmd_colorize(args) -> int:
     result = colorizer(args.in_image, seed=args.seed, hints=hints or None)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        result.save(out)
+        save_image(result, out)                 # a PNG says "colorized by a model" in its tEXt
     except (OSError, ValueError, KeyError) as e:
         raise LessonsError(f"cannot write {out}: {e}") from e
     w, h = result.size
@@ -482,6 +483,7 @@ def _add_restore(sub) -> None:
 
 def _cmd_restore(args) -> int:
     from .pipeline import Restorer
+    from .pipeline.base import save_image
 
     from .zoo import resolve_model
 
@@ -491,7 +493,7 @@ def _cmd_restore(args) -> int:
     result = restorer(args.in_image)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        result.save(out)
+        save_image(result, out)                 # a PNG says "restored by a model" in its tEXt
     except (OSError, ValueError, KeyError) as e:
         raise LessonsError(f"cannot write {out}: {e}") from e
     w, h = result.size

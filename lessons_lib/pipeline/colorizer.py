@@ -44,6 +44,7 @@ class Colorizer(Pipeline):
     """
 
     task = "colorization"
+    verb = "colorized"
 
     def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
                  max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0,
@@ -278,7 +279,9 @@ class Colorizer(Pipeline):
     def __call__(self, image: Any, seed: int | None = None, hints: Sequence[Any] | None = None):
         """Colorize one image (path, bytes, file object, PIL image, numpy array, tensor).
 
-        Returns an RGB PIL image of the input's size whose L* is the input's; ``seed``
+        Returns an RGB PIL image of the input's size whose L* is the input's, its ``info``
+        holding the provenance note ("colorized by a model", the model, the version; written
+        into a PNG by :func:`~lessons_lib.pipeline.base.save_image`); ``seed``
         picks the colouring of a model with a noise input (default 0; ignored otherwise);
         ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`).
         """
@@ -303,4 +306,7 @@ class Colorizer(Pipeline):
                 self._refuse_hints()
             hint_maps = self.hint_map(hints, img.size)                      # (1, 3, S, S)
         ab = self._run_generator(L_small, seed, hint_maps)[0] * AB_SCALE    # (2, S, S) Lab units
-        return recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
+        out = recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
+        detail = ", ".join(x for x in (f"seed {seed}" if self.has_noise and seed is not None else "",
+                                       f"{len(hints)} hints" if hints else "") if x)
+        return self._mark(out, detail)                                      # "colorized by a model" in its file
