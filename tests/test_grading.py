@@ -111,3 +111,18 @@ def test_a_checker_patched_to_pass_everything_is_caught(tmp_path, teacher):
              "torch.Tensor.all = lambda self, *a, **k: torch.tensor(True)   # every comparison agrees\n")
     grade = _grade(tmp_path, teacher, IMPORTS, patch, WRONG_G, RIGHT_D)
     assert grade.verdicts[G_NAME] == "wrong" and "tampered" in grade.notes[G_NAME], (grade.verdicts, grade.notes)
+
+
+def test_the_student_edition_shows_no_near_solution():
+    """Issue 23: L09's wrong_axis (the solution with one axis changed) and L10's _sqrtm slip,
+    whose printed hint gives the fix, are in the instructor edition only."""
+    from pathlib import Path
+
+    from lessons_lib.classroom.editions import student_edition
+
+    root = Path(__file__).resolve().parents[1] / "notebooks"
+    for name, gone in [("09_fusion_restorer.ipynb", "def wrong_axis"), ("10_evaluating_gans.ipynb", "def _sqrtm")]:
+        teacher = json.loads((root / name).read_text(encoding="utf-8"))
+        text = "\n".join("".join(c["source"]) for c in student_edition(teacher, name)["cells"])
+        assert gone in "\n".join("".join(c["source"]) for c in teacher["cells"])
+        assert gone not in text and "check_" in text, name
