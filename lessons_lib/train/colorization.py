@@ -30,6 +30,7 @@ from torch.utils.data import Dataset, Subset
 
 from .. import LessonsError
 from ..data.hints import HINT_CHANNELS, hint_input, simulate_hints
+from .diffaugment import DiffAugment
 from .task import Task
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -79,6 +80,7 @@ class ColorizationTask(Task):
         self._datasets: dict[tuple[str, bool], Dataset | None] = {}
         self.features = None
         self.perceptual = None
+        self.see: DiffAugment | None = None       # set in setup when the recipe asks for DiffAugment
 
     # ------------------------------------------------------------------ building
     def generator_config(self) -> dict[str, Any]:
@@ -205,6 +207,9 @@ class ColorizationTask(Task):
             # relative to a gradient penalty.
             self.d_weight = r.d_loss_weight if r.d_loss_weight is not None else (
                 0.5 if self.gan.mode == "vanilla" else 1.0)
+        # DiffAugment (Zhao et al. 2020): D sees real and fake pairs through the same random,
+        # differentiable transforms, in its step and in G's; None = D sees them as they are
+        self.see = DiffAugment(r.diffaugment) if r.diffaugment and "D" in self.nets else None
         if self.needs_features():  # last: building it must not move the RNG the nets were drawn from
             self.load_features(device)
             self.features.to(device)
@@ -286,7 +291,7 @@ class ColorizationTask(Task):
             D = self.nets["D"]
             real_pair = pair(cond, target)                 # (B, 3|6, H, W): D judges (x, y)
             fake_pair = pair(cond, fake.detach())          # detach: the D step stops at D
-            out = self.gan.d_step(D, real_pair, fake_pair)
+            out = self.gan.d_step(D, real_pair, fake_pair, see=self.see)  # DiffAugment: T on both
             loss = self.d_weight * out.pop("loss")
             if self.gan.mode == "wgan" and r.lambda_gp > 0:
                 # WGAN-GP (Gulrajani et al. 2017, eq. 3): the critic's gradient norm is pushed
@@ -300,7 +305,7 @@ class ColorizationTask(Task):
             loss = r.lambda_l1 * l1
             out: dict[str, torch.Tensor] = {"l1": l1.detach()}
             if "D" in self.nets:
-                adv = self.gan.g_step(self.nets["D"], pair(cond, fake))  # through D, into G
+                adv = self.gan.g_step(self.nets["D"], pair(cond, fake), see=self.see)  # through D (and T), into G
                 loss = loss + r.lambda_gan * adv
                 out["gan"] = adv.detach()
             if r.lambda_perceptual > 0 and self.perceptual is not None:

@@ -17,6 +17,7 @@ from typing import Any, ClassVar
 
 from .. import LessonsError
 from .config import TrainConfig, check_field_types
+from .diffaugment import parse_policy
 
 __all__ = [
     "Recipe",
@@ -168,6 +169,9 @@ class ColorizationRecipe(Recipe):
     lambda_identity: float = 0.0
     #: WGAN-GP penalty weight (Gulrajani et al. 2017: 10); used with gan_loss="wgan"
     lambda_gp: float = 10.0
+    #: DiffAugment (Zhao et al. 2020): the transforms D sees real and fake pairs through, in
+    #: D's and G's steps, e.g. "color,translation,cutout"; "" = off (lessons_lib.train.diffaugment)
+    diffaugment: str = ""
     #: factor on D's loss; None = as pix2pix (0.5 for vanilla; 1 for LSGAN, whose 1/2 is in its equation)
     d_loss_weight: float | None = None
     #: weight of the perceptual loss L_p: L1 between feature maps of the colorized and the
@@ -209,6 +213,10 @@ class ColorizationRecipe(Recipe):
         choice("g_norm", self.g_norm, ("batch", "instance", "none"))
         choice("g_act", self.g_act, ("leaky", "relu"))
         choice("nin_act", self.nin_act, ("leaky", "relu"))
+        parse_policy(self.diffaugment)
+        if self.diffaugment and self.discriminator is None:
+            raise LessonsError("diffaugment augments what the discriminator sees, but discriminator is None; "
+                               "choose a discriminator or set diffaugment=''")
         if self.g_max_mult < 1:
             raise LessonsError(f"g_max_mult caps the U-Net's channel multiplier, >= 1 (pix2pix: 8), got {self.g_max_mult}")
         if self.hints:
