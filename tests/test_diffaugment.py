@@ -120,3 +120,20 @@ def test_off_by_default_is_the_engine_as_it_was(tmp_path, monkeypatch):
     card = json.loads(res_on.model_path.with_suffix(".json").read_text())
     assert card["recipe_config"]["diffaugment"] == ALL
     assert not calls
+
+
+def test_the_overfitting_gap_and_the_strided_subset():
+    from lessons_lib.train.diffaugment import d_overfitting_gap
+
+    full = build_task(get_recipe("pix2pix").smoke())
+    task = build_task(get_recipe("pix2pix", train_stride=2).smoke())
+    a, b = full.dataset("train", False), task.dataset("train", False)    # centre crops: deterministic
+    assert torch.equal(b[1], a[2]) and torch.equal(b[3], a[6])              # every 2nd photo, then the limit
+    with pytest.raises(LessonsError, match="train_stride"):
+        get_recipe("pix2pix", train_stride=0)
+    torch.manual_seed(0)
+    task.setup(torch.device("cpu"))
+    gap = d_overfitting_gap(task, limit=4)
+    assert gap["n_train"] == 4 and gap["n_heldout"] >= 1
+    assert gap["gap"] == pytest.approx(gap["train_logit"] - gap["heldout_logit"])
+    assert 0 < gap["train_prob"] < 1 and task.nets["D"].training          # D back in training mode

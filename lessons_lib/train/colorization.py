@@ -225,8 +225,10 @@ class ColorizationTask(Task):
         if split == "train":
             source = open_source(r.data, r.train_split)
             jitter = round(r.size * r.scale_jitter) if r.scale_jitter > 1 else None
-            ds: Dataset | None = _limited(ColorizationDataset(source, r.size, train=train, max_load_size=jitter),
-                                          r.limit)
+            full = ColorizationDataset(source, r.size, train=train, max_load_size=jitter)
+            if r.train_stride > 1:                          # every k-th photo: all classes of a sorted pack
+                full = Subset(full, range(0, len(full), r.train_stride))
+            ds: Dataset | None = _limited(full, r.limit)
         else:
             try:
                 source = open_source(r.data, r.val_split)

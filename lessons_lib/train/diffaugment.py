@@ -26,12 +26,14 @@ D sees it, is shifted and cut out as one image: the condition stays aligned with
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 
 from .. import LessonsError
 
-__all__ = ["POLICIES", "parse_policy", "diff_augment", "DiffAugment"]
+__all__ = ["POLICIES", "parse_policy", "diff_augment", "DiffAugment", "d_realness", "d_overfitting_gap"]
 
 #: the transforms of Zhao et al. 2020, in the order they are applied
 POLICIES = ("color", "translation", "cutout")
@@ -119,3 +121,46 @@ class DiffAugment:
 
     def __repr__(self) -> str:
         return f"DiffAugment({','.join(self.policy)!r})"
+
+
+# =========================================================================== measuring D's overfitting
+@torch.no_grad()
+def d_realness(task: Any, split: str, limit: int | None = None, batch_size: int = 50) -> dict[str, float]:
+    """How real D finds the photos of ``split`` ("train": the run's own training photos, "val":
+    held-out ones) of a colorization task: the mean of D's logits (patch maps averaged) on
+    the real pairs (L, ab), centre-cropped, never augmented, D in eval mode; and the mean of
+    sigmoid(logit), the probability D gives them. ``limit``: the first so many photos."""
+    from torch.utils.data import DataLoader, Subset
+
+    from ..models.discriminators import pair
+
+    ds = task.dataset(split, False)
+    if ds is None:
+        raise LessonsError(f"the task has no {split} images to measure D on")
+    if limit is not None and limit < len(ds):
+        ds = Subset(ds, range(int(limit)))
+    D = task.nets["D"]
+    was_training = D.training
+    D.eval()
+    logits, probs, n = 0.0, 0.0, 0
+    try:
+        for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
+            data = task.prepare(batch, task.device)
+            out = D(pair(data["cond"], data["target"])).float().flatten(1).mean(1)   # (B,) one score per photo
+            logits += float(out.sum())
+            probs += float(torch.sigmoid(out).sum())
+            n += out.numel()
+    finally:
+        D.train(was_training)
+    return {"logit": logits / n, "prob": probs / n, "n": float(n)}
+
+
+def d_overfitting_gap(task: Any, limit: int | None = None) -> dict[str, float]:
+    """D's overfitting as Zhao et al. and Karras et al. (2020) watch it: how much more real D
+    finds its training photos than held-out photos of the same kind. ``gap`` is the difference
+    of the mean logits (train - held-out; 0 = D judges both alike), ``gap_prob`` the same in
+    probability."""
+    tr, va = d_realness(task, "train", limit), d_realness(task, "val", limit)
+    return {"train_logit": tr["logit"], "heldout_logit": va["logit"], "gap": tr["logit"] - va["logit"],
+            "train_prob": tr["prob"], "heldout_prob": va["prob"], "gap_prob": tr["prob"] - va["prob"],
+            "n_train": tr["n"], "n_heldout": va["n"]}

@@ -95,6 +95,9 @@ class ColorizationRecipe(Recipe):
     size: int = 128
     #: use only the first ``limit`` training images (None = all)
     limit: int | None = None
+    #: use every ``train_stride``-th training image (before ``limit``): a subset with every
+    #: class of a pack stored class by class (scenes8, CIFAR-10); 1 = all
+    train_stride: int = 1
     #: use only the first ``val_limit`` validation images (None = all)
     val_limit: int | None = None
     train_split: str = "train"
@@ -232,6 +235,8 @@ class ColorizationRecipe(Recipe):
             if self.hint_sigma < 0:
                 raise LessonsError(f"hint_sigma must be >= 0 (a fraction of the side; Zhang et al.: 1/4), "
                                    f"got {self.hint_sigma}")
+        if self.train_stride < 1:
+            raise LessonsError(f"train_stride takes every k-th training image, k >= 1, got {self.train_stride}")
         if self.scale_jitter < 1.0:
             raise LessonsError(f"scale_jitter is the largest short side over size, >= 1 (1 = off), "
                                f"got {self.scale_jitter}")
