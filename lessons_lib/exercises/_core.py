@@ -227,6 +227,19 @@ def _copy_function(fn: types.FunctionType) -> types.FunctionType:
     return copy
 
 
+def _module_dicts() -> list[dict[str, Any]]:
+    """The namespaces of every loaded module (a lazy or odd entry of sys.modules is passed over)."""
+    out = []
+    for module in list(sys.modules.values()):
+        try:
+            space = object.__getattribute__(module, "__dict__")
+        except Exception:  # noqa: BLE001 - not a plain object: nothing of ours can be there
+            continue
+        if isinstance(space, dict):
+            out.append(space)
+    return out
+
+
 def _namespace_trap(original: Any, name: str, when: Callable[..., bool] | None) -> Callable[..., Any]:
     def trap(*args: Any, **kwargs: Any) -> Any:
         if when is None or when(*args, **kwargs):
@@ -348,8 +361,7 @@ class CallWatch:
             return
         traps = {key: _namespace_trap(obj, name, when) for key, (obj, name, when) in self._replaced.items()}
         spaces, funcs = self._student_places()
-        modules = [m for m in list(sys.modules.values()) if m is not None]
-        for space in [getattr(m, "__dict__", None) for m in modules] + spaces:
+        for space in _module_dicts() + spaces:
             if not isinstance(space, dict):
                 continue
             for key, value in list(space.items()):
