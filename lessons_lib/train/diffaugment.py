@@ -142,25 +142,26 @@ def d_realness(task: Any, split: str, limit: int | None = None, batch_size: int 
     D = task.nets["D"]
     was_training = D.training
     D.eval()
-    logits, probs, n = 0.0, 0.0, 0
+    scores = []
     try:
         for batch in DataLoader(ds, batch_size=batch_size, shuffle=False):
             data = task.prepare(batch, task.device)
-            out = D(pair(data["cond"], data["target"])).float().flatten(1).mean(1)   # (B,) one score per photo
-            logits += float(out.sum())
-            probs += float(torch.sigmoid(out).sum())
-            n += out.numel()
+            scores.append(D(pair(data["cond"], data["target"])).float().flatten(1).mean(1).cpu())  # (B,) per photo
     finally:
         D.train(was_training)
-    return {"logit": logits / n, "prob": probs / n, "n": float(n)}
+    s = torch.cat(scores).double()
+    return {"logit": float(s.mean()), "prob": float(torch.sigmoid(s).mean()), "n": float(s.numel()),
+            "std": float(s.std()) if s.numel() > 1 else 0.0}
 
 
 def d_overfitting_gap(task: Any, limit: int | None = None) -> dict[str, float]:
     """D's overfitting as Zhao et al. and Karras et al. (2020) watch it: how much more real D
     finds its training photos than held-out photos of the same kind. ``gap`` is the difference
-    of the mean logits (train - held-out; 0 = D judges both alike), ``gap_prob`` the same in
+    of the mean logits (train - held-out; 0 = D judges both alike), ``gap_se`` its standard
+    error over the photos (a gap within 2 of them is not evidence), ``gap_prob`` the same in
     probability."""
     tr, va = d_realness(task, "train", limit), d_realness(task, "val", limit)
+    se = (tr["std"] ** 2 / tr["n"] + va["std"] ** 2 / va["n"]) ** 0.5    # the gap's standard error (Welch)
     return {"train_logit": tr["logit"], "heldout_logit": va["logit"], "gap": tr["logit"] - va["logit"],
-            "train_prob": tr["prob"], "heldout_prob": va["prob"], "gap_prob": tr["prob"] - va["prob"],
+            "gap_se": se, "train_prob": tr["prob"], "heldout_prob": va["prob"], "gap_prob": tr["prob"] - va["prob"],
             "n_train": tr["n"], "n_heldout": va["n"]}
