@@ -60,6 +60,7 @@ def one_run(args, seed: int, policy: str, out_dir) -> dict:
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         steps, epochs, losses = result.steps, result.epochs, result.losses
     gap = d_overfitting_gap(task)
+    task.nets["G"].eval()                     # G as it is shipped: BatchNorm's running statistics, no dropout
     with torch.no_grad():
         ev = task.evaluate(torch.utils.data.DataLoader(task.dataset("val", False), batch_size=50))
     return {"seed": seed, "diffaugment": policy, "steps": steps, "epochs": epochs,
