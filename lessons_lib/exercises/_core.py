@@ -292,6 +292,8 @@ class CallWatch:
             name = label or _describe_callable(raw)
             code = getattr(raw, "__code__", None)
             if when is None and isinstance(raw, types.FunctionType) and code is not None:
+                if code in self._codes:          # listed twice (a reference that is also in forbid=)
+                    continue
                 self._codes[code] = name
                 self._functions.append((raw, name))
             else:
