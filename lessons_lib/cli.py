@@ -314,13 +314,15 @@ def _cmd_colorize(args) -> int:
 
     if is_video_job(args.in_image, args.out_image):
         return colorize_video_command(args)
-    from .data.hints import load_hints, parse_hint
+    from .data.hints import check_hint_count, load_hints, parse_hint
     from .colorization import HINT_SIZE, Colorizer
+    from .inference import save_image
     from .zoo import HINT_MODEL, resolve_model
 
     out = _output_path(args.out_image, args.in_image)
     # the hints' syntax is checked before any model loads; that they lie inside the photo, once it is open
     hints = [parse_hint(h) for h in args.hint] + (load_hints(args.hints) if args.hints else [])
+    check_hint_count(len(hints))  # --hint and --hints together: the same cap as the pipeline's
     model = args.model or (HINT_MODEL if hints and not args.weights else None)
     colorizer = Colorizer(resolve_model("colorization", model, args.weights), device=args.device,
                           chroma=args.chroma, hint_size=HINT_SIZE if args.hint_size is None else args.hint_size,
@@ -328,7 +330,7 @@ def _cmd_colorize(args) -> int:
     result = colorizer(args.in_image, seed=args.seed, hints=hints or None)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        result.save(out)
+        save_image(result, out)                 # a PNG says "colorized by a model" in its tEXt
     except (OSError, ValueError, KeyError) as e:
         raise LessonsError(f"cannot write {out}: {e}") from e
     w, h = result.size
@@ -472,6 +474,7 @@ def _add_restore(sub) -> None:
 
 def _cmd_restore(args) -> int:
     from .restoration import Restorer
+    from .inference import save_image
 
     from .zoo import resolve_model
 
@@ -481,7 +484,7 @@ def _cmd_restore(args) -> int:
     result = restorer(args.in_image)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
-        result.save(out)
+        save_image(result, out)                 # a PNG says "restored by a model" in its tEXt
     except (OSError, ValueError, KeyError) as e:
         raise LessonsError(f"cannot write {out}: {e}") from e
     w, h = result.size
@@ -595,13 +598,17 @@ def _add_course(sub) -> None:
     s.add_argument("--source", default=None, help="the instructor's notebooks (default: this checkout's notebooks/)")
     s.add_argument("--overwrite", action="store_true", help="replace the notebooks in a non-empty OUT folder")
     s.set_defaults(func=_cmd_course_student)
-    g = csub.add_parser("grade", help="run notebooks in a fresh kernel and print each exercise's verdict")
+    g = csub.add_parser("grade", help="run notebooks in a fresh kernel with the instructor's hidden checks and "
+                                      "print each exercise's verdict")
     g.add_argument("notebooks", nargs="+", help="the notebooks to grade (they are read, never written)")
     g.add_argument("--mode", default="smoke", help="the run mode: smoke (default: seconds), class or full")
     g.add_argument("--timeout", type=int, default=600, help="seconds allowed per cell (default 600)")
     g.add_argument("--retries", type=int, default=0,
                    help="run a notebook again in a fresh kernel when a cell times out (default 0)")
     g.add_argument("--json", default=None, help="also write the verdicts as JSON to this file")
+    g.add_argument("--source", default=None,
+                   help="the instructor edition whose hidden checks grade the notebooks: a folder of notebooks "
+                        "(matched by name or lesson number) or one notebook (default: this checkout's notebooks/)")
     g.set_defaults(func=_cmd_course_grade)
 
 
@@ -620,12 +627,12 @@ def _cmd_course_grade(args) -> int:
 
     from .classroom.grading import format_grades, grade_notebook
 
-    grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout, retries=args.retries) for nb in args.notebooks]
+    grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout, retries=args.retries, source=args.source)
+              for nb in args.notebooks]
     print(format_grades(grades))
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump([{"notebook": str(g.notebook), "verdicts": g.verdicts, "error": g.error} for g in grades],
-                      fh, indent=1)
+            json.dump([g.to_dict() for g in grades], fh, indent=1)
     return 0
 
 

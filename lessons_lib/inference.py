@@ -1,5 +1,6 @@
 """What the two pipelines share: the size limit of an input photo, finding a model's
-weights, and the lazy, thread-safe loading of a model onto its device."""
+weights, the lazy, thread-safe loading of a model onto its device, and the provenance note
+every image a model makes carries (:func:`save_image` writes it into a PNG's text chunks)."""
 from __future__ import annotations
 
 import os
@@ -15,7 +16,8 @@ from .checkpoints import load_model, read_card, resolve_checkpoint
 from .data import load_image
 from .device import resolve_device
 
-__all__ = ["MAX_PIXELS", "REDUCING_GAP", "RUN_HINT", "resolve_weights", "Pipeline"]
+__all__ = ["MAX_PIXELS", "REDUCING_GAP", "RUN_HINT", "resolve_weights", "Pipeline", "PROVENANCE_KEYS",
+           "provenance_of", "save_image"]
 
 
 #: Largest image (pixels) the pipelines accept: 120 Mpx covers a 12000 x 9000 scan; its
@@ -26,6 +28,49 @@ MAX_PIXELS = 120_000_000
 REDUCING_GAP = 3.0
 
 RUN_HINT = "train one with `lessons train pix2pix --out {path}` or pass --weights"
+
+
+#: The PNG text keys of the note an image made by a model carries (issue 23: a colorized or
+#: restored photo is a model's guess, and says so in its file): ``Description`` says
+#: "colorized by a model" or "restored by a model", ``Model`` the model, ``Version`` the
+#: kit's version and the weights' identity, ``Software`` the kit.
+PROVENANCE_KEYS = ("Description", "Model", "Version", "Software")
+
+
+def provenance_of(image: Any) -> dict[str, str]:
+    """The provenance note of an image (a PIL image's ``info``, or a file read back): the
+    :data:`PROVENANCE_KEYS` it has."""
+    info = getattr(image, "info", None)
+    if info is None:
+        from PIL import Image
+
+        with Image.open(image) as im:
+            im.load()
+            info = dict(im.info)
+            info.update(getattr(im, "text", {}) or {})
+    return {k: str(info[k]) for k in PROVENANCE_KEYS if k in info}
+
+
+def save_image(image: Any, path: str | os.PathLike, **params: Any) -> None:
+    """Save a PIL image; a PNG keeps its provenance note as tEXt chunks (Pillow does not write
+    ``info`` by itself), a JPEG or WebP carries it as a comment / EXIF ImageDescription."""
+    from PIL import PngImagePlugin
+
+    note = provenance_of(image)
+    fmt = (params.get("format") or Path(str(path)).suffix.lstrip(".")).lower()
+    if note and fmt == "png":
+        info = PngImagePlugin.PngInfo()
+        for k, v in note.items():
+            info.add_text(k, v)
+        params["pnginfo"] = info
+    elif note and fmt in ("jpg", "jpeg", "webp", "tif", "tiff"):
+        exif = image.getexif()
+        exif[0x010E] = note.get("Description", "")                 # ImageDescription
+        exif[0x0131] = note.get("Software", "")                    # Software
+        params["exif"] = exif.tobytes()
+        if fmt in ("jpg", "jpeg"):
+            params["comment"] = "; ".join(f"{k}: {v}" for k, v in note.items())
+    image.save(path, **params)
 
 
 # =========================================================================== weights
@@ -117,6 +162,33 @@ class Pipeline:
         return self
 
     # ------------------------------------------------------------------ images
+    #: what the note of an output says the model did ("colorized", "restored")
+    verb: ClassVar[str] = "made"
+
+    def provenance(self, detail: str = "") -> dict[str, str]:
+        """The note an output image carries (:data:`PROVENANCE_KEYS`): which model, which
+        version (the kit's, and the weights' creation date and SHA-256 when the card has them)."""
+        from .. import __version__
+
+        card = self.card
+        name = str(card.get("name") or Path(self.weights).stem)
+        parts = [f"gan-lessons {card.get('package_version', __version__)}"]
+        if card.get("created"):
+            parts.append(f"created {card['created']}")
+        if card.get("sha256"):
+            parts.append(f"weights sha256 {str(card['sha256'])[:16]}")
+        if card.get("steps"):
+            parts.append(f"{card['steps']} steps")
+        model = name + (f" ({detail})" if detail else "")
+        return {"Description": f"{self.verb} by a model: {model}. A generated image, a model's guess, "
+                               "not a record of the original.",
+                "Model": model, "Version": "; ".join(parts), "Software": f"gan-lessons {__version__} (lessons_lib)"}
+
+    def _mark(self, image: Any, detail: str = "") -> Any:
+        """``image`` (a PIL image) with its provenance note in ``info`` (see :func:`save_image`)."""
+        image.info.update(self.provenance(detail))
+        return image
+
     def _open(self, image: Any):
         """Any image-like input -> 8-bit RGB PIL image (see :func:`lessons_lib.data.load_image`)."""
 

@@ -345,13 +345,15 @@ def test_cli_course_student_and_grade(tmp_path, capsys):
     assert "1 solution(s) stubbed" in capsys.readouterr().out
     out_json = tmp_path / "grades.json"
     assert main(["course", "grade", str(src / "99_tiny.ipynb"), str(tmp_path / "student" / "99_tiny.ipynb"),
-                 str(tmp_path / "broken.ipynb"), "--json", str(out_json), "--timeout", "120"]) == 0
+                 str(tmp_path / "broken.ipynb"), "--json", str(out_json), "--timeout", "120",
+                 "--source", str(src)]) == 0
     grades = json.loads(out_json.read_text())
     assert [g["verdicts"] for g in grades[:2]] == [{"the LSGAN generator loss": "passed"},
                                                   {"the LSGAN generator loss": "not_done"}]
-    assert grades[2]["verdicts"] == {} and "boom" in grades[2]["error"]
+    assert grades[2]["verdicts"] == {} and grades[2]["error"] == ""          # no instructor edition: no exercise
+    assert grades[2]["failed_cells"] == ["cell 0: ValueError: boom"]
     printed = capsys.readouterr().out
-    assert "99_tiny.ipynb: 1 passed, 0 wrong, 0 not done" in printed and "[stopped:" in printed
+    assert "99_tiny.ipynb: 1 passed, 0 wrong, 0 not done" in printed and "error in cell 0: ValueError: boom" in printed
     assert main(["course", "grade", str(tmp_path / "nope.ipynb")]) == 2
     assert "no notebook at" in capsys.readouterr().err
 

@@ -530,3 +530,41 @@ def test_python_m_demo_is_importable_anywhere(tmp_path):
                        timeout=120)
     assert r.returncode == 0, r.stderr
     assert "--port" in r.stdout and "--share" in r.stdout
+
+
+def test_colorize_hints_endpoint_refuses_a_flood_at_once(client, photos):
+    import time
+
+    many = [{"x": i % 600, "y": i % 400, "color": "#1040d0"} for i in range(50_000)]
+    t0 = time.perf_counter()
+    out, status = call(client, handle_file(photos["coffee"]), many, api_name="/colorize_hints")
+    dt = time.perf_counter() - t0
+    assert out is None and "50000 given, the limit is 500" in status, status
+    assert dt < 3.0, dt           # the refusal itself is immediate; the rest is moving 2 MB of JSON
+    assert_serving(client, photos)
+
+
+def _png_text(path) -> dict[str, str]:
+    with Image.open(path) as im:
+        assert im.format == "PNG"
+        im.load()
+        return dict(im.text)
+
+
+def test_every_generated_image_carries_its_provenance(client, photos):
+    """Issue 23: the demo's results say in their PNG metadata that a model made them; the
+    inputs it shows (the gray photo, the blurred face) do not."""
+    (gray, colour), _ = call(client, handle_file(photos["astronaut"]), "colorgan", 3, api_name="/colorize")
+    note = _png_text(colour)
+    assert note["Description"].startswith("colorized by a model: colorgan (seed 3)"), note
+    assert note["Model"] == "colorgan (seed 3)" and "gan-lessons" in note["Version"] and "created" in note["Version"]
+    assert "Description" not in _png_text(gray)
+    *images, _ = call(client, handle_file(photos["astronaut"]), demo_app.BLUR_FIRST, 5, api_name="/restore")
+    blurred, *outs = images
+    assert "Description" not in _png_text(blurred)
+    for path, stage in zip(outs, ("x_R", "x_G", "x_hat")):
+        assert _png_text(path)["Description"].startswith(f"restored by a model: restorer ({stage})")
+    out, _ = call(client, handle_file(photos["coffee"]), [{"x": 5, "y": 5, "color": "red"}], api_name="/colorize_hints")
+    assert _png_text(out)["Description"].startswith("colorized by a model: hints (1 hints)")
+    gallery, _ = call(client, handle_file(photos["coffee"]), "colorgan", 10, api_name="/colorize_many")
+    assert all(_png_text(item["image"])["Description"].startswith("colorized by a model") for item in gallery)

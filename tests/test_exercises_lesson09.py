@@ -132,7 +132,8 @@ def _experiment(restorer, blurred, sharp, *, per_image=True, against=None, typed
                             "fusion_beats_blurred": p["x_hat"] > p["blurred"],
                             "fusion_gap_to_x_R_db": p["x_hat"] - p["x_R"]}
     conclusion = text if text is not None else (
-        f"x_hat scores {p['x_hat']:.2f} dB, {abs(p['x_hat'] - p['x_R']):.2f} dB from x_R and "
+        f"x_hat scores {p['x_hat']:.2f} dB, {abs(p['x_hat'] - p['x_R']):.2f} dB "
+        f"{'below' if p['x_hat'] < p['x_R'] else 'above'} x_R and "
         f"{p['x_hat'] - p['blurred']:+.2f} dB over the blurred input.")
     return {"psnr": p, "ssim": q, "claim": claim, "conclusion": conclusion}
 
@@ -269,3 +270,71 @@ def test_the_ablation_forbids_the_kits_evaluation_and_needs_a_fusion():
     restorer.model.fusion = None
     with pytest.raises(ValueError, match="no fusion network"):
         check_prior_ablation(lambda *a: _ablation(*a), restorer, sharp.clone(), sharp)
+
+
+# --------------------------------------------------------------------------- issue 23: the conclusion's signs and owners
+def _with_text(make_text):
+    def fn(restorer, blurred, sharp):
+        ans = _experiment(restorer, blurred, sharp)
+        ans["conclusion"] = make_text(ans["psnr"])
+        return ans
+    return fn
+
+
+def _fails_with(make_text, says):
+    restorer, blurred, sharp = _faces()
+    r = check_restoration_experiment(_with_text(make_text), restorer, blurred, sharp)
+    assert not r.passed and says in r.message, r.message
+
+
+def test_a_conclusion_with_the_wrong_sign_fails():
+    restorer, blurred, sharp = _faces()
+    p = _experiment(restorer, blurred, sharp)["psnr"]
+    assert p["x_hat"] < p["x_R"]                      # the fake restorer's fusion is below x_R
+    _fails_with(lambda p: f"x_hat is {abs(p['x_hat'] - p['x_R']):.2f} dB above x_R.", "check the sign")
+    _fails_with(lambda p: f"x_hat - x_R = {abs(p['x_hat'] - p['x_R']):+.2f} dB.", "check the sign")
+    right = _with_text(lambda p: f"x_hat - x_R = {p['x_hat'] - p['x_R']:+.2f} dB; the fusion is "
+                                 f"{abs(p['x_hat'] - p['x_R']):.1f} dB {'below' if p['x_hat'] < p['x_R'] else 'above'} "
+                                 f"NAFNet's {p['x_R']:.2f} dB.")
+    assert check_restoration_experiment(right, restorer, blurred, sharp)
+
+
+def test_a_conclusion_that_gives_a_number_to_the_wrong_image_fails():
+    _fails_with(lambda p: f"x_R scores {p['x_hat']:.2f} dB and x_hat {p['x_R']:.2f} dB.",
+                "which image each number belongs to")
+    _fails_with(lambda p: f"The best scores {max(p.values()):.2f} dB.", "naming the image")
+
+
+def test_the_lessons_own_conclusion_passes():
+    """The notebook's solution sentence (fusion / NAFNet / blurred input / inversion)."""
+    restorer, blurred, sharp = _faces()
+
+    def text(p):
+        gap = p["x_hat"] - p["x_R"]
+        return (f"On 4 held-out faces the fusion scores {p['x_hat']:.2f} dB, "
+                f"{abs(gap):.2f} dB {'below' if gap < 0 else 'above'} NAFNet's {p['x_R']:.2f} dB and "
+                f"{abs(p['x_hat'] - p['blurred']):.2f} dB {'above' if p['x_hat'] > p['blurred'] else 'below'} "
+                f"the blurred input; the inversion alone scores {p['x_G']:.2f} dB.")
+
+    r = check_restoration_experiment(_with_text(text), restorer, blurred, sharp)
+    assert r.passed, r.message
+
+
+def test_the_checks_own_measurement_is_forbidden():
+    from lessons_lib.exercises import lesson09
+
+    restorer, blurred, sharp = _faces()
+
+    def via_check(restorer, blurred, sharp):
+        outs = restorer.restore_tensor(blurred)
+        m = lesson09._measure(outs, sharp)
+        return {"psnr": m["psnr"], "ssim": m["ssim"], "claim": lesson09._claims(m), "conclusion": "x"}
+
+    r = check_restoration_experiment(via_check, restorer, blurred, sharp)
+    assert not r.passed and "_measure" in r.message and "_claims" in r.message, r.message
+
+    def via_cx(x, y, h=0.5):
+        return lesson09._cx(x, y, h)
+
+    r = check_contextual_loss(via_cx)
+    assert not r.passed and "_cx" in r.message, r.message

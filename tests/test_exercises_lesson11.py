@@ -1,5 +1,8 @@
 """Lesson 11's check: the spectral norm of a weight by power iteration."""
+import numpy as np
 import pytest
+import scipy.linalg
+import scipy.sparse.linalg
 import torch
 
 from lessons_lib.exercises import check_spectral_norm
@@ -60,3 +63,50 @@ def _squared(W, n):
 def test_named_mistakes(wrong, hint):
     verdict = check_spectral_norm(wrong)
     assert verdict.status == "wrong" and hint in verdict.message, verdict.message
+
+
+# --------------------------------------------------------------------------- issue 23: the shortcuts
+def _m(w):
+    return w.reshape(w.shape[0], -1)
+
+
+@pytest.mark.parametrize("shortcut", [
+    lambda w, n: torch.linalg.norm(_m(w), 2),
+    lambda w, n: torch.linalg.norm(_m(w), ord=2),
+    lambda w, n: float(np.linalg.norm(_m(w).numpy(), 2)),
+    lambda w, n: float(scipy.linalg.svdvals(_m(w).numpy())[0]),
+    lambda w, n: float(scipy.linalg.norm(_m(w).numpy(), 2)),
+    lambda w, n: float(np.linalg.svd(_m(w).numpy(), compute_uv=False)[0]),
+    lambda w, n: float(scipy.sparse.linalg.svds(_m(w).numpy(), k=1, return_singular_vectors=False)[0]),
+    lambda w, n: torch.norm(_m(w), 2, dim=(0, 1)),
+    lambda w, n: _m(w).norm(p=2, dim=(0, 1)),
+    lambda w, n: torch.svd_lowrank(_m(w), q=1)[1][0],
+], ids=["torch.linalg.norm", "torch.linalg.norm ord=", "np.linalg.norm", "scipy.svdvals", "scipy.norm",
+        "np.svd", "scipy.svds", "torch.norm dim", "Tensor.norm dim", "svd_lowrank"])
+def test_library_shortcuts_to_sigma_fail(shortcut):
+    def answer(w, n):                   # a named function: what a student hands in
+        return shortcut(w, n)
+
+    verdict = check_spectral_norm(answer)
+    assert not verdict and "your function calls" in verdict.message, verdict.message
+
+
+def test_the_checks_own_power_iteration_is_forbidden():
+    from lessons_lib.exercises import lesson11
+
+    verdict = check_spectral_norm(lambda w, n: lesson11._power(w, n))
+    assert not verdict and "_power" in verdict.message, verdict.message
+
+
+def test_a_power_iteration_in_numpy_with_vector_norms_passes():
+    def numpy_power(w, n_iter):
+        m = _m(w).numpy()
+        v = np.ones(m.shape[1]) / np.sqrt(m.shape[1])
+        for _ in range(n_iter):
+            u = m @ v
+            u /= np.linalg.norm(u)                       # a vector's norm: allowed
+            v = m.T @ u
+            v /= np.linalg.norm(v, 2)
+        return float(np.linalg.norm(m @ v))
+
+    assert check_spectral_norm(numpy_power)

@@ -84,3 +84,51 @@ def test_wrong_shapes_and_a_stub():
         raise NotImplementedError
 
     assert check_hint_simulator(simulate_user_stub).status == "not_done"
+
+
+# --------------------------------------------------------------------------- issue 23: loose checks tightened
+def make_variant(*, clamp: bool = True, sigma_scale: float = 1.0, count=None):
+    """A simulator that is right but for one thing; each passed the check before issue 23."""
+
+    def simulate_user(ab, generator):
+        B, _, H, W = ab.shape
+        hint, mask = torch.zeros(B, 2, H, W), torch.zeros(B, 1, H, W)
+        u = torch.rand(B, generator=generator, dtype=torch.float64)
+        counts = count(u, generator) if count else torch.floor(torch.log1p(-u) / math.log1p(-1 / 8)).long()
+        for b in range(B):
+            for _ in range(int(counts[b])):
+                s = int(torch.randint(1, 10, (1,), generator=generator))
+                cy, cx = (torch.randn(2, generator=generator) * sigma_scale * torch.tensor([H / 4, W / 4])
+                          + torch.tensor([H / 2, W / 2])).tolist()
+                y0, x0 = int(round(cy - s / 2)), int(round(cx - s / 2))
+                if clamp:
+                    y0, x0 = min(max(y0, 0), H - s), min(max(x0, 0), W - s)
+                ys, xs = slice(max(y0, 0), max(y0 + s, 0)), slice(max(x0, 0), max(x0 + s, 0))
+                patch = ab[b, :, ys, xs]
+                if patch.numel() == 0:
+                    continue
+                hint[b, :, ys, xs] = patch.mean(dim=(1, 2))[:, None, None]
+                mask[b, :, ys, xs] = 1.0
+        return hint, mask
+
+    return simulate_user
+
+
+def test_unclamped_patches_fail():
+    verdict = check_hint_simulator(make_variant(clamp=False))
+    assert verdict.status == "wrong" and "clamp the corner" in verdict.message, verdict.message
+
+
+def test_a_sigma_30_percent_too_small_fails():
+    verdict = check_hint_simulator(make_variant(sigma_scale=0.7))
+    assert verdict.status == "wrong" and "sigma = H/4" in verdict.message, verdict.message
+
+
+def test_a_count_right_only_at_zero_fails():
+    """P(n = 0) = 1/8 and mean 7, but uniform on 1..13 otherwise: not geometric."""
+    def count(u, g):
+        n = torch.randint(1, 14, (u.numel(),), generator=g)
+        return torch.where(u < 1 / 8, torch.zeros_like(n), n)
+
+    verdict = check_hint_simulator(make_variant(count=count))
+    assert verdict.status == "wrong" and "geometric" in verdict.message, verdict.message

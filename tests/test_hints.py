@@ -286,3 +286,97 @@ def test_bad_hints_are_clear_errors(photo, tmp_path, capsys, args, message):
     err = capsys.readouterr().err
     assert "error:" in err and __import__("re").search(message, err), err
     assert not (tmp_path / "o.png").exists()
+
+
+# --------------------------------------------------------------------------- a flood of hints (issue 23)
+def _painted_by_loop(pts: HintPoints, values: torch.Tensor, batch: int, h: int, w: int):
+    """The plain reading of paint_hints: patch after patch, the later one over the earlier."""
+    hint, mask = torch.zeros(batch, 2, h, w), torch.zeros(batch, 1, h, w)
+    for k in range(len(pts)):
+        b, y, x, s = (int(t[k]) for t in (pts.image, pts.y, pts.x, pts.size))
+        hint[b, :, y:y + s, x:x + s] = values[k][:, None, None]
+        mask[b, :, y:y + s, x:x + s] = 1.0
+    return hint, mask
+
+
+def test_painting_equals_the_patch_by_patch_loop():
+    pts = sample_hint_points(6, 40, 52, count=30, generator=torch.Generator().manual_seed(5))
+    values = torch.randn(len(pts), 2, generator=torch.Generator().manual_seed(6))
+    hint, mask = paint_hints(pts, values, 6, 40, 52)
+    want_hint, want_mask = _painted_by_loop(pts, values, 6, 40, 52)
+    assert torch.equal(mask, want_mask) and torch.equal(hint, want_hint)
+
+
+def test_the_cost_of_a_hint_is_its_patch_not_the_image():
+    """Before issue 23 each hint built an (H, W) coverage map: 500 hints on a 1024 px canvas
+    allocated 500 x 1024^2 int64 (4 GB). Now the work is the patches plus one owner map."""
+    import time
+    import tracemalloc
+
+    n, side = 500, 1024
+    g = torch.Generator().manual_seed(0)
+    pts = HintPoints(image=torch.zeros(n, dtype=torch.long), y=torch.randint(0, side - 3, (n,), generator=g),
+                     x=torch.randint(0, side - 3, (n,), generator=g), size=torch.full((n,), 3))
+    values = torch.rand(n, 2, generator=g)
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    hint, mask = paint_hints(pts, values, 1, side, side)
+    dt = time.perf_counter() - t0
+    tracemalloc.stop()
+    assert dt < 1.0, dt
+    assert 0 < int(mask.sum()) <= 9 * n
+    # the same hints on a 16x larger canvas cost about the same per hint: time the difference
+    small = HintPoints(image=pts.image, y=pts.y // 4, x=pts.x // 4, size=pts.size)
+    t0 = time.perf_counter()
+    for _ in range(3):
+        paint_hints(small, values, 1, side // 4, side // 4)
+    t_small = (time.perf_counter() - t0) / 3
+    assert dt < 0.5 or dt < 40 * t_small, (dt, t_small)
+
+
+def test_too_many_hints_are_refused_at_once_with_the_limit_and_the_count():
+    import time
+
+    from lessons_lib.data.hints import MAX_HINTS
+
+    assert MAX_HINTS == 500
+    many = [{"x": i % 60, "y": i % 40, "color": "red"} for i in range(200_000)]
+    t0 = time.perf_counter()
+    with pytest.raises(LessonsError, match="200000 given, the limit is 500"):
+        check_hints(many, (90, 60))
+    with pytest.raises(LessonsError, match="more than 500 given, the limit is 500"):
+        check_hints(iter(many), (90, 60))
+    assert time.perf_counter() - t0 < 1.0
+    assert len(check_hints(many[:MAX_HINTS], (90, 60))) == MAX_HINTS
+
+
+def test_the_pipeline_refuses_a_flood_before_decoding_and_takes_the_limit(tmp_path):
+    import time
+
+    colorizer = Colorizer(zoo.resolve_model("colorization", zoo.HINT_MODEL), device="cpu")
+    img = tensor_to_image(synthetic_image(0, 64, seed=3)).resize((300, 200))
+    many = [(i % 300, (i * 7) % 200, "#c0392b") for i in range(50_000)]
+    t0 = time.perf_counter()
+    with pytest.raises(LessonsError, match="50000 given, the limit is 500"):
+        colorizer(img, hints=many)
+    assert time.perf_counter() - t0 < 1.0
+    t0 = time.perf_counter()
+    out = colorizer(img, hints=many[:500])                                   # the limit itself is served
+    assert out.size == (300, 200) and time.perf_counter() - t0 < 5.0
+
+
+def test_the_command_line_refuses_a_flood_quickly(photo, tmp_path, capsys):
+    import time
+
+    f = tmp_path / "many.json"
+    f.write_text(json.dumps([{"x": i % 90, "y": i % 60, "color": "#c0392b"} for i in range(200_000)]))
+    out = tmp_path / "o.png"
+    t0 = time.perf_counter()
+    assert main(["colorize", str(photo), str(out), "--hints", str(f)]) == 2
+    assert time.perf_counter() - t0 < 1.0
+    err = capsys.readouterr().err
+    assert "200000 given, the limit is 500" in err and not out.exists()
+    # --hint and --hints add up: 500 from the file plus one more on the command line
+    f.write_text(json.dumps([{"x": i % 90, "y": i % 60, "color": "red"} for i in range(500)]))
+    assert main(["colorize", str(photo), str(out), "--hints", str(f), "--hint", "1,1,blue"]) == 2
+    assert "501 given, the limit is 500" in capsys.readouterr().err and not out.exists()

@@ -41,7 +41,7 @@ LESSON_DATA: dict[str, dict[str, str]] = {
     **{n: {"scenes8": "samples"} for n in ("02", "03", "04", "05", "06")},
     **{n: {"celeba10k": "faces"} for n in ("07", "08", "09")},
     "10": {"imagenet1k": "samples", "scenes8": "samples", "celeba10k": "faces"},
-    "11": {"cifar10": "samples"},
+    "11": {"cifar10": "samples", "scenes8": "samples"},
     "12": {"imagenet1k": "samples"},
 }
 

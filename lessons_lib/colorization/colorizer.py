@@ -67,6 +67,7 @@ class Colorizer(Pipeline):
     """
 
     task = "colorization"
+    verb = "colorized"
 
     def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
                  max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0,
@@ -320,13 +321,19 @@ class Colorizer(Pipeline):
                  temperature: float | None = None):
         """Colorize one image (path, bytes, file object, PIL image, numpy array, tensor).
 
-        Returns an RGB PIL image of the input's size whose L* is the input's; ``seed``
+        Returns an RGB PIL image of the input's size whose L* is the input's, its ``info``
+        holding the provenance note ("colorized by a model", the model, the version; written
+        into a PNG by :func:`~lessons_lib.inference.save_image`); ``seed``
         picks the colouring of a model with a noise input (default 0; ignored otherwise);
         ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`);
         ``temperature``: a colour-class model's T (see the class docstring).
         """
         from PIL import Image
 
+        if hints:
+            from ..data.hints import check_hint_count
+
+            check_hint_count(len(hints))                                    # before the photo is decoded
         img = self._open(image)
         s = self.size
         small = img if img.size == (s, s) else img.resize((s, s), Image.Resampling.BICUBIC,
@@ -339,4 +346,7 @@ class Colorizer(Pipeline):
                 self._refuse_hints()
             hint_maps = self.hint_map(hints, img.size)                      # (1, 3, S, S)
         ab = self._run_generator(L_small, seed, hint_maps, temperature)[0] * AB_SCALE  # (2, S, S) Lab units
-        return recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
+        out = recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
+        detail = ", ".join(x for x in (f"seed {seed}" if self.has_noise and seed is not None else "",
+                                       f"{len(hints)} hints" if hints else "") if x)
+        return self._mark(out, detail)                                      # "colorized by a model" in its file

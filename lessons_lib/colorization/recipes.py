@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from .. import LessonsError
 from ..checkpoints import select_eval
+from ..train.diffaugment import parse_policy
 from ..models.colorgan import NOISE_INITS
 from ..models.features import LAYERS
 from ..train.config import Recipe, check_smoothing, choice
@@ -87,6 +88,9 @@ class ColorizationRecipe(Recipe):
     size: int = 128
     #: use only the first ``limit`` training images (None = all)
     limit: int | None = None
+    #: use every ``train_stride``-th training image (before ``limit``): a subset with every
+    #: class of a pack stored class by class (scenes8, CIFAR-10); 1 = all
+    train_stride: int = 1
     #: use only the first ``val_limit`` validation images (None = all)
     val_limit: int | None = None
     train_split: str = "train"
@@ -198,6 +202,9 @@ class ColorizationRecipe(Recipe):
     lambda_identity: float = 0.0
     #: WGAN-GP penalty weight (Gulrajani et al. 2017: 10); used with gan_loss="wgan"
     lambda_gp: float = 10.0
+    #: DiffAugment (Zhao et al. 2020): the transforms D sees real and fake pairs through, in
+    #: D's and G's steps, e.g. "color,translation,cutout"; "" = off (lessons_lib.train.diffaugment)
+    diffaugment: str = ""
     #: factor on D's loss; None = as pix2pix (0.5 for vanilla; 1 for LSGAN, whose 1/2 is in its equation)
     d_loss_weight: float | None = None
     #: weight of the perceptual loss L_p: L1 between feature maps of the colorized and the
@@ -240,6 +247,10 @@ class ColorizationRecipe(Recipe):
         choice("g_norm", self.g_norm, ("batch", "instance", "none"))
         choice("g_act", self.g_act, ("leaky", "relu"))
         choice("nin_act", self.nin_act, ("leaky", "relu"))
+        parse_policy(self.diffaugment)
+        if self.diffaugment and self.discriminator is None:
+            raise LessonsError("diffaugment augments what the discriminator sees, but discriminator is None; "
+                               "choose a discriminator or set diffaugment=''")
         if self.g_max_mult < 1:
             raise LessonsError(f"g_max_mult caps the U-Net's channel multiplier, >= 1 (pix2pix: 8), got {self.g_max_mult}")
         if self.hints:
@@ -255,6 +266,8 @@ class ColorizationRecipe(Recipe):
             if self.hint_sigma < 0:
                 raise LessonsError(f"hint_sigma must be >= 0 (a fraction of the side; Zhang et al.: 1/4), "
                                    f"got {self.hint_sigma}")
+        if self.train_stride < 1:
+            raise LessonsError(f"train_stride takes every k-th training image, k >= 1, got {self.train_stride}")
         choice("head", self.head, ("ab", "classes"))
         if not 0.0 <= self.select_fraction < 0.5:
             raise LessonsError(f"select_fraction is the share of each pack's train photos held out, in [0, 0.5) "

@@ -54,6 +54,7 @@ from ..metrics.accumulate import BatchMeans
 from ..models import build_model
 from ..models.discriminators import pair
 from ..train.config import recipe_to_dict
+from ..train.diffaugment import DiffAugment
 from ..train.runstate import adam
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -146,6 +147,7 @@ class ColorizationTask(Task):
         self._datasets: dict[tuple[str, bool], Dataset | None] = {}
         self.features = None
         self.perceptual = None
+        self.see: DiffAugment | None = None       # set in setup when the recipe asks for DiffAugment
         #: the colour classes of a class head (head="classes"), built in :meth:`colour_classes`
         self.classes: ColourClasses | None = None
         self._class_tensors: tuple[torch.Tensor, torch.Tensor] | None = None
@@ -307,6 +309,9 @@ class ColorizationTask(Task):
             # relative to a gradient penalty.
             self.d_weight = r.d_loss_weight if r.d_loss_weight is not None else (
                 0.5 if self.gan.mode == "vanilla" else 1.0)
+        # DiffAugment (Zhao et al. 2020): D sees real and fake pairs through the same random,
+        # differentiable transforms, in its step and in G's; None = D sees them as they are
+        self.see = DiffAugment(r.diffaugment) if r.diffaugment and "D" in self.nets else None
         if self.needs_features():  # last: building it must not move the RNG the nets were drawn from
             self.load_features(device)
             self.features.to(device)
@@ -323,6 +328,8 @@ class ColorizationTask(Task):
             full: Dataset = ColorizationDataset(source, r.size, train=train, max_load_size=jitter)
             if r.select_fraction > 0:   # the select set is never trained on (issue 25)
                 full = Subset(full, select_split(source, r.select_fraction)[0])
+            if r.train_stride > 1:      # every k-th photo: all classes of a sorted pack
+                full = Subset(full, range(0, len(full), r.train_stride))
             ds: Dataset | None = _limited(full, r.limit)
         elif r.val_split == "select":
             # validation on the select set: carved out of the train split, so the packs' val
@@ -404,7 +411,7 @@ class ColorizationTask(Task):
             D = self.nets["D"]
             real_pair = pair(cond, target)                 # (B, 3|6, H, W): D judges (x, y)
             fake_pair = pair(cond, fake.detach())          # detach: the D step stops at D
-            out = self.gan.d_step(D, real_pair, fake_pair)
+            out = self.gan.d_step(D, real_pair, fake_pair, see=self.see)  # DiffAugment: T on both
             loss = self.d_weight * out.pop("loss")
             if self.gan.mode == "wgan" and r.lambda_gp > 0:
                 # WGAN-GP (Gulrajani et al. 2017, eq. 3): the critic's gradient norm is pushed
@@ -432,7 +439,7 @@ class ColorizationTask(Task):
                 loss = loss + r.lambda_class * ce
                 out["class_ce"] = ce.detach()
             if "D" in self.nets:
-                adv = self.gan.g_step(self.nets["D"], pair(cond, fake))  # through D, into G
+                adv = self.gan.g_step(self.nets["D"], pair(cond, fake), see=self.see)  # through D (and T), into G
                 loss = loss + r.lambda_gan * adv
                 out["gan"] = adv.detach()
             if r.lambda_perceptual > 0 and self.perceptual is not None:

@@ -26,6 +26,7 @@ hints (``X,Y,COLOUR``, ``#rrggbb`` or a CSS name, a JSON file) with clear messag
 """
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import os
@@ -53,6 +54,8 @@ __all__ = [
     "downsample_hints",
     "parse_colour",
     "parse_hint",
+    "MAX_HINTS",
+    "check_hint_count",
     "check_hints",
     "load_hints",
 ]
@@ -67,6 +70,10 @@ HINT_SIGMA = 0.25
 HINT_CHANNELS = 3
 #: the most points one image gets in training (the geometric tail beyond is 0.1 %)
 MAX_POINTS = 50
+#: the most hints a user gives one photo: far more than a person places by hand (Zhang et al.
+#: 2017's users gave a few to a few dozen). :func:`check_hints` enforces it, so the pipeline,
+#: the CLI, the demo and its API all refuse a longer list before any work is done.
+MAX_HINTS = 500
 
 
 @dataclass(frozen=True)
@@ -158,22 +165,25 @@ def paint_hints(pts: HintPoints, values: torch.Tensor, batch: int, height: int, 
     per patch. Returns ``(hint_ab (B, 2, H, W), mask (B, 1, H, W))``; where patches overlap
     the later one wins."""
     dev = torch.device(device) if device is not None else values.device
-    hint = torch.zeros(batch, 2, height, width, dtype=dtype, device=dev)
-    mask = torch.zeros(batch, 1, height, width, dtype=dtype, device=dev)
     N = len(pts)
     if values.shape != (N, 2):
         raise ValueError(f"values must have shape (N, 2) = ({N}, 2), one ab pair per patch, got {tuple(values.shape)}")
     if N == 0:
-        return hint, mask
+        return (torch.zeros(batch, 2, height, width, dtype=dtype, device=dev),
+                torch.zeros(batch, 1, height, width, dtype=dtype, device=dev))
     b, y0, x0, s = (t.to(dev) for t in (pts.image, pts.y, pts.x, pts.size))
-    rows = torch.arange(height, device=dev)
-    cols = torch.arange(width, device=dev)
-    in_y = (rows >= y0[:, None]) & (rows < (y0 + s)[:, None])                  # (N, H)
-    in_x = (cols >= x0[:, None]) & (cols < (x0 + s)[:, None])                  # (N, W)
-    order = torch.arange(1, N + 1, device=dev)
-    cover = (in_y[:, :, None] & in_x[:, None, :]).long() * order[:, None, None]  # (N, H, W): k+1 where k covers
-    owner = torch.zeros(batch, height * width, dtype=torch.long, device=dev)
-    owner.scatter_reduce_(0, b[:, None].expand(N, height * width), cover.view(N, -1), "amax")  # last patch wins
+    # Each patch lists only its own pixels: an (N, M, M) grid of offsets, M the largest side,
+    # of which the first size[k] x size[k] belong to patch k. The cost is N * M^2 (the patches),
+    # plus one pass over the image for the owner map, never N times the image.
+    M = int(s.max())
+    off = torch.arange(M, device=dev)
+    inside = (off[None, :, None] < s[:, None, None]) & (off[None, None, :] < s[:, None, None])  # (N, M, M)
+    rows = (y0[:, None, None] + off[None, :, None]).clamp_(max=height - 1)    # (N, M, 1)
+    cols = (x0[:, None, None] + off[None, None, :]).clamp_(max=width - 1)     # (N, 1, M)
+    flat = (b[:, None, None] * height + rows) * width + cols                  # (N, M, M) pixel index
+    order = torch.arange(1, N + 1, device=dev)[:, None, None].expand(N, M, M)  # k + 1: the later wins
+    owner = torch.zeros(batch * height * width, dtype=torch.long, device=dev)
+    owner.scatter_reduce_(0, flat[inside], order[inside], "amax")             # last patch wins
     owner = owner.view(batch, height, width)
     hit = owner > 0
     vals = values.to(dev, dtype)[(owner - 1).clamp_(min=0)]                     # (B, H, W, 2)
@@ -307,10 +317,24 @@ def _colour_in(value: Any, source: str) -> tuple[int, int, int]:
         raise LessonsError(f"{source}: {e}") from None
 
 
+def check_hint_count(count: int, more: bool = False) -> None:
+    """Refuse more than :data:`MAX_HINTS` hints for one photo (``more``: at least ``count``)."""
+    if count > MAX_HINTS:
+        got = f"more than {MAX_HINTS}" if more else f"{count}"
+        raise LessonsError(f"too many hints: {got} given, the limit is {MAX_HINTS} per photo "
+                           "(a person places a few dozen at most; drop some and try again)")
+
+
 def check_hints(hints: Iterable[Any], size: tuple[int, int] | None = None, source: str = "hint") -> list[Hint]:
     """Hints in any accepted shape (:class:`Hint`, ``"X,Y,COLOUR"``, ``{"x", "y", "color"}``,
-    ``(x, y, colour)``) -> a list of :class:`Hint`, each checked against ``size = (w, h)``."""
+    ``(x, y, colour)``) -> a list of :class:`Hint`, each checked against ``size = (w, h)``.
+    More than :data:`MAX_HINTS` are refused (:func:`check_hint_count`) before any is read."""
     w, h = size if size is not None else (None, None)
+    if hasattr(hints, "__len__"):
+        check_hint_count(len(hints))  # type: ignore[arg-type]
+    else:  # an iterator: read one past the limit, never the whole of an endless one
+        hints = list(itertools.islice(hints, MAX_HINTS + 1))
+        check_hint_count(len(hints), more=True)
     out: list[Hint] = []
     for i, item in enumerate(hints):
         where = f"{source} {i + 1}"
@@ -355,5 +379,9 @@ def load_hints(path: str | os.PathLike, size: tuple[int, int] | None = None) -> 
     if not isinstance(data, list):
         raise LessonsError(f"the hints file {p} must hold a JSON list of hints (or {{\"hints\": [...]}}), "
                            f"got a {type(data).__name__}")
+    try:
+        check_hint_count(len(data))
+    except LessonsError as e:
+        raise LessonsError(f"the hints file {p}: {e}") from None
     return check_hints(data, size, source=f"{p.name}: hint")
 

@@ -33,16 +33,23 @@ that a number copied from the next cell does not pass.
 Two rules make a check test the student's own work:
 
 * ``forbid=``: the package's implementation of the same thing (and any shortcut to it, a
-  builtin such as ``torch.conv2d`` included) is watched while the student's function runs
-  (:class:`CallWatch`, a ``sys.setprofile`` hook); calling it fails the check with a hint,
-  however it was imported;
+  builtin such as ``torch.conv2d`` included) is replaced by a trap while the student's
+  function runs (:class:`CallWatch`): a Python function's code is swapped for the trap's,
+  so every alias of it is caught; a builtin is replaced wherever a module, the student's
+  namespace or the function's closure holds it; a ``sys.setprofile`` hook watches besides.
+  Calling one fails the check with a hint, however it was imported, in a thread too, and
+  after ``sys.setprofile(None)``; everything is put back after the call, on an error too.
+  :class:`Forbid` narrows a trap to some arguments (``torch.linalg.norm`` of a matrix, not
+  of a vector);
 * a student's function that still raises ``NotImplementedError`` (the student edition's
   stub) gives a "Not done yet" verdict (``Result.status == "not_done"``), never a failure of
   the notebook.
 
 When ``LESSONS_GRADEBOOK`` names a file, every verdict of a ``check_*`` function on a named
 function (not a ``lambda``: the lessons' demonstrations pass lambdas) is appended to it as
-one JSON line; ``lessons course grade`` reads it (lessons_lib.classroom.grading).
+one JSON line, a log for the student's own use. ``lessons course grade`` does not read it
+(the student's kernel could write it): it injects the instructor's hidden checks and reads
+what they print (lessons_lib.classroom.grading).
 """
 from __future__ import annotations
 
@@ -52,7 +59,9 @@ import json
 import math
 import os
 import sys
+import threading
 import traceback
+import types
 from dataclasses import dataclass, field
 from typing import Any, Callable, Sequence
 
@@ -67,6 +76,7 @@ __all__ = [
     "check_function",
     "check_value",
     "CallWatch",
+    "Forbid",
     "graded",
     "run_student",
     "GRADEBOOK_ENV",
@@ -157,32 +167,149 @@ def _describe_callable(fn: Any) -> str:
     return f"{mod}.{qual}" if mod else qual
 
 
+@dataclass(frozen=True)
+class Forbid:
+    """A forbidden callable that is forbidden only for some arguments: the trap fires when
+    ``when(*args, **kwargs)`` is true and otherwise calls the original (``np.linalg.norm`` of
+    a vector is allowed in a power iteration, of a matrix with ``ord=2`` it is the answer)."""
+
+    fn: Callable[..., Any]
+    when: Callable[..., bool]
+    name: str = ""
+
+
+#: the watches whose traps are armed now (a trap called in any thread reports to each)
+_ARMED: list["CallWatch"] = []
+#: the originals of the code-swapped functions, by trap key: (name, a copy of the function)
+_ORIGINALS: dict[int, tuple[str, Callable[..., Any]]] = {}
+_ARMED_LOCK = threading.RLock()
+_KEYS = iter(range(1, sys.maxsize))
+
+
+def _called(name: str) -> None:
+    """A trap was called: record it in every armed watch (the call then goes on, as before)."""
+    with _ARMED_LOCK:
+        for watch in _ARMED:
+            watch._record(name)
+
+
+def _through(key: int) -> Callable[..., Any]:
+    """What a code-swapped function's trap calls: record the call, return the original."""
+    name, original = _ORIGINALS[key]
+    _called(name)
+    return original
+
+
+def _trap_code(code: types.CodeType, key: int) -> types.CodeType | None:
+    """A code object that records the call (``_through(key)``) and calls the original, with the
+    same free variables as ``code`` (a function's ``__code__`` may only be swapped for one
+    with as many), or None."""
+    free = code.co_freevars
+    src = "def _outer():\n" + "".join(f"    {v} = None\n" for v in free)
+    src += "    def _trap(*args, **kwargs):\n"
+    if free:
+        src += f"        ({', '.join(free)},)\n"
+    src += f"        return __import__({__name__!r}, fromlist=['_through'])._through({key})(*args, **kwargs)\n"
+    src += "    return _trap\n"
+    scope: dict[str, Any] = {}
+    try:
+        exec(compile(src, f"<trap {key}>", "exec"), scope)  # noqa: S102 - our own generated source
+    except SyntaxError:  # pragma: no cover - a free variable that is no identifier
+        return None
+    trap = scope["_outer"]().__code__
+    return trap if trap.co_freevars == free else None
+
+
+def _copy_function(fn: types.FunctionType) -> types.FunctionType:
+    copy = types.FunctionType(fn.__code__, fn.__globals__, fn.__name__, fn.__defaults__, fn.__closure__)
+    copy.__kwdefaults__ = fn.__kwdefaults__
+    copy.__dict__.update(fn.__dict__)
+    return copy
+
+
+def _module_dicts() -> list[dict[str, Any]]:
+    """The namespaces of every loaded module (a lazy or odd entry of sys.modules is passed over)."""
+    out = []
+    for module in list(sys.modules.values()):
+        try:
+            space = object.__getattribute__(module, "__dict__")
+        except Exception:  # noqa: BLE001 - not a plain object: nothing of ours can be there
+            continue
+        if isinstance(space, dict):
+            out.append(space)
+    return out
+
+
+def _namespace_trap(original: Any, name: str, when: Callable[..., bool] | None) -> Callable[..., Any]:
+    def trap(*args: Any, **kwargs: Any) -> Any:
+        if when is None or when(*args, **kwargs):
+            _called(name)
+        return original(*args, **kwargs)
+
+    trap.__name__ = getattr(original, "__name__", "trap")
+    trap.__doc__ = getattr(original, "__doc__", None)
+    trap.__lessons_trap__ = original  # type: ignore[attr-defined]
+    return trap
+
+
 class CallWatch:
-    """Watch which of some functions run while a block of code runs (a ``sys.setprofile`` hook).
+    """Forbid some functions while a block of code runs, however the block calls them.
 
-    ``targets`` are Python functions or methods (matched by their code object, so any alias
-    or import of them is caught) and builtins such as ``torch.conv2d`` (matched on the C call,
-    so ``F.conv2d`` and ``nn.Conv2d`` reach it too). After the block, ``hits`` names those
-    that ran, in the order they first ran::
+    ``targets`` are Python functions or methods, builtins such as ``torch.conv2d``, any other
+    callable (``np.linalg.norm``), or :class:`Forbid` (a callable forbidden for some
+    arguments). While the block runs:
 
-        with CallWatch([GANLoss.d_loss]) as watch:
+    * a Python function's ``__code__`` is swapped for a trap's, so the function object itself
+      traps, under any alias, in any thread, after ``sys.setprofile(None)`` too;
+    * any other callable is replaced by a trap wherever a loaded module's namespace, the
+      ``namespaces`` given (the student's globals) or the student's closure cells and
+      defaults hold it (``F.conv2d`` is ``torch.conv2d``: both places are trapped);
+    * a ``sys.setprofile`` hook also records a builtin called through an alias kept
+      elsewhere, in this thread.
+
+    A trap records the call in :attr:`hits` and calls the original (the check then fails with
+    a hint naming every forbidden call). Everything is put back on leaving the block, on an
+    error too::
+
+        with CallWatch([GANLoss.d_loss], student=student_fn) as watch:
             student_fn(real, fake)
         watch.hits          # ['lessons_lib.losses.adversarial.GANLoss.d_loss'] if it was called
     """
 
-    def __init__(self, targets: Sequence[Callable[..., Any]] = ()):
+    def __init__(self, targets: Sequence[Any] = (), student: Any = None):
         self._codes: dict[Any, str] = {}
         self._builtins: dict[int, str] = {}
-        for fn in targets:
-            raw = getattr(fn, "__func__", fn)                 # a bound or class method -> its function
-            raw = getattr(raw, "fget", raw)                   # a property -> its getter
-            code = getattr(raw, "__code__", None)
-            if code is not None:
-                self._codes[code] = _describe_callable(raw)
+        self._functions: list[tuple[types.FunctionType, str]] = []      # code-swapped
+        self._replaced: dict[int, tuple[Any, str, Callable[..., bool] | None]] = {}  # by namespace
+        for target in targets:
+            when = None
+            if isinstance(target, Forbid):
+                target, when, label = target.fn, target.when, target.name
             else:
-                self._builtins[id(raw)] = _describe_callable(raw)
+                label = ""
+            raw = getattr(target, "__func__", target)             # a bound or class method -> its function
+            raw = getattr(raw, "fget", raw)                       # a property -> its getter
+            name = label or _describe_callable(raw)
+            code = getattr(raw, "__code__", None)
+            if when is None and isinstance(raw, types.FunctionType) and code is not None:
+                if code in self._codes:          # listed twice (a reference that is also in forbid=)
+                    continue
+                self._codes[code] = name
+                self._functions.append((raw, name))
+            else:
+                if when is None:
+                    self._builtins[id(raw)] = name
+                self._replaced[id(raw)] = (raw, name, when)
+        self._student = student
         self.hits: list[str] = []
+        self._lock = threading.Lock()
         self._previous = None
+        self._undo: list[Callable[[], None]] = []
+
+    def _record(self, name: str) -> None:
+        with self._lock:
+            if name not in self.hits:
+                self.hits.append(name)
 
     def _hook(self, frame, event, arg) -> None:
         if event == "call":
@@ -191,18 +318,100 @@ class CallWatch:
             name = self._builtins.get(id(arg))
         else:
             return
-        if name is not None and name not in self.hits:
-            self.hits.append(name)
+        if name is not None:
+            self._record(name)
+
+    # ------------------------------------------------------------------ the traps
+    def _student_places(self) -> tuple[list[dict[str, Any]], list[Any]]:
+        """The student's namespaces (globals of the function and of functions in its closure)
+        and the functions whose closure cells and defaults may hold a forbidden callable."""
+        spaces: list[dict[str, Any]] = []
+        funcs: list[Any] = []
+        todo = [self._student]
+        while todo and len(funcs) < 16:
+            fn = todo.pop()
+            fn = getattr(fn, "__func__", fn)
+            if not isinstance(fn, types.FunctionType) or any(fn is f for f in funcs):
+                continue
+            funcs.append(fn)
+            if not any(fn.__globals__ is g for g in spaces):
+                spaces.append(fn.__globals__)
+            for cell in fn.__closure__ or ():
+                try:
+                    todo.append(cell.cell_contents)
+                except ValueError:          # an empty cell
+                    pass
+            wrapped = getattr(fn, "__wrapped__", None)
+            if wrapped is not None:
+                todo.append(wrapped)
+        return spaces, funcs
+
+    def _arm(self) -> None:
+        for fn, name in self._functions:
+            key = next(_KEYS)
+            trap = _trap_code(fn.__code__, key)
+            if trap is None:                 # pragma: no cover - cannot swap: trap it by namespace
+                self._replaced[id(fn)] = (fn, name, None)
+                continue
+            with _ARMED_LOCK:
+                _ORIGINALS[key] = (name, _copy_function(fn))
+            original = fn.__code__
+            fn.__code__ = trap
+            self._undo.append(lambda fn=fn, original=original, key=key: (setattr(fn, "__code__", original),
+                                                                          _ORIGINALS.pop(key, None)))
+        if not self._replaced:
+            return
+        traps = {key: _namespace_trap(obj, name, when) for key, (obj, name, when) in self._replaced.items()}
+        spaces, funcs = self._student_places()
+        for space in _module_dicts() + spaces:
+            if not isinstance(space, dict):
+                continue
+            for key, value in list(space.items()):
+                trap = traps.get(id(value))
+                if trap is not None and self._replaced[id(value)][0] is value:
+                    space[key] = trap
+                    self._undo.append(lambda space=space, key=key, value=value: space.__setitem__(key, value))
+        for fn in funcs:
+            for cell in fn.__closure__ or ():
+                try:
+                    value = cell.cell_contents
+                except ValueError:
+                    continue
+                if id(value) in traps and self._replaced[id(value)][0] is value:
+                    cell.cell_contents = traps[id(value)]
+                    self._undo.append(lambda cell=cell, value=value: setattr(cell, "cell_contents", value))
+            if fn.__defaults__ and any(id(v) in traps for v in fn.__defaults__):
+                old = fn.__defaults__
+                fn.__defaults__ = tuple(traps.get(id(v), v) if self._replaced.get(id(v), (None,))[0] is v else v
+                                        for v in old)
+                self._undo.append(lambda fn=fn, old=old: setattr(fn, "__defaults__", old))
+
+    def _disarm(self) -> None:
+        while self._undo:
+            self._undo.pop()()
 
     def __enter__(self) -> "CallWatch":
-        if self._codes or self._builtins:
+        if self._codes or self._replaced:
+            with _ARMED_LOCK:
+                _ARMED.append(self)
+            try:
+                self._arm()
+            except BaseException:
+                self._disarm()
+                with _ARMED_LOCK:
+                    _ARMED.remove(self)
+                raise
             self._previous = sys.getprofile()
             sys.setprofile(self._hook)
         return self
 
     def __exit__(self, *exc) -> None:
-        if self._codes or self._builtins:
+        if self._codes or self._replaced:
             sys.setprofile(self._previous)
+            self._disarm()
+            with _ARMED_LOCK:
+                if self in _ARMED:
+                    _ARMED.remove(self)
 
 
 def _forbidden_hint(hits: Sequence[str]) -> str:
@@ -380,20 +589,24 @@ def check_function(
         reference_name: how the verdict names the reference ("lessons_lib.color.x").
         forbid: the package's (or torch's) implementations of the same thing; if the
             student's function calls any of them, the check fails and says so
-            (:class:`CallWatch`).
+            (:class:`CallWatch`). ``reference_fn`` itself is always forbidden as well.
     Returns:
         a :class:`Result`; it never raises because of the student's code.
     """
     if not callable(student_fn):
         return Result(exercise, False, [f"pass your function itself (without calling it), got a {type(student_fn).__name__}."])
+    if reference_fn is not None:                       # the answer the check compares with
+        forbid = [*forbid, reference_fn]
     n_out = len(output_names)
     for case in cases:
         args = _clone_args(case.args)
-        watch = CallWatch(forbid)
+        watch = CallWatch(forbid, student=student_fn)
         try:
             with watch:
                 got = student_fn(*args)
         except NotImplementedError:
+            if watch.hits:
+                return Result(exercise, False, [_forbidden_hint(watch.hits)])
             return Result(exercise, False, not_done=True)
         except Exception as exc:  # the student's code: any error becomes a hint
             if watch.hits:          # it failed inside a forbidden call: that is the thing to fix first
@@ -448,11 +661,13 @@ def run_student(exercise: str, student_fn: Callable[..., Any], *args: Any,
         return None, Result(exercise, False, [f"pass your function itself (without calling it), got a "
                                               f"{type(student_fn).__name__}."])
     where = f"on {case}, " if case else ""
-    watch = CallWatch(forbid)
+    watch = CallWatch(forbid, student=student_fn)
     try:
         with watch:
             value = student_fn(*args)
     except NotImplementedError:
+        if watch.hits:
+            return None, Result(exercise, False, [_forbidden_hint(watch.hits)])
         return None, Result(exercise, False, not_done=True)
     except Exception as exc:  # the student's code: any error becomes a hint
         if watch.hits:

@@ -115,7 +115,8 @@ _DSTAR_MISTAKES = [
 
 
 def check_optimal_discriminator(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) -> Result:
-    """Grade ``fn(p_data, p_g) -> D*(x)`` (same shape) against :func:`optimal_discriminator`."""
+    """Grade ``fn(p_data, p_g) -> D*(x)`` (same shape) against :func:`optimal_discriminator`,
+    which (with the check's own ``D*`` helper and :func:`game_value`) is forbidden."""
     cases = [
         Case("random densities (4, 8)", _densities(0)),
         Case("two Gaussians on a grid", _gaussians_on_a_grid()),
@@ -125,6 +126,7 @@ def check_optimal_discriminator(fn: Callable[[torch.Tensor, torch.Tensor], torch
         "the optimal discriminator D*", fn, optimal_discriminator, cases, mistakes=_DSTAR_MISTAKES,
         output_names=("D*",), atol=1e-5, rtol=1e-5,
         reference_name="p_data / (p_data + p_g) (Goodfellow et al. 2014, Prop. 1)",
+        forbid=(optimal_discriminator, _dstar, game_value, _ref_value),
     )
 
 
@@ -216,7 +218,7 @@ def check_equilibrium_value(fn: Callable[[torch.Tensor, torch.Tensor, float], An
         "V(D*, G) from the densities", _v_of(fn) if callable(fn) else fn, _ref_value, _value_cases(),
         mistakes=_VALUE_MISTAKES, output_names=("V(D*, G)",), atol=1e-6, rtol=1e-6,
         reference_name="the Riemann sum of p_data log D* + p_g log(1 - D*) (Goodfellow et al. 2014, Thm. 1)",
-        forbid=(game_value, optimal_discriminator),
+        forbid=(game_value, optimal_discriminator, _ref_value, _dstar, _masked),
     )
     if any("NaN" in h for h in result.hints):
         result.hints.append("where one density is 0 its term is 0 * log 0, which counts as 0 (the limit): "

@@ -155,6 +155,10 @@ def _patchgan_layers(n_layers: int) -> list[tuple[int, int]]:
     return [(4, 2)] * n_layers + [(4, 1), (4, 1)]
 
 
+# the check's own reference and layer list are answers too
+_FORBID += [_reference, _patchgan_layers]
+
+
 def check_patchgan_receptive_field(fn: Callable[[int], int]) -> Result:
     """Lesson 03: ``fn(n_layers) -> int``, the receptive field of pix2pix's PatchGAN with
     ``n_layers`` 4x4 stride-2 layers followed by two 4x4 stride-1 layers.

@@ -159,7 +159,7 @@ def check_gradient_penalty(fn: Callable[..., torch.Tensor]) -> Result:
         atol=1e-5,
         rtol=1e-4,
         reference_name="lessons_lib.losses.gradient_penalty",
-        forbid=_GP_FORBID,
+        forbid=[*_GP_FORBID, _reference, _grad_norm],
     )
     if not result.passed:
         return result
@@ -257,5 +257,5 @@ def check_mode_seeking_loss(fn: Callable[..., torch.Tensor]) -> Result:
         atol=1e-4,
         rtol=1e-4,
         reference_name="lessons_lib.losses.mode_seeking_loss",
-        forbid=_MS_FORBID,
+        forbid=[*_MS_FORBID, _ms_ratio],
     )

@@ -66,7 +66,7 @@ def check_contextual_loss(fn: Callable[..., torch.Tensor]) -> Result:
     ]
     from ..losses import contextual as cx_mod
 
-    forbid = [cx_mod.contextual_loss, cx_mod.contextual_similarity, cx_mod.ContextualLoss.forward]
+    forbid = [cx_mod.contextual_loss, cx_mod.contextual_similarity, cx_mod.ContextualLoss.forward, _cx]
     return check_function("contextual loss", fn, reference, cases, mistakes=mistakes,
                           output_names=("loss",), atol=1e-5, rtol=1e-4,
                           reference_name="lessons_lib.losses.contextual_loss", forbid=forbid)
@@ -188,17 +188,91 @@ def _judge(answer: Any, outs: Mapping[str, torch.Tensor], sharp: torch.Tensor, w
     text = answer["conclusion"]
     if not isinstance(text, str) or not text.strip():
         return f"{where}: answer['conclusion'] must be a sentence (a str) that states your result with its numbers."
-    numbers = [float(x) for x in _DB_NUMBER.findall(text)]
-    if not numbers:
+    if not _DB_NUMBER.search(text):
         return (f"{where}: your conclusion states no number in dB (write e.g. 'x_hat is 0.95 dB below x_R'); a "
                 "conclusion is checked for its numbers.")
-    p = ref["psnr"]
+    hint = _read_conclusion(text, ref["psnr"])
+    return f"{where}: {hint}" if hint else None
+
+
+#: how a conclusion may name each image (the first is the name the hints use)
+_NAMES = {"blurred": ("the blurred input", "blurred", "input"),
+          "x_R": ("x_R", "NAFNet", "regression"),
+          "x_G": ("x_G", "inversion", "GAN prior", "prior"),
+          "x_hat": ("x_hat", "x̂", "fusion", "fused")}
+_NAME_RE = re.compile("|".join(rf"(?<![A-Za-z_]){re.escape(a)}(?![A-Za-z])" for k in _NAMES
+                               for a in sorted(_NAMES[k], key=len, reverse=True)), re.IGNORECASE)
+_ALIAS = {a.lower(): k for k, aliases in _NAMES.items() for a in aliases}
+_UP = r"above|higher|more|better|over|ahead|gains?|up|improves?|beats?"
+_DOWN = r"below|lower|less|worse|under|behind|loses|down|short|drops?|falls?"
+_DIRECTION = re.compile(rf"\s*(?:\)\s*)?(?:of\s+)?\b({_UP}|{_DOWN})\b", re.IGNORECASE)
+_TOL_TEXT = 0.051 + 1e-9          # a number rounded to 0.1 dB
+
+
+def _read_conclusion(text: str, p: Mapping[str, float]) -> str | None:
+    """None when every "N dB" of the conclusion is the PSNR of the image it is said of, or a
+    difference of two images with the right sign, else a hint.
+
+    Sentence by sentence, each "N dB" is read as
+    * a **difference** when a direction word follows it ("0.97 dB below x_R", "1.6 dB above the
+      blurred input") or it carries a sign ("-0.97 dB"): the image after the word (or the second
+      of the two images named before a signed number) is the one compared with, and some image
+      named before the number must be ``N`` dB above (below) it;
+    * otherwise a **PSNR**, of the image named last before it (or, with none before, first after).
+    Images are named as ``x_R`` / NAFNet, ``x_G`` / inversion, ``x_hat`` / fusion, blurred / input.
+    """
+    names = ", ".join(f"{k} {v:.2f}" for k, v in p.items())
     allowed = list(p.values()) + [abs(a - b) for a in p.values() for b in p.values()]
-    for x in numbers:
-        if not any(abs(abs(x) - a) <= 0.051 + 1e-9 for a in allowed):
-            return (f"{where}: your conclusion says {x:g} dB, which is none of the measured PSNRs "
-                    f"({', '.join(f'{k} {v:.2f}' for k, v in p.items())}) nor a difference of two of them: "
-                    "write the conclusion from the measured numbers (an f-string), rounded to 0.1 dB or finer.")
+    for sentence in re.split(r"(?<=[.;!?])\s+|;", text):
+        mentions = [(m.start(), _ALIAS[m.group(0).lower()]) for m in _NAME_RE.finditer(sentence)]
+        for m in _DB_NUMBER.finditer(sentence):
+            raw = m.group(1)
+            x = float(raw)
+            if not any(abs(abs(x) - a) <= _TOL_TEXT for a in allowed):
+                return (f"your conclusion says {x:g} dB, which is none of the measured PSNRs ({names}) nor a "
+                        "difference of two of them: write the conclusion from the measured numbers (an f-string), "
+                        "rounded to 0.1 dB or finer.")
+            before = [k for pos, k in mentions if pos < m.start()]
+            after = [k for pos, k in mentions if pos >= m.end()]
+            d = _DIRECTION.match(sentence, m.end())
+            signed = raw[0] in "+-"
+            if d or signed:
+                if d:
+                    sign = 1.0 if re.fullmatch(_UP, d.group(1), re.IGNORECASE) else -1.0
+                    target = next((k for pos, k in mentions if pos >= d.end()), None)
+                    value = sign * x                     # "-0.4 dB over x_R" is 0.4 dB below it
+                    subjects = [k for k in before if k != target]
+                else:
+                    target = before[-1] if len(before) >= 2 else None
+                    value = x
+                    subjects = [k for k in before[:-1] if k != target]
+                if target is None or not subjects:
+                    return (f"your conclusion says {m.group(0)}{' ' + d.group(1) if d else ''} but does not say "
+                            "which two images it compares: write e.g. 'x_hat is 0.97 dB below x_R'.")
+                if any(abs((p[a] - p[target]) - value) <= _TOL_TEXT or
+                       (abs(p[a] - p[target]) <= _TOL_TEXT and abs(x) <= 2 * _TOL_TEXT) for a in subjects):
+                    continue
+                a = subjects[-1]
+                gap = p[a] - p[target]
+                if any(abs(abs(p[b] - p[target]) - abs(x)) <= _TOL_TEXT for b in subjects):
+                    return (f"your conclusion puts {before[-1] if not d else a} {abs(x):g} dB "
+                            f"{'above' if value > 0 else 'below'} {target}, but the measurement has it "
+                            f"{abs(gap):.2f} dB {'above' if gap > 0 else 'below'}: check the sign - write the "
+                            "direction from the numbers ('below' if gap < 0 else 'above').")
+                return (f"your conclusion says {m.group(0)} between {a} and {target}; the measured difference is "
+                        f"{gap:+.2f} dB (measured: {names}): write it from the measured numbers (an f-string).")
+            owner = before[-1] if before else (after[0] if after else None)
+            if owner is not None and abs(x - p[owner]) <= _TOL_TEXT:
+                continue
+            others = [k for k in p if abs(x - p[k]) <= _TOL_TEXT]
+            if owner is not None and others:
+                return (f"your conclusion gives {x:g} dB to {owner}, but {x:g} dB is the PSNR of {others[0]} "
+                        f"(measured: {names}): check which image each number belongs to.")
+            if owner is None and others:
+                return (f"your conclusion says {x:g} dB without naming the image: say whose PSNR it is "
+                        "(x_R / NAFNet, x_G / inversion, x_hat / fusion, the blurred input).")
+            return (f"your conclusion gives {x:g} dB to {owner}, whose PSNR is {p[owner]:.2f} dB; a difference of two "
+                    "images needs its direction and both names ('0.97 dB below x_R').")
     return None
 
 
@@ -237,7 +311,8 @@ def check_restoration_experiment(fn: Callable[..., Any], restorer: Any, blurred:
     exercise = "restoration experiment"
     forbid = [rs.evaluate_restorer, rs.restoration_scores, rs.mean_scores, rs.format_restoration,
               rs.seed_comparison_table, metrics.restoration_report, metrics.format_report,
-              metrics.kit_feature_report, metrics.feature_report]
+              metrics.kit_feature_report, metrics.feature_report,
+              _measure, _claims, _judge, _batch_psnr, _psnr_to, _cx]       # the check's own answers
     blurred = blurred.detach().float().cpu()
     sharp = sharp.detach().float().cpu()
     if blurred.shape != sharp.shape or blurred.dim() != 4:

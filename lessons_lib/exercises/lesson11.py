@@ -2,12 +2,13 @@
 inside spectral normalisation (Miyato et al. 2018, Algorithm 1)."""
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
+import numpy as np
 import torch
 
 from ..models.layers import add_spectral_norm, largest_singular_values
-from ._core import Case, Mistake, Result, check_function, float_answer
+from ._core import Case, Forbid, Mistake, Result, check_function, float_answer
 
 __all__ = ["check_spectral_norm"]
 
@@ -63,6 +64,53 @@ _MISTAKES = [
 ]
 
 
+def _matrix_2norm(x: Any, ord: Any = None, axis: Any = None, *rest: Any, **kwargs: Any) -> bool:
+    """True for a norm call that returns a singular value: ord 2, -2 or 'nuc' of a matrix (a
+    2-D input, or two axes named); the same call on a vector (a power iteration's |v|) is fine."""
+    axis = kwargs.get("dim", kwargs.get("axis", axis))
+    ord = kwargs.get("ord", ord)
+    if isinstance(ord, str):
+        matrix_ord = ord == "nuc"
+    else:
+        matrix_ord = ord is not None and not isinstance(ord, bool) and ord in (2, -2)
+    try:
+        ndim = int(getattr(x, "ndim", None) if hasattr(x, "ndim") else np.ndim(x))
+    except (TypeError, ValueError):  # pragma: no cover - not an array: the call itself will say so
+        return False
+    if isinstance(axis, int):
+        return False
+    return matrix_ord and (ndim >= 2 if axis is None else len(tuple(axis)) == 2)
+
+
+def _shortcuts() -> list[Any]:
+    """Every library call that hands over sigma_max: torch's, numpy's and scipy's SVDs, eigen-
+    solvers and matrix norms (a norm only when it is the matrix 2-norm, :func:`_matrix_2norm`),
+    every spectral_norm, and the check's own reference and power iteration."""
+    from torch.nn.utils import parametrizations, spectral_norm as old_spectral_norm
+
+    out: list[Any] = [
+        torch.linalg.matrix_norm, torch.linalg.svdvals, torch.linalg.svd, torch.svd, torch.svd_lowrank,
+        torch.pca_lowrank, torch.lobpcg, torch.linalg.eigh, torch.linalg.eigvalsh, torch.linalg.eig,
+        torch.linalg.eigvals, torch.linalg.matrix_rank, torch.linalg.pinv, torch.linalg.cond,
+        parametrizations.spectral_norm, old_spectral_norm, add_spectral_norm, largest_singular_values,
+        _reference, _power,
+        Forbid(torch.linalg.norm, _matrix_2norm, "torch.linalg.norm(W, 2)"),
+        Forbid(torch.norm, _matrix_2norm, "torch.norm(W, 2, dim=(0, 1))"),
+        Forbid(np.linalg.norm, _matrix_2norm, "numpy.linalg.norm(W, 2)"),
+        np.linalg.svd, np.linalg.eig, np.linalg.eigh, np.linalg.eigvals, np.linalg.eigvalsh, np.linalg.cond,
+        np.linalg.pinv, np.linalg.matrix_rank,
+    ]
+    try:
+        import scipy.linalg as sla
+        import scipy.sparse.linalg as ssla
+
+        out += [sla.svd, sla.svdvals, sla.eig, sla.eigh, sla.eigvals, sla.eigvalsh, sla.pinv, ssla.svds,
+                ssla.eigs, ssla.eigsh, ssla.lobpcg, Forbid(sla.norm, _matrix_2norm, "scipy.linalg.norm(W, 2)")]
+    except ImportError:  # pragma: no cover - scipy is a dependency of the kit
+        pass
+    return out
+
+
 def check_spectral_norm(fn: Callable[..., torch.Tensor]) -> Result:
     """Lesson 11: ``fn(W, n_iter) -> sigma``, the largest singular value of ``W`` (any shape
     (out, ...), taken as the matrix (out, -1), as spectral normalisation does) by ``n_iter``
@@ -72,15 +120,12 @@ def check_spectral_norm(fn: Callable[..., torch.Tensor]) -> Result:
 
     Checked against ``torch.linalg.matrix_norm(W.reshape(out, -1), 2)`` on a rank-one
     matrix after ONE step (exact), on Linear and conv weights with a known spectrum; the
-    SVD, eigen-solvers, matrix norms and every spectral_norm may not be called. Returns a
-    float or a 0-d tensor (float64 inputs)."""
-    from torch.nn.utils import parametrizations, spectral_norm as old_spectral_norm
-
+    SVDs, eigen-solvers and matrix 2-norms of torch, numpy and scipy (``torch.linalg.norm(W, 2)``,
+    ``np.linalg.norm(W, 2)``, ``scipy.linalg.svdvals`` ...) and every spectral_norm may not be
+    called (:func:`_shortcuts`); the norm of a vector may. Returns a float or a 0-d tensor
+    (float64 inputs)."""
     return check_function(
         "the spectral norm by power iteration", float_answer(fn), _reference, _cases(), mistakes=_MISTAKES,
         output_names=("sigma",), atol=1e-5, rtol=1e-5, reference_name="torch.linalg.matrix_norm(W, 2)",
-        forbid=[torch.linalg.matrix_norm, torch.linalg.svdvals, torch.linalg.svd, torch.svd,
-                torch.linalg.eigh, torch.linalg.eigvalsh, torch.linalg.eig, torch.linalg.eigvals,
-                torch.linalg.matrix_rank, torch.linalg.pinv, torch.linalg.cond,
-                parametrizations.spectral_norm, old_spectral_norm, add_spectral_norm, largest_singular_values],
+        forbid=_shortcuts(),
     )

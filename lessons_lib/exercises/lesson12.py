@@ -9,9 +9,12 @@ H/4), carrying the mean of ab over the patch; mask (B, 1, H, W) is 1 on the patc
 The output is random, so the check judges what any correct simulator must show, on a
 batch of 3,000 images whose ab is noise (a patch's mean then differs from any one pixel):
 the shapes; hint ab is 0 off the mask; the share of images without a hint (1/8); on the
-images that got one square, its side (1..9, mean 5) and its value (the patch mean); that
-hints gather near the centre; the pixels covered per image against the reference
-simulator; and that the same generator seed gives the same hints.
+images that got one square, its side (1..9, mean 5) and its value (the patch mean); that a
+lone patch is never cut by the border (clamped inside); that the patches' centres spread as
+the reference's (sigma = H/4); that hints gather near the centre; the pixels covered per
+image against the reference simulator, in mean and in distribution (a Kolmogorov-Smirnov
+test, which the law of the number of points shapes); and that the same generator seed gives
+the same hints.
 """
 from __future__ import annotations
 
@@ -27,10 +30,12 @@ __all__ = ["check_hint_simulator"]
 
 _EXERCISE = "the simulated user (Zhang et al. 2017)"
 _B, _S = 3000, 32
+#: the KS distance two samples of 3,000 from one law exceed with probability about 1e-4
+_KS_LIMIT = 0.065
 
 
-def _single_squares(mask: torch.Tensor) -> list[tuple[int, int, int, int]]:
-    """(image, y0, x0, side) of the images whose mask is exactly one filled square."""
+def _single_rectangles(mask: torch.Tensor) -> list[tuple[int, int, int, int, int]]:
+    """(image, y0, x0, height, width) of the images whose mask is exactly one filled rectangle."""
     out = []
     m = mask[:, 0] > 0
     rows, cols = m.any(2), m.any(1)                                   # (B, H), (B, W)
@@ -38,9 +43,36 @@ def _single_squares(mask: torch.Tensor) -> list[tuple[int, int, int, int]]:
         ys = torch.nonzero(rows[i]).flatten()
         xs = torch.nonzero(cols[i]).flatten()
         h, w = int(ys[-1] - ys[0] + 1), int(xs[-1] - xs[0] + 1)
-        if h == w and int(m[i].sum()) == h * w:
-            out.append((i, int(ys[0]), int(xs[0]), h))
+        if int(m[i].sum()) == h * w:
+            out.append((i, int(ys[0]), int(xs[0]), h, w))
     return out
+
+
+def _single_squares(mask: torch.Tensor) -> list[tuple[int, int, int, int]]:
+    """(image, y0, x0, side) of the images whose mask is exactly one filled square."""
+    return [(i, y0, x0, h) for i, y0, x0, h, w in _single_rectangles(mask) if h == w]
+
+
+def _centre_spread(singles: list[tuple[int, int, int, int]]) -> float:
+    """The standard deviation of the single squares' centres (both axes pooled), in px."""
+    c = torch.tensor([[y0 + s / 2, x0 + s / 2] for _, y0, x0, s in singles], dtype=torch.float64)
+    return float((c - c.mean(0)).pow(2).mean().sqrt())
+
+
+def _reference_spread(n: int = 40000) -> float:
+    """The same spread for the reference's one-point images (a seeded draw, no ab needed)."""
+    pts = sample_hint_points(n, _S, _S, count=1, generator=torch.Generator().manual_seed(3))
+    c = torch.stack([pts.y + pts.size / 2, pts.x + pts.size / 2], 1).double()
+    return float((c - c.mean(0)).pow(2).mean().sqrt())
+
+
+def _ks(a: torch.Tensor, b: torch.Tensor) -> float:
+    """The two-sample Kolmogorov-Smirnov statistic: the largest gap between the two empirical CDFs."""
+    a, b = a.double().sort().values, b.double().sort().values
+    grid = torch.cat([a, b]).unique()
+    fa = torch.searchsorted(a, grid, right=True).double() / a.numel()
+    fb = torch.searchsorted(b, grid, right=True).double() / b.numel()
+    return float((fa - fb).abs().max())
 
 
 def check_hint_simulator(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -> Result:
@@ -108,6 +140,21 @@ def check_hint_simulator(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -
             else:
                 hints.append(f"on {bad} of {len(singles)} single-patch images the hint is not the mean of ab over "
                              "the patch: fill the whole square with ab[b, :, y0:y0+s, x0:x0+s].mean((1, 2)).")
+    # 2b) a patch lies wholly inside the image (its corner is clamped): a lone patch is a square,
+    #     never a square cut by the border
+    cut = [r for r in _single_rectangles(mask) if r[3] != r[4]]
+    if len(cut) > 0.02 * max(1, len(singles) + len(cut)):
+        hints.append(f"{len(cut)} images hold a single patch cut by the border into a {cut[0][3]}x{cut[0][4]} "
+                     "rectangle: clamp the corner so that the whole s x s patch lies inside the image "
+                     "(y0 = min(max(y0, 0), H - s)), as the simulated user of the paper does.")
+    # 2c) the centres' Gaussian: sigma = H/4 around the centre (the spread of lone squares' centres,
+    #     against the reference's on many draws; 4 standard errors)
+    if len(singles) >= 150:
+        spread, want = _centre_spread(singles), _reference_spread()
+        if abs(spread - want) > 4 * want / math.sqrt(4 * len(singles)):
+            hints.append(f"the centres of the patches spread {spread:.2f} px around their mean, the reference's "
+                         f"{want:.2f} px: draw the centre from a Gaussian of sigma = H/4 ({_S / 4:.0f} px here) "
+                         "around the image centre, then clamp the patch inside.")
     # 3) the centres favour the middle: the central quarter of the area holds about half the hints
     cover = mask.sum(0)[0]                                             # (H, W) hinted images per pixel
     q = _S // 4
@@ -115,12 +162,23 @@ def check_hint_simulator(fn: Callable[..., tuple[torch.Tensor, torch.Tensor]]) -
     if central < 0.35:
         hints.append(f"only {central:.0%} of the hinted pixels lie in the central square (half the side); a "
                      "Gaussian around the centre with sigma = H/4 puts about half there: users click on the subject.")
-    # 4) the pixels covered per image, against the reference simulator on the same images
+    # 4) the pixels covered per image, against the reference simulator on the same images: the
+    #    mean, and the whole distribution (a two-sample Kolmogorov-Smirnov test), which the law
+    #    of the number of points shapes far beyond P(n = 0)
     ref_mask = simulate_hints(ab, generator=torch.Generator().manual_seed(1))[1]
     got_cov, ref_cov = float(mask.mean()) * _S * _S, float(ref_mask.mean()) * _S * _S
     if not hints and abs(got_cov - ref_cov) > 0.12 * ref_cov:
         hints.append(f"your hints cover {got_cov:.0f} pixels per image, the reference {ref_cov:.0f}: the mean "
                      "number of points is (1 - p) / p = 7 and the patches are 1-9 px squares inside the image.")
+    if not hints:
+        ks = _ks(mask.flatten(1).sum(1), ref_mask.flatten(1).sum(1))
+        if ks > _KS_LIMIT:
+            hints.append(f"the number of pixels your hints cover per image is distributed unlike the reference's "
+                         f"(Kolmogorov-Smirnov distance {ks:.3f} > {_KS_LIMIT}): the number of points must be "
+                         "geometric on {0, 1, 2, ...}, P(n = k) = p (1 - p)^k, not only right at n = 0.")
+    if not hints and len(singles) < 4 * _B * HINT_P * (1 - HINT_P) / 5:
+        hints.append(f"{len(singles)} images hold a single patch, P(n = 1) = p (1 - p) gives about "
+                     f"{_B * HINT_P * (1 - HINT_P):.0f}: the number of points is geometric on {{0, 1, 2, ...}}.")
     # 5) the generator drives the draw
     if not hints:
         again, verdict = run_student(_EXERCISE, fn, ab[:200].clone(), torch.Generator().manual_seed(0), forbid=forbid)

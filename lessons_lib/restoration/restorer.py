@@ -44,6 +44,7 @@ class Restorer(Pipeline):
     """
 
     task = "restoration"
+    verb = "restored"
 
     def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
                  output: str | None = None, max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS) -> None:
@@ -130,11 +131,16 @@ class Restorer(Pipeline):
         return outs
 
     def __call__(self, image: Any, output: str | None = None):
-        """Restore one image (path, bytes, PIL image, numpy array, tensor) -> RGB PIL image of its size."""
+        """Restore one image (path, bytes, PIL image, numpy array, tensor) -> RGB PIL image of its
+        size, its ``info`` holding the provenance note ("restored by a model", the model and
+        output, the version; :func:`~lessons_lib.inference.save_image` writes it)."""
+        out_name = self._check_output(output) if output is not None else self.output
+        return self._mark(self._restore(image, out_name), out_name)
+
+    def _restore(self, image: Any, out_name: str):
         import numpy as np
         from PIL import Image
 
-        out_name = self._check_output(output) if output is not None else self.output
         img = self._open(image)
         s = self.size
         W, H = img.size

@@ -13,6 +13,8 @@
 * :mod:`.recipe` - the recipe types (the named recipes are in :mod:`lessons_lib.recipes`);
 * :mod:`.distributed` - several processes with DDP (torchrun);
 * :mod:`.task` - :class:`Task`, the interface a model family implements;
+* :mod:`.diffaugment` - DiffAugment (Zhao et al. 2020), the recipe option ``diffaugment``:
+  the same differentiable transforms of real and fake in D's and G's steps;
 * :mod:`.colorization` - :class:`ColorizationTask` (pix2pix, seeds 000 and 003);
 * :mod:`.toy` - :class:`ToyGANTask` and :class:`DCGANTask` (lesson 01);
 * :mod:`.colorgan` - :class:`ColorGANTask` (seed 001, lesson 06);
