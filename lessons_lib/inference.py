@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
-from . import LessonsError
+from . import LessonsError, __version__
 from .checkpoints import load_model, read_card, resolve_checkpoint
 from .data import load_image
 from .device import resolve_device
@@ -168,8 +168,6 @@ class Pipeline:
     def provenance(self, detail: str = "") -> dict[str, str]:
         """The note an output image carries (:data:`PROVENANCE_KEYS`): which model, which
         version (the kit's, and the weights' creation date and SHA-256 when the card has them)."""
-        from .. import __version__
-
         card = self.card
         name = str(card.get("name") or Path(self.weights).stem)
         parts = [f"gan-lessons {card.get('package_version', __version__)}"]
