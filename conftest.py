@@ -34,3 +34,23 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="module")
+def demo_url():
+    """The demo (``demo.app.build_app`` on the CPU) served on a free port of 127.0.0.1 for one
+    test module; its URL. Shared by the browser test and the Video tab's tests."""
+    import socket
+
+    pytest.importorskip("gradio")
+    from demo.app import build_app
+
+    app = build_app(device="cpu")
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        app.close()

@@ -11,7 +11,6 @@ reason, unless ``LESSONS_REQUIRE_BROWSER=1`` (set by the CI script): then they f
 from __future__ import annotations
 
 import os
-import socket
 from pathlib import Path
 
 import pytest
@@ -33,19 +32,8 @@ def _unavailable(reason: str) -> None:
 
 
 @pytest.fixture(scope="module")
-def url():
-    pytest.importorskip("gradio")
-    from demo.app import build_app
-
-    app = build_app(device="cpu")
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    app.launch(server_name="127.0.0.1", server_port=port, prevent_thread_lock=True, quiet=True)
-    try:
-        yield f"http://127.0.0.1:{port}/"
-    finally:
-        app.close()
+def url(demo_url):
+    return demo_url                 # conftest.py: the demo served on 127.0.0.1 for this module
 
 
 @pytest.fixture(scope="module")
