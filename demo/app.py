@@ -314,8 +314,13 @@ def _colour_info(m: dict[str, Any] | None) -> str:
         def f(d: dict, k: str, fmt: str) -> str:
             return format(d[k], fmt) if isinstance(d.get(k), (int, float)) else "n/a"
 
-        lines.append(f"Held-out **{source}** {rep.get('split', 'val')} ({rep.get('n_images', '?')} photos, "
-                     f"{rep.get('size', card.get('size', '?'))} px): PSNR {f(mod, 'psnr', '.2f')} dB "
+        # photos that chose the checkpoint (the val photos of the training packs, lesson 02's rule)
+        # are not held out: say so (the winner's curse, lesson 10)
+        chose = bool(card.get("selection")) and source in str(card.get("data", "")).split("+")
+        label = f"Scored on **{source}**" if chose else f"Held-out **{source}**"
+        lines.append(f"{label} {rep.get('split', 'val')} ({rep.get('n_images', '?')} photos"
+                     + ("; they chose this checkpoint, so not held out" if chose else "") + ", "
+                     + f"{rep.get('size', card.get('size', '?'))} px): PSNR {f(mod, 'psnr', '.2f')} dB "
                      f"(gray input {f(gray, 'psnr', '.2f')}), SSIM {f(mod, 'ssim', '.3f')}, "
                      f"AuC {f(mod, 'auc', '.3f')}, colourfulness {f(mod, 'colorfulness', '.1f')}")
     if not _heldout(card):

@@ -568,3 +568,15 @@ def test_every_generated_image_carries_its_provenance(client, photos):
     assert _png_text(out)["Description"].startswith("colorized by a model: hints (1 hints)")
     gallery, _ = call(client, handle_file(photos["coffee"]), "colorgan", 10, api_name="/colorize_many")
     assert all(_png_text(item["image"])["Description"].startswith("colorized by a model") for item in gallery)
+
+
+def test_the_model_info_says_which_photos_chose_the_checkpoint():
+    """A model's card scores it on its training packs' val photos, which also chose its
+    checkpoint (lesson 02's rule): the demo must not call those held out (issue 23)."""
+    from demo.app import _colour_info
+    from lessons_lib import zoo
+
+    nogan = next(m for m in zoo.list_models("colorization") if m["name"] == "nogan")
+    text = _colour_info({**nogan, "default": True, "description": "the default"})
+    assert "Scored on **scenes8** val" in text and "they chose this checkpoint, so not held out" in text
+    assert "Held-out **cbsd68**" in text and "Held-out **scenes8**" not in text
