@@ -283,3 +283,23 @@ def test_a_hint_on_a_middle_frame_reaches_both_ends(photos, tmp_path):
         lab = cv2.cvtColor(frames[t], cv2.COLOR_RGB2Lab).astype(float)
         green = -(lab[int(py) - 2:int(py) + 3, int(px) - 2:int(px) + 3, 1] - 128).mean()
         assert green > 10, (t, px, py, green)
+
+
+def test_a_flood_of_hints_is_refused_before_any_work(clip, tmp_path, capsys):
+    """The photos' hint cap (500) holds for a clip too: the CLI, and colorize_frames (the lesson's path)."""
+    import json
+    import time
+
+    from lessons_lib.data.hints import MAX_HINTS
+
+    many = tmp_path / "many.json"
+    many.write_text(json.dumps([{"x": 1, "y": 1, "color": "#c0392b", "frame": 0}] * (MAX_HINTS + 1)))
+    out = tmp_path / "out.mp4"
+    t0 = time.perf_counter()
+    assert main(["colorize", str(clip), str(out), "--hints", str(many), "--no-progress"]) == 2
+    assert time.perf_counter() - t0 < 5 and not out.exists()
+    err = capsys.readouterr().err
+    assert f"too many hints: {MAX_HINTS + 1} given, the limit is {MAX_HINTS}" in err and "Traceback" not in err
+    with pytest.raises(LessonsError, match="too many hints"):
+        next(colorize_frames([np.zeros((8, 8, 3), np.uint8)], object(),
+                             hints={0: [FrameHint(1, 1, "#c0392b", 0)] * (MAX_HINTS + 1)}))

@@ -39,6 +39,7 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 
 from .. import LessonsError
+from ..data.hints import check_hint_count
 from .flow import optical_flow, to_gray8, track_points
 from .io import ClipReader, ClipWriter, check_video_paths
 from .temporal import TemporalBlender, TemporalConfig
@@ -197,6 +198,7 @@ def colorize_frames(frames: Iterable[np.ndarray], colorizer, *, temporal: bool =
 
     cfg = config or TemporalConfig()
     blender = TemporalBlender(cfg)
+    check_hint_count(sum(len(v) for v in (hints or {}).values()))   # the photos' cap (500), all frames together
     s = colorizer.size
     if hints and not colorizer.takes_hints:
         raise LessonsError("hints need a hint model (--model hints, the default when hints are given)")
@@ -314,6 +316,7 @@ def colorize_clip(src: str | os.PathLike, out: str | os.PathLike, colorizer, *, 
     ``max_seconds`` / ``max_side`` refuse longer or larger clips before any work."""
     cfg = config or TemporalConfig()
     out = check_video_paths(src, out)
+    check_hint_count(len(hints))            # the photos' cap (500): the CLI, the demo's Video tab, the API
     if hints and not colorizer.takes_hints:
         raise LessonsError("hints need a hint model (--model hints, the default when hints are given)")
     with ClipReader(src) as r:

@@ -37,11 +37,13 @@ def colorize_video_command(args) -> int:
     from ..colorization.colorizer import HINT_SIZE, Colorizer
     from ..zoo import HINT_MODEL, resolve_model
     from .colorize import colorize_clip, load_frame_hints, parse_frame_hint
+    from ..data.hints import check_hint_count
     from .io import check_video_paths, probe
     from .temporal import TemporalConfig
 
     out = check_video_paths(args.in_image, args.out_image)
     hints = [parse_frame_hint(h) for h in args.hint] + (load_frame_hints(args.hints) if args.hints else [])
+    check_hint_count(len(hints))                     # before the clip is probed or a model loads
     cfg = TemporalConfig() if args.temporal_strength is None else TemporalConfig(strength=args.temporal_strength)
     info = probe(args.in_image)                      # a clear message before any model loads
     model = args.model or (HINT_MODEL if hints and not args.weights else None)
