@@ -23,10 +23,8 @@ lesson); :func:`unprinted_figures` lists the "printed" figures an executed lesso
 """
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
-from pathlib import Path
 
 _UNIT = r"(?:\s?dB\b|\s?Lab units\b|\s?units\b|\s?%)"
 _FIGURE = re.compile(r"(?<![\w.,/])[+-]?(\d[\d,]*(?:\.\d+)?)" + _UNIT
@@ -165,7 +163,3 @@ def unprinted_figures(executed: dict) -> list[str]:
             if missing:
                 problems.append(f"{p.where} -- {', '.join(missing)} not printed by the lesson")
     return problems
-
-
-def lesson_problems(path: Path, results_path: Path) -> list[str]:
-    return prose_problems(json.loads(Path(path).read_text()), Path(results_path).read_text())

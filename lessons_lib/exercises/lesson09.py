@@ -349,13 +349,12 @@ class _AblationStandIn:
     x_G is nearly the truth: here the prior adds several dB, so a gain typed from the shipped
     restorer's run cannot pass."""
 
-    def __init__(self, blurred: torch.Tensor, sharp: torch.Tensor) -> None:
+    def __init__(self, sharp: torch.Tensor) -> None:
         g = torch.Generator().manual_seed(11)
         x_R = (sharp + 0.05 * torch.randn(sharp.shape, generator=g)).clamp(0, 1)
         x_G = (sharp + 0.01 * torch.randn(sharp.shape, generator=g)).clamp(0, 1)
         self.size = int(sharp.shape[-1])
         self.model = _StandInParts(x_R, x_G)
-        self._blurred = blurred
 
     @torch.no_grad()
     def restore_tensor(self, blurred: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -438,7 +437,7 @@ def check_prior_ablation(fn: Callable[..., Any], restorer: Any, blurred: torch.T
         raise ValueError(f"blurred {tuple(blurred.shape)} and sharp {tuple(sharp.shape)} must be the same (B, 3, H, W)")
     if getattr(restorer.model, "fusion", None) is None:
         raise ValueError("the restorer has no fusion network: the ablation needs a full restorer bundle")
-    stand_in = _AblationStandIn(blurred, sharp)
+    stand_in = _AblationStandIn(sharp)
     runs = [("the held-out faces", restorer), ("a stand-in restorer whose prior is nearly the truth", stand_in)]
     first = None
     for where, r in runs:
