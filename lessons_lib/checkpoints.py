@@ -32,7 +32,7 @@ import torch.nn as nn
 
 from . import LessonsError, __version__
 
-__all__ = ["FORMAT", "save_model", "load_model", "read_card", "resolve_checkpoint", "select_eval", "choose_by_rule"]
+__all__ = ["FORMAT", "save_model", "load_model", "read_card", "write_card", "resolve_checkpoint", "select_eval", "choose_by_rule"]
 
 #: The ``format`` field of every card (and of the safetensors metadata) this module writes.
 FORMAT = "gan-lessons/1"
@@ -138,7 +138,7 @@ def save_model(
         config_json = json.dumps(config, sort_keys=True)
     except (TypeError, ValueError) as e:
         raise ValueError(f"model.config must be plain JSON (ints, floats, strings, bools, lists): {e}") from None
-    weights_path, card_path = _pair_paths(path)
+    weights_path = _pair_paths(path)[0]
     if not weights_path.parent.is_dir():
         raise LessonsError(f"the folder {weights_path.parent} does not exist; create it first")
 
@@ -170,8 +170,7 @@ def save_model(
     metadata = {"format": FORMAT, "arch": arch, "config": config_json, "package_version": __version__}
     _atomic_write(weights_path, lambda tmp: save_file(tensors, str(tmp), metadata=metadata))
     full_card["sha256"] = _sha256(weights_path)
-    text = json.dumps(full_card, indent=2) + "\n"
-    _atomic_write(card_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_card(weights_path, full_card)
     return weights_path
 
 
@@ -225,6 +224,15 @@ def read_card(path: str | os.PathLike) -> dict:
     header = _read_header(weights)
     card = _read_json_card(_pair_paths(weights)[1])
     return card if card is not None else _card_from_header(weights, header)
+
+
+def write_card(path: str | os.PathLike, card: dict) -> Path:
+    """Write ``card`` as the JSON card beside the weights ``path`` (atomically); returns its path.
+    The weights and their sha256 are not touched: for metrics added after saving."""
+    card_path = _pair_paths(path)[1]
+    text = json.dumps(card, indent=2) + "\n"
+    _atomic_write(card_path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    return card_path
 
 
 def load_model(

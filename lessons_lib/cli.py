@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from . import LessonsError, __version__
 
@@ -126,6 +127,10 @@ def _add_train(sub) -> None:
     p.add_argument("--out", help="run folder (default runs/RECIPE)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its checkpoint")
     p.add_argument("--overwrite", action="store_true", help="start again in an --out that holds a run")
+    p.add_argument("--revalidate", action="store_true",
+                   help="no training: score the models the finished run in --out kept at validation again with "
+                        "its recipe as it is now (--set changes it, e.g. --set class_corrections=[0,0.5,1]) and "
+                        "choose among them again by the recipe's rule")
     p.add_argument("--device", help="auto (default: cuda, then mps, then cpu), cpu, cuda, cuda:N, mps")
     p.add_argument("--seed", type=int, help="random seed")
     p.add_argument("--lr", type=float, help="learning rate")
@@ -214,7 +219,8 @@ def _train_command(args, argv: list[str]) -> str:
 
 
 def _cmd_train(args) -> int:
-    from .recipes import apply_overrides, describe_recipes, get_recipe, list_recipes, resume_recipe, run_recipe
+    from .recipes import (apply_overrides, describe_recipes, get_recipe, list_recipes, resume_recipe,
+                          revalidate_run, run_recipe)
     from .train import TrainingInterrupted
 
     if args.list:
@@ -232,6 +238,16 @@ def _cmd_train(args) -> int:
         return _launch_torchrun(args.nproc, args.argv)
     overrides = _train_overrides(args)
     recipe = get_recipe(args.recipe)
+    if args.revalidate:
+        if args.resume or args.overwrite:
+            raise LessonsError("--revalidate scores a finished run as it is; leave out --resume and --overwrite")
+        if not args.out or not (Path(args.out) / "checkpoint.pt").is_file():
+            raise LessonsError(f"--revalidate scores a finished run: --out RUN, a folder holding checkpoint.pt "
+                               f"and evals/ (got {args.out!r})")
+        # the run's own recipe (read from its checkpoint), the options given now on top
+        cards = revalidate_run(resume_recipe(recipe, {**overrides, "resume": True}))
+        print(f"revalidated {len(cards)} models of {args.out}")
+        return 0
     # --resume: the run's own recipe and options (read from its checkpoint), the ones given now on top
     recipe = resume_recipe(recipe, overrides) if args.resume else apply_overrides(recipe, **overrides)
     try:
@@ -288,7 +304,6 @@ def _add_colorize(sub) -> None:
 
 def _output_path(out: str, src: str):
     """OUT_IMAGE as a Path, checked: a known image extension, and never the input file itself."""
-    from pathlib import Path
 
     from PIL import Image
 
@@ -343,7 +358,6 @@ def _cmd_colorize(args) -> int:
 # --------------------------------------------------------------------------- eval
 def _json_target(arg: str | None):
     """``--json FILE`` as a path (None without it), refused early when it names a folder."""
-    from pathlib import Path
 
     if not arg:
         return None
@@ -583,7 +597,6 @@ def _cmd_demo(args) -> int:
 
 # --------------------------------------------------------------------------- course
 def _default_notebooks():
-    from pathlib import Path
 
     return Path(__file__).resolve().parent.parent / "notebooks"
 

@@ -73,6 +73,7 @@ __all__ = [
     "recipe_fields",
     "build_task",
     "run_recipe",
+    "revalidate_run",
     "for_lesson",
     "register_recipe",
 ]
@@ -237,6 +238,20 @@ def run_recipe(recipe: Recipe | str, *, command: str | None = None, hooks=(), **
     result = train(build_task(recipe), recipe.train, hooks=hooks, command=command)
     recipe.after_training(result)
     return result
+
+
+def revalidate_run(recipe: Recipe) -> list[Path]:
+    """Score the models the run in ``recipe.train.out`` kept at validation again with the
+    recipe as it is now (a wider decoding grid, a new metric:
+    :func:`lessons_lib.train.engine.revalidate`), then let the recipe choose among them again
+    (:meth:`Recipe.after_revalidation`). No training. Returns the rewritten cards."""
+    from .train.engine import revalidate
+
+    if not recipe.train.out:
+        raise LessonsError("revalidation needs the run folder: --out RUN")
+    cards = revalidate(build_task(recipe), recipe.train)
+    recipe.after_revalidation(Path(recipe.train.out))
+    return cards
 
 
 def for_lesson(name: str, **overrides: Any) -> Recipe:

@@ -121,9 +121,53 @@ def test_tiny_run_trains_exports_and_chooses_t_on_the_select_set(tiny_run):
     assert cls["temperature"] == sel["temperature"] in (1.0, 0.38, 0.1)
     assert {c["temperature"] for c in sel["candidates"]} == {1.0, 0.38, 0.1}
     assert "gray input's + 0.7 dB" in sel["rule"]
+    assert cls["correction"] == sel["correction"] in (0.0, 0.25, 0.5, 0.75, 1.0)
+    assert len(sel["candidates"]) == 2 * 3 * 5                      # (step 0, step 40) x T x prior correction
     m = card["metrics"]
     assert m["n_images"] == 13                                                     # the select set
     assert m["colorfulness_T0.1"] > m["colorfulness_T1"]
+    assert {"psnr_T1_c1", "colorfulness_T0.38_c0.5"} <= set(m) and "psnr_T1_c0" not in m
+
+
+def test_colorizer_prior_correction(tiny_run):
+    L = torch.rand(2, 1, 32, 32) * 2 - 1
+    c0 = Colorizer(tiny_run.out / "selected.safetensors", device="cpu", correction=0.0)
+    c1 = Colorizer(tiny_run.out / "selected.safetensors", device="cpu", correction=1.0)
+    card = read_card(tiny_run.out / "selected.json")
+    assert Colorizer(tiny_run.out / "selected.safetensors").correction == card["classes"]["correction"]
+    assert c0.correction == 0.0 and c1.correction == 1.0
+    assert not torch.allclose(c0.predict_ab(L, temperature=1.0), c1.predict_ab(L, temperature=1.0))
+    with pytest.raises(LessonsError, match="prior correction undoes a share"):
+        Colorizer(tiny_run.out, correction=1.5)
+    from lessons_lib import zoo
+    with pytest.raises(LessonsError, match="has no temperature; a temperature \\(and a prior correction\\)"):
+        Colorizer(zoo.model_path("nogan"), device="cpu", correction=0.5).predict_ab(L)
+
+
+def test_revalidate_scores_the_kept_models_again_and_chooses_again(tiny_run, tmp_path):
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(tiny_run.out, run)
+    before = json.loads((run / "evals" / "step_000040.json").read_text())
+    env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "OMP_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "lessons_lib.cli", "train", "classes", "--out", str(run), "--revalidate",
+           "--set", "temperatures=[1.0, 0.5]", "--set", "class_corrections=[0, 1]", "--device", "cpu"]
+    done = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "revalidated 2 models" in done.stdout
+    after = json.loads((run / "evals" / "step_000040.json").read_text())
+    assert after["metrics_before"] == before["metrics"]
+    assert after["metrics"]["psnr_T1"] == pytest.approx(before["metrics"]["psnr_T1"], abs=1e-4)  # same model
+    assert "psnr_T0.5_c1" in after["metrics"] and "psnr_T0.38" not in after["metrics"]
+    sel = read_card(run / "selected.json")["selection"]
+    assert {(c["temperature"], c["correction"]) for c in sel["candidates"]} == {(1.0, 0), (0.5, 0), (1.0, 1),
+                                                                             (0.5, 1)}
+    # no run there: a clear error, no traceback
+    bad = subprocess.run([*cmd[:6], str(tmp_path / "none"), "--revalidate"], capture_output=True, text=True,
+                         env=env, cwd=tmp_path)
+    assert bad.returncode != 0 and "--revalidate scores a finished run" in bad.stderr
+    assert "Traceback" not in bad.stderr
 
 
 def test_colorizer_decodes_at_two_temperatures(tiny_run):

@@ -8,8 +8,9 @@ import pytest
 import torch
 
 from lessons_lib import LessonsError
-from lessons_lib.color.classes import (ColourClasses, annealed_distribution, annealed_mean, grid_centres,
-                                       grid_histogram, grid_index, rebalancing_weights, smooth_prior, soft_encode)
+from lessons_lib.color.classes import (ColourClasses, annealed_distribution, annealed_mean, correct_logits,
+                                       decode_classes, grid_centres, grid_histogram, grid_index,
+                                       rebalancing_weights, setting_name, smooth_prior, soft_encode)
 from lessons_lib.losses import class_cross_entropy, rebalanced_class_loss
 
 
@@ -138,3 +139,56 @@ def test_colour_classes_from_histogram_round_trip():
         ColourClasses.from_histogram(grid_histogram(ab[..., :1]))
     with pytest.raises(LessonsError, match="incomplete"):
         ColourClasses.from_dict({"prior": [1.0]})
+
+
+def test_the_rebalanced_minimiser_is_w_times_p_and_full_correction_recovers_p():
+    """The claim behind the prior correction: free logits fitted by the rebalanced
+    cross-entropy to pixels of empirical distribution p end at softmax = w p / sum(w p), not
+    at p; correct_logits(., w, 1) gives p back, and 0.5 lies between."""
+    c = _centres()                                                          # 4 bins
+    p = torch.tensor([0.7, 0.2, 0.07, 0.03])
+    w = torch.tensor([0.5, 1.5, 3.0, 6.0])
+    ab = c[torch.repeat_interleave(torch.arange(4), (p * 100).long())].T.reshape(1, 2, 1, 100)
+    logits = torch.zeros(1, 4, 1, 1, requires_grad=True)
+    opt = torch.optim.LBFGS([logits], max_iter=200, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = rebalanced_class_loss(logits.expand(1, 4, 1, 100), ab, c, w, k=1)
+        loss.backward()
+        return loss
+    opt.step(closure)
+    fitted = torch.softmax(logits.detach(), 1).flatten()
+    assert torch.allclose(fitted, w * p / (w * p).sum(), atol=1e-4)
+    undone = torch.softmax(correct_logits(logits.detach(), w, 1.0), 1).flatten()
+    assert torch.allclose(undone, p, atol=1e-4)
+    half = torch.softmax(correct_logits(logits.detach(), w, 0.5), 1).flatten()
+    assert fitted[0] < half[0] < undone[0] and fitted[3] > half[3] > undone[3]  # the rare bin shrinks
+
+
+def test_correction_zero_is_the_head_as_trained_and_bad_values_are_refused():
+    logits = torch.randn(2, 4, 3, 3)
+    w = torch.tensor([0.5, 1.0, 2.0, 4.0])
+    assert correct_logits(logits, w, 0.0) is logits
+    shifted = correct_logits(logits, w, 1.0)
+    assert torch.allclose(shifted[:, 3] - logits[:, 3], -torch.log(torch.tensor(4.0)).expand(2, 3, 3))
+    for bad in (-0.1, 1.5, float("nan")):
+        with pytest.raises(LessonsError, match="prior correction"):
+            correct_logits(logits, w, bad)
+    with pytest.raises(ValueError, match="Q = 4 bins"):
+        correct_logits(logits, torch.ones(5), 0.5)
+
+
+def test_decode_classes_is_the_annealed_mean_of_the_corrected_logits_upsampled():
+    cc = ColourClasses(centres=_centres(), prior=torch.full((4,), 0.25, dtype=torch.float64),
+                       smoothed=torch.full((4,), 0.25, dtype=torch.float64),
+                       weights=torch.tensor([0.5, 1.0, 2.0, 4.0], dtype=torch.float64))
+    logits = torch.randn(1, 4, 4, 4)
+    ref = annealed_mean(correct_logits(logits, cc.weights, 0.5), _centres() / 110, 0.38)
+    got = decode_classes(logits, cc, 0.38, correction=0.5, scale=110)
+    assert torch.allclose(got, ref, atol=1e-6)
+    up = decode_classes(logits, cc, 0.38, correction=0.5, scale=110, size=(8, 8))
+    assert up.shape == (1, 2, 8, 8)
+    assert torch.allclose(up, torch.nn.functional.interpolate(ref, size=(8, 8), mode="bilinear"), atol=1e-6)
+    assert setting_name(0.38) == "T0.38" and setting_name(0.58, 0.5) == "T0.58_c0.5"
+    assert setting_name(1.0, 0.0) == "T1"

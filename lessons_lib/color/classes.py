@@ -22,6 +22,15 @@ instead a *distribution* over the quantised ab gamut and decode it at will.
   best PSNR, pale), T -> 0 its mode (vivid, spotty), T = 0.38 in the paper
   (:func:`annealed_mean`). From logits, ``log z = logits - logsumexp``, and the constant
   cancels: ``f_T = softmax(logits / T)``.
+* **Prior correction** (the kit's, measured in issue 25). The minimiser of a cross-entropy
+  weighted by ``w_q*`` is not the colour posterior p(q | x) but ``p(q | x) w_q``, normalised:
+  the rebalanced head over-predicts every rare colour, at every T. Subtracting
+  ``alpha log w_q`` from the logits before decoding (:func:`correct_logits`) undoes a share
+  alpha of the rebalancing: alpha = 0 decodes the head as trained (Zhang et al.), alpha = 1
+  the posterior of the unweighted loss (the best PSNR). This is post-hoc logit adjustment
+  (Menon et al., "Long-tail learning via logit adjustment", ICLR 2021, eq. 10, there to
+  *add* rare classes; here the other way). On the kit's select set it is the second knob
+  that puts the head above the gray input (``benchmarks/RESULTS.md``, "Issue 25").
 
 Everything here is a pure tensor function; the losses are in
 :mod:`lessons_lib.losses.classes`, the prior is measured on data by
@@ -39,7 +48,8 @@ from .. import LessonsError
 
 __all__ = ["GRID", "GRID_HALF", "SIGMA", "NEIGHBOURS", "LAMBDA", "PAPER_TEMPERATURE", "grid_index",
            "grid_histogram", "grid_centres", "smooth_prior", "rebalancing_weights", "soft_encode",
-           "nearest_bin", "annealed_distribution", "annealed_mean", "ColourClasses"]
+           "nearest_bin", "annealed_distribution", "annealed_mean", "correct_logits", "decode_classes",
+           "setting_name", "ColourClasses"]
 
 #: side of an ab bin, Lab units (Zhang et al. 2016: 10)
 GRID = 10.0
@@ -162,6 +172,41 @@ def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: floa
         raise ValueError(f"logits must be (B, Q, H, W) with Q = {centres.shape[0]} bins, got {tuple(logits.shape)}")
     f = annealed_distribution(logits, temperature)                                  # (B, Q, H, W)
     return torch.einsum("bqhw,qc->bchw", f, centres.to(f.device, f.dtype))         # (B, 2, H, W)
+
+
+def correct_logits(logits: torch.Tensor, weights: torch.Tensor, correction: float) -> torch.Tensor:
+    """``logits - correction x log w`` over the class dimension 1 of ``(B, Q, H, W)`` logits,
+    ``weights (Q,)`` the rebalancing weights the head was trained with: correction 0 = the
+    logits as they are, 1 = the rebalancing undone (see the module docstring)."""
+    a = float(correction)
+    if not (0.0 <= a <= 1.0):
+        raise LessonsError(f"the prior correction undoes a share of the class rebalancing, in [0, 1] "
+                           f"(0 = the head as trained, 1 = rebalancing undone), got {correction!r}")
+    if a == 0.0:
+        return logits
+    if weights.dim() != 1 or weights.numel() != logits.shape[1]:
+        raise ValueError(f"weights must be (Q,) with Q = {logits.shape[1]} bins, got {tuple(weights.shape)}")
+    return logits - a * weights.to(logits.device, torch.float32).log().view(1, -1, 1, 1)
+
+
+def setting_name(temperature: float, correction: float = 0.0) -> str:
+    """The name of a decoding setting in validation metrics and cards: ``"T0.38"`` (the head
+    as trained), ``"T0.58_c0.5"`` (with a prior correction of 0.5)."""
+    return f"T{float(temperature):g}" + (f"_c{float(correction):g}" if correction else "")
+
+
+def decode_classes(logits: torch.Tensor, classes: "ColourClasses", temperature: float, *,
+                   correction: float = 0.0, size: tuple[int, int] | None = None,
+                   scale: float = 1.0) -> torch.Tensor:
+    """A class head's logits ``(B, Q, h, w)`` -> ab ``(B, 2, H, W)`` divided by ``scale``: the
+    prior correction, the annealed mean at ``temperature``, then a bilinear upsampling to
+    ``size`` when the head predicts at a lower resolution. The one decoding of training,
+    validation and inference (differentiable)."""
+    ab = annealed_mean(correct_logits(logits.float(), classes.weights, correction),
+                       classes.centres.to(logits.device) / scale, temperature)
+    if size is not None and tuple(ab.shape[-2:]) != tuple(size):
+        ab = torch.nn.functional.interpolate(ab, size=tuple(size), mode="bilinear", align_corners=False)
+    return ab
 
 
 @dataclass

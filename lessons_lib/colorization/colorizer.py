@@ -12,7 +12,7 @@ from ..color.gamut import BAND_PIXELS, lab_to_rgb_keep_lightness, recombine
 from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
 from .inputs import G_INPUTS, generator_input, generator_input_kind
 from ..color import AB_SCALE, L_SCALE, normalize_lab, rgb_to_lab, rgb_uint8_to_lab
-from ..color.classes import ColourClasses, annealed_mean
+from ..color.classes import ColourClasses, correct_logits, decode_classes
 from ..data import image_to_tensor
 from ..data.hints import HintPoints, check_hints, downsample_hints, paint_hints
 from ..metrics import mean_pairwise_distance, psnr
@@ -60,6 +60,9 @@ class Colorizer(Pipeline):
             Efros 2016): the annealed mean's T, > 0. 1 = the mean of the predicted colour
             distribution (the best PSNR, pale), towards 0 its mode (vivid, spotty); None =
             the T its card chose on the select set. Given for another model, it is refused.
+        correction: a colour-class model's prior correction in [0, 1], the share of the class
+            rebalancing undone before decoding (0 = the head as trained, 1 = undone: paler,
+            better PSNR); None = the card's (chosen with T on the select set).
 
     Attributes (read lazily from the model card): :attr:`card`, :attr:`size` (the training
     size S), :attr:`color_space` (``"lab"`` or ``"rgb"``), :attr:`g_input` (how the
@@ -71,9 +74,13 @@ class Colorizer(Pipeline):
 
     def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
                  max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0,
-                 hint_size: int = HINT_SIZE, temperature: float | None = None) -> None:
+                 hint_size: int = HINT_SIZE, temperature: float | None = None,
+                 correction: float | None = None) -> None:
         super().__init__(weights, device, max_pixels=max_pixels)
         self.temperature = None if temperature is None else check_temperature(temperature)
+        if correction is not None:   # checked here, so a bad value fails before any photo
+            correct_logits(torch.zeros(1, 1, 1, 1), torch.ones(1), correction)
+        self._correction = None if correction is None else float(correction)
         self._classes: ColourClasses | None = None
         if not isinstance(hint_size, int) or not 1 <= hint_size <= 16:
             raise LessonsError(f"hint_size is the side of a hint's square in model pixels, 1-16, got {hint_size!r}")
@@ -168,6 +175,14 @@ class Colorizer(Pipeline):
         return self._classes
 
     @property
+    def correction(self) -> float:
+        """A class model's prior correction: the Colorizer's, else the card's (0 = the head as
+        trained; :func:`~lessons_lib.color.classes.correct_logits`)."""
+        if self._correction is not None:
+            return self._correction
+        return float((self.card.get("classes") or {}).get("correction", 0.0))
+
+    @property
     def default_temperature(self) -> float | None:
         """The T the card chose (on the select set), None for a model without a class head."""
         if not self.class_head:
@@ -176,15 +191,15 @@ class Colorizer(Pipeline):
 
     def _refuse_temperature(self) -> None:
         name = self.card.get("name") or self.card.get("recipe") or str(self.weights)
-        raise LessonsError(f"the model {name} regresses ab and has no temperature; a temperature applies to a "
-                           "colour-class model only (lessons train classes; --model classes when one is shipped)")
+        raise LessonsError(f"the model {name} regresses ab and has no temperature; a temperature (and a prior "
+                           "correction) applies to a colour-class model only (lessons train classes; --model classes when one is shipped)")
 
     def temperature_for(self, temperature: float | None) -> float | None:
         """The T of one call: the call's, else the Colorizer's, else the card's (class head);
         a T given to another model is refused."""
         t = temperature if temperature is not None else self.temperature
         if not self.class_head:
-            if t is not None:
+            if t is not None or self._correction is not None:
                 self._refuse_temperature()
             return None
         return self.default_temperature if t is None else check_temperature(t)
@@ -216,9 +231,8 @@ class Colorizer(Pipeline):
                 out = self.model(x)
             out = out.float()
         if t is not None:   # (B, Q, s, s) logits -> the annealed mean, ab/110, at S x S
-            ab = annealed_mean(out, self.classes.centres.to(out.device) / AB_SCALE, t)
-            if ab.shape[-2:] != L_small.shape[-2:]:                           # a half-size head
-                ab = F.interpolate(ab, size=L_small.shape[-2:], mode="bilinear", align_corners=False)
+            ab = decode_classes(out, self.classes, t, correction=self.correction, size=L_small.shape[-2:],
+                                scale=AB_SCALE)
         elif self.color_space == "lab":
             ab = out                                                          # (B, 2, S, S) ab/110
         else:

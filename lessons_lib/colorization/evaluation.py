@@ -1,5 +1,5 @@
-"""Scoring a colorizer on a data source against the gray input, the hint curve, and the
-evaluation table."""
+"""Scoring a colorizer on a data source against the gray input, the hint curve, how far one
+hint reaches (its locality), and the evaluation table."""
 from __future__ import annotations
 
 import math
@@ -19,7 +19,7 @@ from .. import metrics
 from ..metrics import METRIC_LABELS
 from ..metrics.accumulate import BatchMeans, set_scores
 
-__all__ = ["evaluate_colorizer", "simulated_hint_maps", "hint_curve", "format_evaluation"]
+__all__ = ["evaluate_colorizer", "simulated_hint_maps", "hint_curve", "hint_locality", "format_evaluation"]
 
 
 # =========================================================================== evaluation
@@ -161,6 +161,100 @@ def hint_curve(colorizer: Colorizer, source: Any, split: str = "val", counts: Se
         out["reference"] = {"name": reference.card.get("name") or reference.card.get("recipe"),
                             "psnr": ref["model"]["psnr"], "colorfulness": ref["model"]["colorfulness"]}
     return out
+
+
+#: the hues (degrees in the ab plane) a locality hint's colour is drawn from, at chroma 55
+LOCALITY_HUES = tuple(range(0, 360, 30))
+
+
+def _far_colour(L: float, ab0: torch.Tensor, min_shift: float, rng: "np.random.Generator"):
+    """A hint colour whose ab lies at least ``min_shift`` Lab units from the model's own
+    ``ab0 (2,)`` there: a seeded pick among 12 hues at chroma 55 and the pixel's lightness
+    (kept in 35..75 so that the colour exists in sRGB), as the 8-bit RGB a user would give,
+    and its ab after the round trip. None when no hue is far enough."""
+    import numpy as np
+
+    from ..color import lab_to_rgb, rgb_uint8_to_lab
+
+    Lc = min(max(float(L), 35.0), 75.0)
+    hues = np.deg2rad(np.array(LOCALITY_HUES, dtype=np.float64))
+    lab = torch.tensor([[Lc, 55.0 * math.cos(h), 55.0 * math.sin(h)] for h in hues], dtype=torch.float32)
+    rgb = (lab_to_rgb(lab.T.reshape(1, 3, -1, 1)).clamp(0, 1) * 255).round().to(torch.uint8)   # (1, 3, n, 1)
+    ab = rgb_uint8_to_lab(rgb)[0, 1:, :, 0].T                                                   # (n, 2) Lab units
+    far = [i for i in range(len(hues)) if float((ab[i] - ab0).norm()) >= min_shift]
+    if not far:
+        return None
+    i = far[int(rng.integers(len(far)))]
+    return tuple(int(v) for v in rgb[0, :, i, 0].tolist()), ab[i]
+
+
+def hint_locality(colorizer: Colorizer, photos: Sequence[torch.Tensor], *, seed: int = 0, n_segments: int = 24,
+                  area: tuple[float, float] = (0.02, 0.3), min_shift: float = 40.0) -> dict[str, Any]:
+    """How far one hint reaches (issue 25, item 4): per photo, one hint inside one object,
+    the change of ab it causes inside the object and outside.
+
+    ``photos``: uint8 RGB ``(3, H, W)`` each, never chosen on. For each photo: SLIC
+    superpixels (Achanta et al. 2012, ``skimage.segmentation.slic``, ``n_segments``,
+    compactness 10) on the photo give the objects; a seeded pick among the segments of
+    ``area`` (a share of the photo) is the hinted region; the hint goes to its deepest pixel
+    (farthest from its border), with a colour at least ``min_shift`` Lab units from the
+    model's own there (:func:`_far_colour`). With ab0 the colorization without the hint and
+    ab1 with it (full size, Lab units):
+
+    * ``inside``, ``outside``: the mean |ab1 - ab0| in the region and in the rest;
+    * ``ratio`` = inside / outside (issue 25's target: >= 4);
+    * ``reach``: the mean over the region of ``(|ab0 - h| - |ab1 - h|) / |ab0 - h|``, the share
+      of the way from the model's colour to the hint's h that was travelled (1 = painted in the
+      hint's colour; target >= 0.7).
+
+    Returns ``{"n_images", "inside", "outside", "ratio" (of the means), "median_ratio",
+    "reach", "share_ratio_4" (photos whose own ratio >= 4), "rows"}``."""
+    import numpy as np
+    from scipy.ndimage import distance_transform_edt
+    from skimage.segmentation import slic
+
+    from ..color import AB_SCALE
+
+    if not colorizer.takes_hints:
+        colorizer._refuse_hints()
+    rng = np.random.default_rng(seed)
+    rows = []
+    for i, rgb in enumerate(photos):
+        if rgb.dim() != 3 or rgb.shape[0] != 3 or rgb.dtype != torch.uint8:
+            raise LessonsError(f"photo {i}: expected uint8 RGB (3, H, W), got {tuple(rgb.shape)} {rgb.dtype}")
+        H, W = rgb.shape[-2:]
+        seg = slic(rgb.permute(1, 2, 0).numpy(), n_segments=n_segments, compactness=10, start_label=0,
+                   channel_axis=-1)
+        share = np.bincount(seg.ravel()) / seg.size
+        fits = [k for k in range(len(share)) if area[0] <= share[k] <= area[1]]
+        if not fits:
+            continue
+        region = seg == fits[int(rng.integers(len(fits)))]
+        y, x = np.unravel_index(int(distance_transform_edt(region).argmax()), region.shape)
+        L, _ = lab_batch(rgb[None], colorizer.device)
+        ab0 = colorizer.predict_ab(L)[0].cpu() * AB_SCALE                           # (2, H, W) Lab units
+        picked = _far_colour((float(L[0, 0, y, x]) + 1.0) * 50.0, ab0[:, y, x], min_shift, rng)
+        if picked is None:
+            continue
+        colour, h = picked
+        hints = colorizer.hint_map([(int(x), int(y), colour)], (W, H))
+        ab1 = colorizer.predict_ab(L, hints=hints)[0].cpu() * AB_SCALE
+        change = (ab1 - ab0).norm(dim=0)                                             # (H, W)
+        inside_mask = torch.from_numpy(region)
+        inside, outside = float(change[inside_mask].mean()), float(change[~inside_mask].mean())
+        d0 = (ab0 - h.view(2, 1, 1)).norm(dim=0)[inside_mask]
+        d1 = (ab1 - h.view(2, 1, 1)).norm(dim=0)[inside_mask]
+        rows.append({"image": i, "point": [int(x), int(y)], "colour": list(colour),
+                     "region_share": float(region.mean()), "inside": inside, "outside": outside,
+                     "ratio": inside / max(outside, 1e-6),
+                     "reach": float(((d0 - d1) / d0.clamp_min(1e-6)).mean())})
+    if not rows:
+        raise LessonsError("no photo had a region of the asked size with a far hint colour: give more photos")
+    mean = lambda k: float(np.mean([r[k] for r in rows]))  # noqa: E731
+    return {"n_images": len(rows), "inside": mean("inside"), "outside": mean("outside"),
+            "ratio": mean("inside") / max(mean("outside"), 1e-6),
+            "median_ratio": float(np.median([r["ratio"] for r in rows])), "reach": mean("reach"),
+            "share_ratio_4": float(np.mean([r["ratio"] >= 4 for r in rows])), "rows": rows}
 
 
 def _flat_rows(report: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

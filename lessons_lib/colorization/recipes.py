@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from .. import LessonsError
 from ..checkpoints import select_eval
+from ..color.classes import setting_name
 from ..train.diffaugment import parse_policy
 from ..models.colorgan import NOISE_INITS
 from ..models.features import LAYERS
@@ -28,14 +29,16 @@ from .tasks import ColorizationTask
 __all__ = ["ColorizationRecipe", "ColorGANRecipe", "select_class_model"]
 
 
-def select_class_model(run: str | Path, *, min_gain_db: float, temperatures: tuple) -> dict[str, Any] | None:
+def select_class_model(run: str | Path, *, min_gain_db: float, temperatures: tuple,
+                       corrections: tuple = (0.0,)) -> dict[str, Any] | None:
     """The rule of a class-head run (issue 25), on its validation set (the select set, never
-    a test photo): among every (checkpoint, T) pair - the models kept at each validation
-    (``RUN/evals``), else the run's last model - whose PSNR is at least ``min_gain_db`` above
-    the gray input's, the most colourful; when none is, the pair with the best PSNR.
-    Writes ``RUN/selected.safetensors`` and its card, whose ``classes.temperature`` is the
-    chosen T (the Colorizer's default) and whose ``selection`` records the rule and every
-    candidate. Returns the selection (None, with a warning, for a run that never validated)."""
+    a test photo): among every (checkpoint, T, prior correction) setting - the models kept at
+    each validation (``RUN/evals``), else the run's last model - whose PSNR is at least
+    ``min_gain_db`` above the gray input's, the most colourful; when none is, the setting
+    with the best PSNR. Writes ``RUN/selected.safetensors`` and its card, whose
+    ``classes.temperature`` and ``classes.correction`` are the chosen ones (the Colorizer's
+    defaults) and whose ``selection`` records the rule and every candidate. Returns the
+    selection (None, with a warning, for a run that never validated)."""
     run = Path(run)
     found = sorted((run / "evals").glob("step_*.safetensors")) or [run / "model.safetensors"]
     rows = []
@@ -47,28 +50,31 @@ def select_class_model(run: str | Path, *, min_gain_db: float, temperatures: tup
                           "no (checkpoint, T) chosen; validate the run (eval_every > 0) to choose them by rule",
                           stacklevel=2)
             return None
-        for t in temperatures:
-            if f"psnr_T{t:g}" in m:
-                rows.append({"path": str(weights), "step": int(card.get("steps", 0)), "temperature": float(t),
-                             "psnr": float(m[f"psnr_T{t:g}"]), "psnr_gray": float(m["psnr_gray"]),
-                             "colorfulness": float(m[f"colorfulness_T{t:g}"])})
+        for c in corrections:
+            for t in temperatures:
+                key = setting_name(t, c)
+                if f"psnr_{key}" in m:
+                    rows.append({"path": str(weights), "step": int(card.get("steps", 0)), "temperature": float(t),
+                                 "correction": float(c), "psnr": float(m[f"psnr_{key}"]),
+                                 "psnr_gray": float(m["psnr_gray"]), "colorfulness": float(m[f"colorfulness_{key}"])})
     if not rows:
-        raise LessonsError(f"no candidate of {run} was scored at the temperatures {list(temperatures)}")
+        raise LessonsError(f"no candidate of {run} was scored at the temperatures {list(temperatures)} "
+                           f"and corrections {list(corrections)}")
     ok = [r for r in rows if r["psnr"] - r["psnr_gray"] >= min_gain_db]
     pick = max(ok, key=lambda r: r["colorfulness"]) if ok else max(rows, key=lambda r: r["psnr"])
-    rule = (f"the most colourful (checkpoint, T) with validation PSNR >= the gray input's + {min_gain_db:g} dB "
-            f"(none met it: the best PSNR)" if not ok else
-            f"the most colourful (checkpoint, T) with validation PSNR >= the gray input's + {min_gain_db:g} dB")
+    rule = (f"the most colourful (checkpoint, T, correction) with validation PSNR >= the gray input's + "
+            f"{min_gain_db:g} dB" + ("" if ok else " (none met it: the best PSNR)"))
     src = Path(pick["path"])
     shutil.copyfile(src, run / "selected.safetensors")
     card = json.loads(src.with_suffix(".json").read_text())
-    card.setdefault("classes", {})["temperature"] = pick["temperature"]
+    card.setdefault("classes", {}).update(temperature=pick["temperature"], correction=pick["correction"])
     sel = {"rule": rule, "from": src.name, **{k: v for k, v in pick.items() if k != "path"},
            "candidates": [{k: v for k, v in r.items() if k != "path"} for r in rows]}
     card["selection"] = sel
     (run / "selected.json").write_text(json.dumps(card, indent=2))
-    print(f"selected {src.name} at T = {pick['temperature']:g}: {rule} (PSNR {pick['psnr']:.2f} dB, gray "
-          f"{pick['psnr_gray']:.2f}; colourfulness {pick['colorfulness']:.1f})", flush=True)
+    print(f"selected {src.name} at T = {pick['temperature']:g}, correction {pick['correction']:g}: {rule} "
+          f"(PSNR {pick['psnr']:.2f} dB, gray {pick['psnr_gray']:.2f}; colourfulness {pick['colorfulness']:.1f})",
+          flush=True)
     return sel
 
 
@@ -164,6 +170,13 @@ class ColorizationRecipe(Recipe):
     #: the temperatures each validation also scores (psnr_T*, colorfulness_T*); the selection
     #: rule picks the checkpoint and T among them
     temperatures: tuple = (1.0, 0.77, 0.58, 0.45, 0.38, 0.3, 0.2)
+    #: the prior correction of validation's headline metrics, the samples and the card: the
+    #: share of the class rebalancing undone before decoding (0 = the head as trained, Zhang et
+    #: al.; 1 = undone; lessons_lib.color.classes.correct_logits)
+    class_correction: float = 0.0
+    #: the corrections each validation also scores, with every temperature (psnr_T*_c*); the
+    #: selection rule picks (checkpoint, T, correction) among them
+    class_corrections: tuple = (0.0, 0.25, 0.5, 0.75, 1.0)
     #: the rule's fidelity floor: the pair (checkpoint, T) must keep the validation PSNR at least
     #: this many dB above the gray input (issue 11's target is 0.5 dB on test photos; the margin
     #: leaves room for the select set being easier or harder than them)
@@ -282,6 +295,9 @@ class ColorizationRecipe(Recipe):
             if not (self.temperature > 0 and all(t > 0 for t in self.temperatures)):
                 raise LessonsError(f"temperatures must be > 0 (1 = the mean, near 0 = the mode), got "
                                    f"{self.temperature} and {list(self.temperatures)}")
+            if not all(0.0 <= c <= 1.0 for c in (self.class_correction, *self.class_corrections)):
+                raise LessonsError(f"prior corrections are shares of the rebalancing undone, in [0, 1], got "
+                                   f"{self.class_correction} and {list(self.class_corrections)}")
             if self.class_neighbours < 1 or self.class_sigma < 0 or not 0.0 < self.class_lambda <= 1.0:
                 raise LessonsError(f"class_neighbours >= 1, class_sigma >= 0 and class_lambda in (0, 1] "
                                    f"(paper: 5, 5, 0.5), got {self.class_neighbours}, {self.class_sigma}, "
@@ -315,21 +331,28 @@ class ColorizationRecipe(Recipe):
                                    "set keep_evals=True (and eval_every > 0)")
 
     def after_training(self, result: Any) -> None:
-        """With ``select_psnr_tolerance``: pick the run's model by rule and store it as
-        ``RUN/selected.safetensors`` (+ card with the rule and every candidate), which the
-        zoo ships in place of the last step's ``model.safetensors``."""
+        """With ``select_psnr_tolerance`` (or a class head): pick the run's model by rule and
+        store it as ``RUN/selected.safetensors`` (+ card with the rule and every candidate),
+        which the zoo ships in place of the last step's ``model.safetensors``."""
+        self.after_revalidation(Path(result.out))
+
+    def after_revalidation(self, out: Path) -> None:
+        """The selection rule over the models kept at validation (a class head's: the
+        (checkpoint, T, correction) setting; else :func:`select_eval` with
+        ``select_psnr_tolerance``)."""
         if self.head == "classes":
-            select_class_model(result.out, min_gain_db=self.select_min_gain_db, temperatures=self.temperatures)
+            select_class_model(out, min_gain_db=self.select_min_gain_db, temperatures=self.temperatures,
+                               corrections=self.class_corrections)
             return
         if self.select_psnr_tolerance is None:
             return
-        choice = select_eval(result.out, tolerance=self.select_psnr_tolerance)
+        choice = select_eval(out, tolerance=self.select_psnr_tolerance)
         src = Path(choice["path"])
-        shutil.copyfile(src, result.out / "selected.safetensors")
+        shutil.copyfile(src, out / "selected.safetensors")
         card = json.loads(src.with_suffix(".json").read_text())
         card["selection"] = {k: v for k, v in choice.items() if k != "path"}
         card["selection"]["from"] = src.name
-        (result.out / "selected.json").write_text(json.dumps(card, indent=2))
+        (out / "selected.json").write_text(json.dumps(card, indent=2))
         print(f"selected {src.name}: {choice['rule']} (PSNR {choice['psnr']:.2f} dB, best "
               f"{choice['best_psnr']:.2f}; colourfulness {choice['colorfulness']:.1f})", flush=True)
 

@@ -23,7 +23,8 @@ all, plain L1 regression (seed 003's "CNN (U-Net)" models).
 The head is swappable too (issue 25): ``head="ab"`` regresses ab (tanh), ``head="classes"``
 predicts logits over Q colour bins and learns them with the class-rebalanced cross-entropy
 of Zhang, Isola & Efros 2016 (:mod:`lessons_lib.color.classes`, :mod:`lessons_lib.losses.classes`);
-its ab, for D, the metrics and the samples, is the annealed mean at ``recipe.temperature``.
+its ab, for D, the metrics and the samples, is the annealed mean at ``recipe.temperature``
+after the prior correction ``recipe.class_correction``.
 The bins and their prior are measured on the training photos (:func:`colour_histogram`)
 unless ``recipe.class_prior`` names a file that holds them.
 """
@@ -44,7 +45,7 @@ from ..train.task import Task
 from .inputs import generator_input, generator_input_kind
 from ..checkpoints import load_model
 from ..color import AB_SCALE, lab_normalized_to_rgb
-from ..color.classes import ColourClasses, annealed_mean, grid_histogram
+from ..color.classes import ColourClasses, decode_classes, grid_histogram, setting_name
 from ..data import ColorizationDataset, lab_batch, open_source, select_split
 from ..data.sources import SELECT_SEED
 from ..losses import (PerceptualLoss, gan_loss, gradient_penalty, identity_loss, identity_target, l1_loss,
@@ -385,18 +386,18 @@ class ColorizationTask(Task):
 
     # ------------------------------------------------------------------ one step
     def decode(self, out: torch.Tensor, temperature: float | None = None,
-               size: tuple[int, int] | None = None) -> torch.Tensor:
+               size: tuple[int, int] | None = None, correction: float | None = None) -> torch.Tensor:
         """G's output -> its colours in model space: the output itself for an ab/RGB head; for
-        a class head the annealed mean of the logits ``(B, Q, h, w)`` at ``temperature``
-        (default ``recipe.temperature``) as ab / 110 ``(B, 2, H, W)``, upsampled (bilinear)
-        to ``size`` when the head predicts at a lower resolution (differentiable)."""
+        a class head :func:`~lessons_lib.color.classes.decode_classes` of the logits
+        ``(B, Q, h, w)`` at ``temperature`` and prior ``correction`` (defaults: the recipe's
+        ``temperature`` and ``class_correction``) as ab / 110 ``(B, 2, H, W)``, upsampled to
+        ``size`` when the head predicts at a lower resolution (differentiable)."""
         if not self.class_head:
             return out
-        t = self.recipe.temperature if temperature is None else temperature
-        ab = annealed_mean(out, self.classes.centres.to(out.device) / AB_SCALE, t)
-        if size is not None and tuple(ab.shape[-2:]) != tuple(size):
-            ab = F.interpolate(ab, size=size, mode="bilinear", align_corners=False)
-        return ab
+        r = self.recipe
+        return decode_classes(out, self.classes, r.temperature if temperature is None else temperature,
+                              correction=r.class_correction if correction is None else correction,
+                              size=size, scale=AB_SCALE)
 
     def forward(self, data: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         out = self.nets["G"](self.g_input(data["cond"], data.get("hints")))   # (B, 2|3|Q, H, W)
@@ -495,10 +496,11 @@ class ColorizationTask(Task):
             row = _flatten(colorization_report(pred, truth))
             if self.class_head:  # the temperature sweep the after-training rule chooses T from
                 row["psnr_gray"] = float(psnr(self.to_rgb(cond, torch.zeros_like(target)), truth))
-                for t in self.recipe.temperatures:
-                    rgb_t = self.to_rgb(cond, self.decode(out, t, size=hw))
-                    row[f"psnr_T{t:g}"] = float(psnr(rgb_t, truth))
-                    row[f"colorfulness_T{t:g}"] = float(colorfulness(rgb_t))
+                for c in self.recipe.class_corrections:
+                    for t in self.recipe.temperatures:
+                        rgb_t = self.to_rgb(cond, self.decode(out, t, size=hw, correction=c))
+                        row[f"psnr_{setting_name(t, c)}"] = float(psnr(rgb_t, truth))
+                        row[f"colorfulness_{setting_name(t, c)}"] = float(colorfulness(rgb_t))
             acc.add(row, batch.shape[0])
         return {"n_images": float(acc.n), **acc.means()} if acc.n else {}
 
@@ -524,10 +526,10 @@ class ColorizationTask(Task):
                                            else f"{r.features} (not loaded yet)")
         if r.init_g:
             info["init_g"] = r.init_g
-        if self.class_head:   # what the Colorizer decodes with: the bins and the default T
+        if self.class_head:   # what the Colorizer decodes with: the bins, the default T and correction
             info["head"] = "classes"
             info["classes"] = {**self.colour_classes().to_dict(), "temperature": r.temperature,
-                               "neighbours": r.class_neighbours}
+                               "correction": r.class_correction, "neighbours": r.class_neighbours}
         if r.select_fraction > 0:
             info["select"] = {"fraction": r.select_fraction, "of": f"{r.data} {r.train_split}",
                               "seed": SELECT_SEED, "excluded_from_training": True,

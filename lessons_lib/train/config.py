@@ -258,6 +258,11 @@ class Recipe:
         """Called by :func:`run_recipe` (and so by ``lessons train``) with the finished
         run's TrainResult; nothing by default (``feature_net`` ships its weights here)."""
 
+    def after_revalidation(self, out: Path) -> None:
+        """Called by :func:`~lessons_lib.recipes.revalidate_run` once the models a run kept at
+        validation are scored again (``lessons train RECIPE --out RUN --revalidate``): a recipe
+        that chooses among them by rule chooses again; nothing by default."""
+
     def validate(self) -> None:
         """Raise :class:`LessonsError` for a bad value; subclasses check their choices."""
         check_field_types(self, skip=("train",))

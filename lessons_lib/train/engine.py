@@ -68,6 +68,8 @@ __all__ = [
     "TrainingDiverged",
     "TrainingInterrupted",
     "train",
+    "revalidate",
+    "validation_metrics",
     "resolve_device",
     "resolve_amp",
     "lr_factor",
@@ -499,17 +501,10 @@ class Trainer:
         return metrics
 
     def _evaluate_now(self, step: int) -> dict[str, float]:
-        ds = self.task.dataset("val", False)
-        if ds is None:
+        with self._autocast():
+            numeric = validation_metrics(self.task, self.cfg, self.device, self.num_workers)
+        if not numeric:
             return {}
-        loader = DataLoader(ds, batch_size=self.cfg.batch_size, shuffle=False, num_workers=self.num_workers,
-                            pin_memory=self.device.type == "cuda")
-        with eval_mode(self.task.nets), torch.no_grad(), isolated_rng(self.cfg.seed, self.device), \
-                self._autocast():
-            metrics = dict(self.task.evaluate(loader))
-        if not metrics:
-            return {}
-        numeric = {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
         self.val_log.write({"step": step, "epoch": round(self.data_pos / self.per_epoch, 4),
                             "wall_s": round(self._wall(), 1), "cpu_s": round(self._cpu(), 1), **numeric})
         if self.cfg.keep_evals:
@@ -796,6 +791,54 @@ class Trainer:
                f"{self.ckpt_path}; continue with --resume (Python: resume=True) and the same --out")
         self._say(msg)
         raise TrainingInterrupted(msg) from None
+
+
+def validation_metrics(task: Task, config: TrainConfig, device: torch.device,
+                       num_workers: int = 0) -> dict[str, float]:
+    """The task's validation metrics (its ``evaluate`` over its validation set, the nets in
+    eval mode, the RNGs seeded by ``config.seed``); {} without a validation set. The one
+    validation of a training run and of :func:`revalidate`."""
+    ds = task.dataset("val", False)
+    if ds is None:
+        return {}
+    loader = DataLoader(ds, batch_size=config.batch_size, shuffle=False, num_workers=num_workers,
+                        pin_memory=device.type == "cuda")
+    with eval_mode(task.nets), torch.no_grad(), isolated_rng(config.seed, device):
+        metrics = dict(task.evaluate(loader))
+    return {k: float(v) for k, v in metrics.items() if isinstance(v, (int, float))}
+
+
+def revalidate(task: Task, config: TrainConfig) -> list[Path]:
+    """Score again every model a finished run kept at its validations (``OUT/evals/step_*``,
+    ``keep_evals``) with ``task`` as it is now - a new metric, a wider decoding grid - and
+    write the new metrics into their cards (the old ones kept beside, under
+    ``metrics_before``). No training; the weights are not touched. Returns the cards."""
+    from ..checkpoints import load_model, write_card
+
+    out = Path(config.out)
+    found = sorted((out / "evals").glob("step_*.safetensors"))
+    if not found:
+        raise LessonsError(f"{out} holds no models kept at validation (evals/step_*.safetensors): revalidation "
+                           "scores those; train with keep_evals=True and eval_every > 0")
+    device = resolve_device(config.device)
+    task.setup(device)
+    net = task.nets[task.export_key]
+    cards = []
+    for weights in found:
+        kept, card = load_model(weights, device=device)
+        try:
+            net.load_state_dict(kept.state_dict(), strict=True)
+        except RuntimeError as e:
+            raise LessonsError(f"{weights} does not fit the recipe's {task.export_key}: {str(e).splitlines()[0]}; "
+                               "revalidate a run with the recipe it was trained with (lessons train RECIPE --out "
+                               "RUN --revalidate reads it from the run)") from None
+        metrics = validation_metrics(task, config, device)
+        card["metrics_before"] = card.get("metrics", {})
+        card["metrics"] = metrics
+        cards.append(write_card(weights, card))
+        print(f"revalidated {weights.name}: " + ", ".join(f"{k} {_fmt(v)}" for k, v in list(metrics.items())[:6]),
+              flush=True)
+    return cards
 
 
 class _NonFinite(Exception):
