@@ -3,7 +3,7 @@ colour-class model's temperature lies against it (issue 25).
 
     python benchmarks/colour_frontier.py [--gains 1,1.2,1.4,1.6] [--models nogan,nogan_warm]
     python benchmarks/colour_frontier.py --classes runs/classes/selected.safetensors \\
-        [--temperatures 1,0.77,0.58,0.45,0.38,0.3,0.2] [--models nogan]
+        [--temperatures 1,0.77,0.58,0.45,0.38,0.3,0.2] [--corrections 0,0.5,1] [--models nogan]
     python benchmarks/colour_frontier.py --quick --classes RUN   # 8 photos per set: a check in a minute
 
 A colorizer trained with L1 paints the median of the plausible colours: too timid. Two
@@ -11,7 +11,8 @@ ways to add colour to it are measured on the same held-out photos: the GAN phase
 against its warm start ``nogan_warm``) and a plain gain on the predicted ab
 (``Colorizer(chroma=g)``, ``lessons colorize --chroma g``). A colour-class model (Zhang,
 Isola & Efros 2016; ``lessons train classes``) is measured over its decoding temperature
-(``Colorizer(temperature=T)``, ``lessons colorize --temperature T``): one curve per model.
+(``Colorizer(temperature=T)``, ``lessons colorize --temperature T``): one curve per prior
+correction (``Colorizer(correction=c)``; default: the one its card chose).
 
 For each model, setting and held-out set (the default colorizer's: scenes8 val, imagenet1k
 val, all of cbsd68; 160 px, colorized as ``lessons colorize`` does) it prints PSNR against
@@ -43,6 +44,18 @@ def _floats(text: str) -> list[float]:
     return [float(v) for v in text.split(",") if v.strip()]
 
 
+def _class_curve(name: str, correction: float) -> str:
+    """The name of one of the class model's curves: its T at one prior correction."""
+    return f"{name} c={correction:g}"
+
+
+def _corrections(args, path) -> list[float]:
+    """The prior corrections to draw a T-curve at: --corrections, else the card's own."""
+    if args.corrections:
+        return _floats(args.corrections)
+    return [Colorizer(path, device="cpu").correction]
+
+
 def _curves(args, size: int, sets: list[str]) -> list[dict[str, Any]]:
     """Every (set, model, setting) row: the regression models over the chroma gain, the class
     model over the temperature; the gray input scored once per set."""
@@ -57,8 +70,9 @@ def _curves(args, size: int, sets: list[str]) -> list[dict[str, Any]]:
         if args.classes:
             path = zoo.resolve_model("colorization", None, args.classes) if Path(args.classes).exists() \
                 else zoo.model_path(args.classes)
-            runs += [(args.classes_name, "temperature", t, Colorizer(path, device="cpu", temperature=t))
-                     for t in _floats(args.temperatures)]
+            runs += [(_class_curve(args.classes_name, c), "temperature", t,
+                      Colorizer(path, device="cpu", temperature=t, correction=c))
+                     for c in _corrections(args, path) for t in _floats(args.temperatures)]
         for name, knob, value, colorizer in runs:
             res = evaluate_colorizer(colorizer, source, split, size=size, baseline=gray is None, limit=args.limit)
             m, gray = res["model"], gray or res["gray_baseline"]
@@ -129,6 +143,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--classes-name", default="classes", help="its name in the table and the plot")
     ap.add_argument("--temperatures", default="1,0.77,0.58,0.45,0.38,0.3,0.2",
                     help="the class model's decoding temperatures, comma-separated")
+    ap.add_argument("--corrections", default=None,
+                    help="the class model's prior corrections, one T-curve each, comma-separated (default: the "
+                         "one its card chose)")
     ap.add_argument("--sets", default=None, help="held-out sources, comma-separated (default: the default "
                                                  "colorizer's: scenes8, imagenet1k, cbsd68)")
     ap.add_argument("--limit", type=int, default=None, help="photos per set (default: all)")
@@ -158,17 +175,19 @@ def main(argv: list[str] | None = None) -> int:
     result: dict[str, Any] = {"machine": info, "size": size, "limit": args.limit, "rows": rows}
     if args.classes:
         regression = args.models.split(",")[0].strip()
-        moves = frontier_moves(rows, regression, args.classes_name)
-        result["frontier_moves"] = moves
-        lines += ["", f"Does the frontier move? ({args.classes_name} over T against {regression} over its gain, "
-                      "at the same PSNR)"]
-        for s, m in moves.items():
-            if m["moves"] is None:
-                lines.append(f"- {s}: the two curves' PSNR ranges do not overlap")
-            else:
-                worst = min(m["margins"], key=lambda x: x["margin"])
-                lines.append(f"- {s}: {'yes' if m['moves'] else 'no'}; the smallest margin "
-                             f"{100 * worst['margin']:+.0f} points at T = {worst['temperature']:g}")
+        result["frontier_moves"] = {}
+        for curve in dict.fromkeys(r["model"] for r in rows if r["knob"] == "temperature"):
+            moves = frontier_moves(rows, regression, curve)
+            result["frontier_moves"][curve] = moves
+            lines += ["", f"Does the frontier move? ({curve} over T against {regression} over its gain, "
+                          "at the same PSNR)"]
+            for s, m in moves.items():
+                if m["moves"] is None:
+                    lines.append(f"- {s}: the two curves' PSNR ranges do not overlap")
+                else:
+                    worst = min(m["margins"], key=lambda x: x["margin"])
+                    lines.append(f"- {s}: {'yes' if m['moves'] else 'no'}; the smallest margin "
+                                 f"{100 * worst['margin']:+.0f} points at T = {worst['temperature']:g}")
     print("\n".join(lines))
     out = Path(args.out)
     write_json(result, out)

@@ -24,11 +24,10 @@ the step's own (no optimiser, no data loading), so the MFU is the honest fractio
 peak that went into the networks; the loader, Lab conversion, validation and the small
 nets' kernel launches are what the rest was spent on.
 
-Models that are not shipped yet (:data:`UNSHIPPED`: the colour-class head of issue 25) run
-only when ``--only`` names them; they are trained and measured, and their run keeps the
-model its recipe's rule chose (``RUN/selected.safetensors``, validated on the select set),
-for ``benchmarks/colour_frontier.py --classes`` and a later ``zoo`` entry. With ``--only``
-the selected stages share all of ``--minutes`` (their shares are rescaled to sum to 1).
+The colour-class model of issue 25 (``classes``) ships like the others: its run keeps the
+model its recipe's rule chose on the select set (``RUN/selected.safetensors``), which
+:func:`lessons_lib.zoo.ship` stores. With ``--only`` the selected stages share all of
+``--minutes`` (their shares are rescaled to sum to 1).
 
 The restorer's faces (celeba10k, 89 x 109 px) stay at 64 px: a larger size would only
 upscale them. On the CPU (``--device cpu``) the MFU column is left empty.
@@ -54,7 +53,8 @@ PEAK_BF16_TFLOPS = {"H200": 989.4, "H100": 989.4, "A100": 312.0, "L40S": 362.1, 
                     "A10": 125.0, "RTX 4090": 165.2, "RTX 3090": 71.0, "V100": 125.0, "T4": 65.0}
 
 #: What changes on a GPU (sizes, widths, batches), per model and stage; everything else is
-#: the shipped spec's. ``share``: the stage's part of the time budget.
+#: the shipped spec's. ``share``: the stage's part of the time budget (rescaled so that the
+#: models of one run share all of ``--minutes``).
 GPU_PLAN: dict[str, dict[str, dict[str, Any]]] = {
     "nogan": {
         "nogan_pretrain": dict(size=128, g_base=32, batch_size=64, eval_every=0, share=0.17),
@@ -71,12 +71,8 @@ GPU_PLAN: dict[str, dict[str, dict[str, Any]]] = {
     },
 }
 
-#: Trained and measured here but not shipped yet (no zoo spec): model -> {stage: recipe options}.
 #: The colour-class head at 128 px starts afresh (nogan_warm is a 64-px U-Net, one level
 #: shallower), or from this run's nogan_pretrain when ``--only nogan,classes`` trained it first.
-UNSHIPPED: dict[str, dict[str, dict[str, Any]]] = {
-    "classes": {"classes": {}},
-}
 GPU_PLAN["classes"] = {"classes": dict(size=128, g_base=32, batch_size=64, eval_every=100, share=0.15)}
 
 _FIXED = dict(progress=False, sample_every=0, ckpt_every=10**6)
@@ -97,8 +93,8 @@ def peak_tflops(device: torch.device, given: float | None) -> float | None:
 
 
 def _stages(name: str) -> dict[str, dict[str, Any]]:
-    """A model's stages and their recipe options: the zoo spec's, or :data:`UNSHIPPED`'s."""
-    return UNSHIPPED[name] if name in UNSHIPPED else zoo.SPECS[name].stages
+    """A model's stages and their recipe options: the zoo spec's."""
+    return zoo.SPECS[name].stages
 
 
 def _warm_start(name: str, runs: Path, quick: bool) -> dict[str, Any]:
@@ -181,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default=str(OUT_DIR / "gpu_train.json"))
     args = ap.parse_args(argv)
 
-    names = args.only.split(",") if args.only else [n for n in GPU_PLAN if n not in UNSHIPPED]
+    names = args.only.split(",") if args.only else list(GPU_PLAN)
     unknown = [n for n in names if n not in GPU_PLAN]
     if unknown:
         ap.error(f"unknown model(s) {unknown}; choose from {', '.join(GPU_PLAN)}")
@@ -194,10 +190,8 @@ def main(argv: list[str] | None = None) -> int:
     runs = Path(args.runs)
     ship_to = Path(args.ship_to) if args.ship_to else runs / "weights"
     budget_s = args.minutes * 60
-    # with --only, the chosen stages share the whole budget
-    scale = 1.0
-    if args.only:
-        scale = 1.0 / max(sum(GPU_PLAN[n].get(st, {}).get("share", 0.05) for n in names for st in _stages(n)), 1e-9)
+    # the chosen stages share the whole budget (the shares are rescaled to sum to 1)
+    scale = 1.0 / max(sum(GPU_PLAN[n].get(st, {}).get("share", 0.05) for n in names for st in _stages(n)), 1e-9)
     rows: list[dict[str, Any]] = []
     t_all = time.perf_counter()
     for name in names:
@@ -227,10 +221,6 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"{name}/{stage}: {row['steps']} steps in {wall:.0f} s, {row['images_per_s']} images/s, "
                   f"{row['tflop_per_s']} TFLOP/s" + (f", MFU {100 * row['mfu']:.1f}%" if peak else ""), flush=True)
-        if name in UNSHIPPED:   # trained and measured; its rule's choice stays in the run folder
-            print(f"{name}: not shipped (no zoo entry yet); the chosen model is {root / 'selected.safetensors'}",
-                  flush=True)
-            continue
         spec = zoo.SPECS[name]
         used = {st: {**opts, **{k: v for k, v in GPU_PLAN[name].get(st, {}).items() if k != "share"}}
                 for st, opts in spec.stages.items()}

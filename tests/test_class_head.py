@@ -258,9 +258,18 @@ def test_frontier_benchmark_draws_the_class_curve(tiny_run, tmp_path):
                                     "--size", "32", "--out", str(out)]) == 0
     rep = json.loads(out.read_text())
     got = [(r["model"], r["knob"], r["value"]) for r in rep["rows"]]
-    assert got == [("nogan", "chroma", 1.0), ("nogan", "chroma", 1.4), ("classes", "temperature", 1.0),
-                   ("classes", "temperature", 0.1)]
-    cls = {r["value"]: r for r in rep["rows"] if r["model"] == "classes"}
+    assert got == [("nogan", "chroma", 1.0), ("nogan", "chroma", 1.4), ("classes c=0", "temperature", 1.0),
+                   ("classes c=0", "temperature", 0.1)]                     # the card's correction: 0
+    cls = {r["value"]: r for r in rep["rows"] if r["model"] == "classes c=0"}
     assert cls[0.1]["colorfulness"] > cls[1.0]["colorfulness"]
-    assert set(rep["frontier_moves"]) == {"synthetic val"}
+    assert set(rep["frontier_moves"]) == {"classes c=0"}
+    assert set(rep["frontier_moves"]["classes c=0"]) == {"synthetic val"}
     assert out.with_suffix(".png").stat().st_size > 10_000
+    # one T-curve per prior correction asked for
+    assert _frontier_module().main(["--models", "nogan", "--gains", "1", "--classes", str(tiny_run.out),
+                                    "--temperatures", "1", "--corrections", "0,1", "--sets", "synthetic",
+                                    "--limit", "2", "--size", "32", "--out", str(out)]) == 0
+    rep = json.loads(out.read_text())
+    assert [r["model"] for r in rep["rows"]] == ["nogan", "classes c=0", "classes c=1"]
+    c0, c1 = (r for r in rep["rows"] if r["knob"] == "temperature")
+    assert c0["colorfulness"] != c1["colorfulness"]

@@ -243,3 +243,28 @@ def test_checkpoint_rule_reports_other_answers_and_errors():
     assert choose_by_rule([21.0, 22.0], [30.0, 10.0], 0.3) == 1
     with pytest.raises(ValueError, match="one prefer value per fidelity value"):
         choose_by_rule([1.0], [1.0, 2.0], 0.3)
+
+
+def _annealed_good(lg, c, t):
+    return torch.einsum("bqhw,qc->bchw", torch.softmax(lg / t, dim=1), c)
+
+
+def test_annealed_mean_check_accepts_the_equation_and_names_the_mistakes():
+    from lessons_lib.color.classes import annealed_mean
+    from lessons_lib.exercises.lesson02 import check_annealed_mean
+
+    assert check_annealed_mean(_annealed_good)
+
+    def naive(lg, c, t):                    # exp without the max subtracted: overflows at T = 0.05
+        e = torch.exp(lg / t)
+        return torch.einsum("bqhw,qc->bchw", e / e.sum(1, keepdim=True), c)
+    r = check_annealed_mean(naive)
+    assert not r and "overflows" in str(r) and "NaN or infinite" in str(r)
+    r = check_annealed_mean(lambda lg, c, t: torch.einsum("bqhw,qc->bchw", torch.softmax(lg * t, 1), c))
+    assert not r and "multiplied the logits by T" in str(r)
+    r = check_annealed_mean(lambda lg, c, t: c[lg.argmax(1)].permute(0, 3, 1, 2))
+    assert not r and "that is the mode" in str(r)
+    r = check_annealed_mean(lambda lg, c, t: torch.einsum("bqhw,qc->bchw", torch.softmax(lg, 1), c))
+    assert not r and "the mean at T = 1 whatever T is" in str(r)
+    r = check_annealed_mean(lambda lg, c, t: annealed_mean(lg, c, t))
+    assert not r and "annealed_mean" in str(r)

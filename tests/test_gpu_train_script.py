@@ -36,9 +36,9 @@ def test_gpu_train_quick_on_the_cpu_trains_measures_and_ships(tmp_path):
         assert "synthetic" in card["shipped"]["metrics_heldout"]
 
 
-def test_gpu_train_quick_trains_the_unshipped_class_head(tmp_path):
+def test_gpu_train_quick_trains_and_ships_the_class_head(tmp_path):
     """--only classes: the colour-class head (issue 25) is trained and measured, validated on
-    the select set, its rule's choice kept in the run, and nothing is shipped."""
+    the select set, and the model its rule chose is shipped with its T."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1"}
     out = tmp_path / "gpu.json"
     proc = subprocess.run(
@@ -52,4 +52,7 @@ def test_gpu_train_quick_trains_the_unshipped_class_head(tmp_path):
     card = json.loads((tmp_path / "runs" / "classes" / "selected.json").read_text())
     assert card["head"] == "classes" and card["select"]["validation"] is True
     assert card["selection"]["temperature"] == card["classes"]["temperature"]
-    assert not (tmp_path / "runs" / "weights").exists()                  # not shipped
+    shipped = json.loads((tmp_path / "runs" / "weights" / "classes.json").read_text())
+    assert shipped["classes"]["temperature"] == card["classes"]["temperature"]
+    assert shipped["classes"]["correction"] == card["classes"]["correction"]
+    assert shipped["shipped"]["training"]["selection"]["step"] == card["selection"]["step"]

@@ -27,9 +27,11 @@ def test_every_spec_is_shipped_with_a_full_card():
         assert info["metrics_samples"]["n_images"] == len(zoo.SPECS[name].sample_photos)
 
 
-def test_shipped_weights_are_half_precision_and_under_60_mb():
+def test_shipped_weights_are_half_precision_and_under_75_mb():
+    # 60 MB until issue 25: the colour-class model (14 MB), the one whose temperature a visitor
+    # turns in the demo, did not fit beside nogan and its warm start
     total = sum(f.stat().st_size for f in zoo.WEIGHTS_DIR.rglob("*") if f.is_file())
-    assert total < 60 * 2**20, f"lessons_lib/weights holds {total / 2**20:.1f} MB"
+    assert total < 75 * 2**20, f"lessons_lib/weights holds {total / 2**20:.1f} MB"
     for f in zoo.WEIGHTS_DIR.rglob("*.json"):
         card = json.loads(f.read_text())
         if "dtype" in card:

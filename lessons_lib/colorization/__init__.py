@@ -120,7 +120,8 @@ Models are loaded lazily, on the first call, never at import.
 from __future__ import annotations
 
 from .colorizer import HINT_SIZE, MAX_CHROMA, Colorizer
-from .evaluation import evaluate_colorizer, format_evaluation, hint_curve, simulated_hint_maps
+from .evaluation import evaluate_colorizer, format_evaluation, hint_curve, hint_locality, simulated_hint_maps
 
 __all__ = ["Colorizer", "HINT_SIZE", "MAX_CHROMA", "evaluate_colorizer", "format_evaluation", "hint_curve",
+           "hint_locality",
            "simulated_hint_maps"]

@@ -13,6 +13,7 @@ from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
 from .inputs import G_INPUTS, generator_input, generator_input_kind
 from ..color import AB_SCALE, L_SCALE, normalize_lab, rgb_to_lab, rgb_uint8_to_lab
 from ..color.classes import ColourClasses, correct_logits, decode_classes
+from .confine import Confinement, confine_hints
 from ..data import image_to_tensor
 from ..data.hints import HintPoints, check_hints, downsample_hints, paint_hints
 from ..metrics import mean_pairwise_distance, psnr
@@ -60,6 +61,10 @@ class Colorizer(Pipeline):
             Efros 2016): the annealed mean's T, > 0. 1 = the mean of the predicted colour
             distribution (the best PSNR, pale), towards 0 its mode (vivid, spotty); None =
             the T its card chose on the select set. Given for another model, it is refused.
+        confine: a hint model only: keep each hint on its object by an edge-aware
+            confinement of what the hints change (:mod:`lessons_lib.colorization.confine`):
+            True / a dict of ``sigma``, ``beta``, ``pull`` / False; "card" (the default) = the
+            card's ``"confine"`` (the shipped hint model's is on).
         correction: a colour-class model's prior correction in [0, 1], the share of the class
             rebalancing undone before decoding (0 = the head as trained, 1 = undone: paler,
             better PSNR); None = the card's (chosen with T on the select set).
@@ -75,9 +80,12 @@ class Colorizer(Pipeline):
     def __init__(self, weights: str | os.PathLike, device: str | torch.device = "auto", *,
                  max_pixels: int = MAX_PIXELS, band_pixels: int = BAND_PIXELS, chroma: float = 1.0,
                  hint_size: int = HINT_SIZE, temperature: float | None = None,
-                 correction: float | None = None) -> None:
+                 correction: float | None = None, confine: Any = "card") -> None:
         super().__init__(weights, device, max_pixels=max_pixels)
         self.temperature = None if temperature is None else check_temperature(temperature)
+        self._confine = confine
+        if confine not in (None, "card"):   # checked here, so a bad value fails before any photo
+            Confinement.from_value(confine)
         if correction is not None:   # checked here, so a bad value fails before any photo
             correct_logits(torch.zeros(1, 1, 1, 1), torch.ones(1), correction)
         self._correction = None if correction is None else float(correction)
@@ -173,6 +181,16 @@ class Colorizer(Pipeline):
         if self._classes is None:
             self._classes = ColourClasses.from_dict(self.card.get("classes") or {})
         return self._classes
+
+    @property
+    def confinement(self) -> Confinement | None:
+        """A hint model's edge-aware confinement of its hints (:mod:`.confine`): the
+        Colorizer's ``confine``, else the card's ``"confine"`` (None: the network's answer as
+        it is)."""
+        if not self.takes_hints:
+            return None
+        value = self.card.get("confine") if self._confine == "card" else self._confine
+        return Confinement.from_value(value)
 
     @property
     def correction(self) -> float:
@@ -272,11 +290,15 @@ class Colorizer(Pipeline):
         h, w = L.shape[-2:]
         small = L if (h, w) == (s, s) else F.interpolate(L, size=(s, s), mode="bilinear",
                                                            align_corners=False, antialias=True)
+        given = hints
         if hints is not None:
             hints = downsample_hints(hints.to(self.device, torch.float32), (s, s))
-        ab = self._run_generator(small, seed, hints, temperature)
-        if (h, w) != (s, s):
-            ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
+        full = lambda ab: ab if (h, w) == (s, s) else F.interpolate(  # noqa: E731
+            ab, size=(h, w), mode="bilinear", align_corners=False)
+        ab = full(self._run_generator(small, seed, hints, temperature))
+        if hints is not None and self.confinement is not None:   # keep each hint on its object
+            free = full(self._run_generator(small, seed, None, temperature))
+            ab = confine_hints(L, given.to(self.device, torch.float32), free, ab, self.confinement)
         return ab
 
     def colorize_tensor(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None,

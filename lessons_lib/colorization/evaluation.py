@@ -230,7 +230,9 @@ def hint_locality(colorizer: Colorizer, photos: Sequence[torch.Tensor], *, seed:
         if not fits:
             continue
         region = seg == fits[int(rng.integers(len(fits)))]
-        y, x = np.unravel_index(int(distance_transform_edt(region).argmax()), region.shape)
+        # the deepest pixel of the region, its distance to the photo's border counted too
+        depth = distance_transform_edt(np.pad(region, 1))[1:-1, 1:-1]
+        y, x = np.unravel_index(int(depth.argmax()), region.shape)
         L, _ = lab_batch(rgb[None], colorizer.device)
         ab0 = colorizer.predict_ab(L)[0].cpu() * AB_SCALE                           # (2, H, W) Lab units
         picked = _far_colour((float(L[0, 0, y, x]) + 1.0) * 50.0, ab0[:, y, x], min_shift, rng)

@@ -18,7 +18,7 @@ from ._core import (CallWatch, Case, Mistake, Result, check_function, check_valu
 from .lesson00 import check_gray_keeps_L, check_lab_denormalization, check_lab_normalization
 from .lesson01 import (check_discriminator_loss, check_equilibrium_value, check_gan_step, check_generator_loss,
                        check_optimal_discriminator, game_value, optimal_discriminator)
-from .lesson02 import check_checkpoint_rule, check_generator_objective
+from .lesson02 import check_annealed_mean, check_checkpoint_rule, check_generator_objective
 from .lesson03 import check_patchgan_receptive_field, check_receptive_field
 from .lesson04 import check_mlpconv_block, check_mlpconv_parameters, check_pointwise_linear
 from .lesson05 import check_lsgan_d_loss, check_lsgan_g_loss
@@ -53,6 +53,7 @@ __all__ = [
     "check_gan_step",
     "check_generator_objective",
     "check_checkpoint_rule",
+    "check_annealed_mean",
     "check_receptive_field",
     "check_patchgan_receptive_field",
     "check_pointwise_linear",

@@ -1,5 +1,6 @@
-"""Lesson 02's exercises: the pix2pix generator objective (GAN term + lambda * L1), and
-NoGAN's rule for choosing the shipped checkpoint (section 8, "a good model on a laptop")."""
+"""Lesson 02's exercises: the pix2pix generator objective (GAN term + lambda * L1), NoGAN's
+rule for choosing the shipped checkpoint (section 8, "a good model on a laptop"), and the
+annealed mean that decodes a colour-class head (section 9, Zhang, Isola & Efros 2016)."""
 from __future__ import annotations
 
 from typing import Callable
@@ -8,10 +9,12 @@ import torch
 import torch.nn.functional as F
 
 from ..checkpoints import choose_by_rule, select_eval
+from ..color.classes import annealed_distribution, annealed_mean, decode_classes
 from ..losses import GANLoss, gan_loss, l1_loss
 from ._core import Case, Mistake, Result, check_function, run_student
 
-__all__ = ["check_generator_objective", "pix2pix_generator_objective", "check_checkpoint_rule"]
+__all__ = ["check_generator_objective", "pix2pix_generator_objective", "check_checkpoint_rule",
+           "check_annealed_mean"]
 
 
 def pix2pix_generator_objective(
@@ -193,3 +196,39 @@ def check_checkpoint_rule(fn: Callable[[list, list, float], int]) -> Result:
         return Result(exercise, False, [f"on '{name}' (PSNR {psnr}, colourfulness {colour}, tolerance {tol}) "
                                         f"you chose index {answers[wrong_at[0]]}, the rule chooses {wants[wrong_at[0]]}."])
     return Result(exercise, True, [], f"matches lessons_lib.checkpoints.choose_by_rule on {len(_RULE_CASES)} cases.")
+
+
+# --------------------------------------------------------------------------- section 9
+def _annealed_cases() -> list[Case]:
+    g = torch.Generator().manual_seed(2)
+    centres = torch.tensor([[0.0, 0.0], [40.0, 10.0], [-30.0, 50.0], [10.0, -60.0], [70.0, 70.0]])
+    logits = torch.randn(2, 5, 3, 4, generator=g) * 2.0
+    sharp = torch.tensor([900.0, 0.0, -900.0, 890.0, 5.0]).reshape(1, 5, 1, 1)   # exp() overflows
+    return [Case("T = 1, the mean of the distribution", (logits, centres, 1.0)),
+            Case("T = 0.38, the paper's", (logits, centres, 0.38)),
+            Case("T = 2, warmer than the mean", (logits, centres, 2.0)),
+            Case("logits of +-900 at T = 0.05 (a naive exp overflows)", (sharp, centres, 0.05))]
+
+
+_ANNEALED_MISTAKES = [
+    Mistake("you multiplied the logits by T; the annealed distribution divides log z by T "
+            "(f_T = softmax(logits / T)), so a small T sharpens it.",
+            lambda lg, c, t: torch.einsum("bqhw,qc->bchw", torch.softmax(lg * t, 1), c)),
+    Mistake("that is the mode (the most likely bin) at every T; the annealed mean is the mean of the "
+            "bin centres under softmax(logits / T), which only tends to the mode as T -> 0.",
+            lambda lg, c, t: c[lg.argmax(1)].permute(0, 3, 1, 2)),
+    Mistake("that is the mean at T = 1 whatever T is: divide the logits by T before the softmax.",
+            lambda lg, c, t: torch.einsum("bqhw,qc->bchw", torch.softmax(lg, 1), c)),
+]
+
+
+def check_annealed_mean(fn: Callable[[torch.Tensor, torch.Tensor, float], torch.Tensor]) -> Result:
+    """Lesson 02, section 9: ``fn(logits (B, Q, H, W), centres (Q, 2), T) -> ab (B, 2, H, W)``,
+    Zhang et al.'s annealed mean (eq. 5): the mean of the bin centres under
+    ``f_T = softmax(logits / T)`` over the Q bins. Compared with
+    :func:`lessons_lib.color.classes.annealed_mean` on four cases, one of which overflows a
+    naive ``exp``; the package's decoders are refused, torch's softmax is allowed."""
+    return check_function(
+        "the annealed mean", fn, annealed_mean, _annealed_cases(), mistakes=_ANNEALED_MISTAKES,
+        output_names=("ab",), atol=1e-3, rtol=1e-4, reference_name="lessons_lib.color.classes.annealed_mean",
+        forbid=(annealed_distribution, decode_classes))

@@ -33,7 +33,7 @@ from .compare import compare_models, format_comparison
 from .models import (HINT_MODEL, RUNS_DIR, SPECS, WEIGHTS_DIR, ShippedSpec, default_model, format_models, get_spec,
                      list_models, model_path, resolve_model)
 from .ship import (HINT_COUNTS, RESTORER_MAX_DROP_DB, choose_restorer_output, heldout_split, sample_diversity,
-                   sample_hint_metric, sample_metric, ship, training_curve)
+                   rescore, sample_hint_metric, sample_metric, score_shipped, ship, training_curve)
 
 __all__ = [
     "get_spec",
@@ -47,6 +47,8 @@ __all__ = [
     "resolve_model",
     "format_models",
     "ship",
+    "rescore",
+    "score_shipped",
     "sample_metric",
     "sample_diversity",
     "sample_hint_metric",

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import LessonsError
+from ..colorization.confine import Confinement
 from ..restoration.bundle import BUNDLE_CARD
 
 
@@ -44,6 +45,10 @@ class ShippedSpec:
     #: its run folder under ``runs/shipped`` when it is not NAME: a warm start is the first
     #: stage of another model's runs, trained once for both
     runs_dir: str | None = None
+    #: keys of the card that say how the stored weights are served, not how they were trained
+    #: (the hint model's ``"confine"``); :func:`~lessons_lib.zoo.ship` writes them before it
+    #: scores, so the card's figures are those of the model as served
+    serving: dict[str, Any] = field(default_factory=dict)
 
     def runs(self) -> Path:
         """Where ``lessons models train/ship NAME`` keeps this model's runs by default."""
@@ -94,6 +99,19 @@ SPECS: dict[str, ShippedSpec] = {
                         "imagenet1k. Without hints it colorizes alone",
             # the recipe's own settings (about 45 minutes on the 2-core CPU; RESULTS.md, issue 14)
             stages={"hints": dict(progress=False)},
+            eval_data=("scenes8", "imagenet1k", "cbsd68"), size=160,
+            # each hint kept on its object by the edge-aware confinement (issue 25, item 4:
+            # lessons_lib.colorization.confine; chosen on select-set photos, RESULTS.md)
+            serving={"confine": Confinement().to_dict()},
+        ),
+        ShippedSpec(
+            name="classes", task="colorization",
+            description="the colour-class colorizer (Zhang, Isola & Efros 2016): nogan_warm's U-Net (32 ch) with a "
+                        "head over 247 ab bins, class-rebalanced cross-entropy, annealed-mean decoding at a "
+                        "temperature T you can turn; 64 px, scenes8 + flowers5 + imagenet1k (the select set left "
+                        "out, which chose its checkpoint, T and prior correction)",
+            # the recipe's own settings: 6,000 steps from nogan_warm (RESULTS.md, issue 25)
+            stages={"classes": dict(progress=False)},
             eval_data=("scenes8", "imagenet1k", "cbsd68"), size=160,
         ),
         ShippedSpec(

@@ -26,7 +26,7 @@ from ..restoration import Restorer, evaluate_restorer
 from ..restoration.bundle import BUNDLE_CARD, export_bundle
 from .models import WEIGHTS_DIR, ShippedSpec, get_spec, model_path
 
-__all__ = ["ship", "select_eval", "choose_restorer_output", "RESTORER_MAX_DROP_DB", "evaluate_spec", "report_summary",
+__all__ = ["ship", "rescore", "score_shipped", "select_eval", "choose_restorer_output", "RESTORER_MAX_DROP_DB", "evaluate_spec", "report_summary",
            "heldout_split", "training_curve", "sample_metric", "sample_diversity", "sample_hint_metric", "HINT_COUNTS"]
 
 # =========================================================================== shipping
@@ -191,7 +191,7 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
         source_weights = chosen if chosen.is_file() else last / "model.safetensors"
         run_card = read_card(source_weights)
         model, _ = load_model(source_weights)
-        target = save_model(model, dest / name, {**run_card, "name": name}, half=True)
+        target = save_model(model, dest / name, {**run_card, "name": name, **spec.serving}, half=True)
         keys = ("recipe", "data", "size", "steps", "epochs", "images_seen", "wall_time_s", "cpu_time_s",
                 "hardware", "command")
         training = {k: run_card.get(k) for k in keys}
@@ -226,12 +226,6 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
             best_card = read_card(best)
             training["fusion"]["shipped_step"] = best_card.get("step", best_card.get("steps"))
         training.update(data=spec.stages["nafnet"]["data"], size=spec.size, command=command or spec.command)
-    heldout: dict[str, Any] = {}
-    for source in (spec.eval_data if eval_data is None else eval_data):
-        try:
-            heldout[source] = evaluate_spec(spec, target, source, limit=limit)
-        except LessonsError as e:
-            heldout[source] = f"unavailable ({e})"
     shipped = {
         "name": name,
         "task": spec.task,
@@ -240,31 +234,78 @@ def ship(name: str, runs: str | os.PathLike | None = None, *, to: str | os.PathL
         "recipe_options": recipe_options if recipe_options is not None else spec.stages,
         "training": training,
         "shipped_on": _hardware(),
+        **score_shipped(name, target, eval_data=eval_data, limit=limit),
+    }
+    shipped["ship_wall_s"] = round(time.perf_counter() - t0, 1)
+    _write_shipped(spec, target, shipped)
+    return target
+
+
+def score_shipped(name: str, target: Path, *, eval_data: tuple[str, ...] | None = None,
+                  limit: int | None = None) -> dict[str, Any]:
+    """The scores of a shipped model's card, of the stored weights ``target`` as served: the
+    held-out sets, the bundled photos, the seeds' diversity and, for a hint model, the
+    hint curves. A held-out source that is not on this machine is recorded as unavailable."""
+    spec = get_spec(name)
+    sources = spec.eval_data if eval_data is None else eval_data
+    heldout: dict[str, Any] = {}
+    for source in sources:
+        try:
+            heldout[source] = evaluate_spec(spec, target, source, limit=limit)
+        except LessonsError as e:
+            heldout[source] = f"unavailable ({e})"
+    scores: dict[str, Any] = {
         "metrics_heldout": heldout,
         "sample_photos": list(spec.sample_photos),
         "metrics_samples": sample_metric(name, target),
         "diversity_samples": sample_diversity(name, target),
         "hints_samples": sample_hint_metric(name, target),
     }
-    if shipped["hints_samples"] is not None:
+    if scores["hints_samples"] is not None:
         # a hint model: PSNR against the number of hints from the true colours, held out
         col = Colorizer(target, device="cpu")
-        shipped["hints_heldout"] = {}
-        for source in (spec.eval_data if eval_data is None else eval_data):
+        scores["hints_heldout"] = {}
+        for source in sources:
             try:
-                shipped["hints_heldout"][source] = hint_curve(col, source, heldout_split(source), HINT_COUNTS,
-                                                              size=spec.size, limit=limit)
+                scores["hints_heldout"][source] = hint_curve(col, source, heldout_split(source), HINT_COUNTS,
+                                                             size=spec.size, limit=limit)
             except LessonsError as e:
-                shipped["hints_heldout"][source] = f"unavailable ({e})"
-    shipped["ship_wall_s"] = round(time.perf_counter() - t0, 1)
-    # the card, written once the stored weights are scored (the weights' sha256 is unchanged)
+                scores["hints_heldout"][source] = f"unavailable ({e})"
+    return scores
+
+
+def _write_shipped(spec: ShippedSpec, target: Path, shipped: dict[str, Any]) -> None:
+    """The card, written once the stored weights are scored (the weights' sha256 is unchanged)."""
     card_path = target.with_suffix(".json") if spec.task == "colorization" else target / BUNDLE_CARD
     card = json.loads(card_path.read_text(encoding="utf-8"))
+    card.update(spec.serving)
     card["shipped"] = shipped
     if spec.task == "restoration":
-        first = next((r for r in heldout.values() if isinstance(r, dict)), None)
+        first = next((r for r in shipped["metrics_heldout"].values() if isinstance(r, dict)), None)
         card["default_output"], card["default_output_why"] = choose_restorer_output(first)
     card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")
+
+
+def rescore(name: str, *, to: str | os.PathLike | None = None, limit: int | None = None,
+            eval_data: tuple[str, ...] | None = None) -> Path:
+    """Serve the stored weights of shipped model ``name`` as its spec now says
+    (``ShippedSpec.serving``, e.g. the hint model's confinement) and score them again: the
+    card's scores are replaced, its training record is kept, the weights are not touched.
+    For a change in how a model is served, not in the model (that is :func:`ship`). ``to``,
+    ``limit`` and ``eval_data`` as in :func:`ship`."""
+    spec = get_spec(name)
+    target = model_path(name, to)
+    card_path = target.with_suffix(".json") if spec.task == "colorization" else target / BUNDLE_CARD
+    card = json.loads(card_path.read_text(encoding="utf-8"))
+    if "shipped" not in card:
+        raise LessonsError(f"{card_path} is not a shipped card (no 'shipped' record): ship the model first")
+    card.update(spec.serving)
+    card_path.write_text(json.dumps(card, indent=2) + "\n", encoding="utf-8")   # served as the spec says
+    t0 = time.perf_counter()
+    shipped = {**card["shipped"], **score_shipped(name, target, eval_data=eval_data, limit=limit),
+               "shipped_on": _hardware()}
+    shipped["rescored"] = {"serving": spec.serving, "wall_s": round(time.perf_counter() - t0, 1)}
+    _write_shipped(spec, target, shipped)
     return target
 
 
