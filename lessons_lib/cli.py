@@ -286,7 +286,11 @@ def _add_colorize(sub) -> None:
                    help="colour gain: 1 = the model's own colours (default), 1.3 = 30%% more saturated, 0 = gray")
     p.add_argument("--temperature", type=float, default=None, metavar="T",
                    help="a colour-class model only (lessons train classes): the annealed mean's T > 0; 1 = the "
-                        "mean colour (faithful, pale), towards 0 the most likely one (vivid); default: its card's")
+                        "mean colour (faithful, pale), towards 0 the most likely one; default: its card's")
+    p.add_argument("--correction", type=float, default=None, metavar="ALPHA",
+                   help="a colour-class model only: the share of its rare-colour rebalancing undone before "
+                        "decoding, 0..1; 0 = Zhang et al.'s decoding (vivid, less faithful), 1 = undone (pale, "
+                        "faithful); default: its card's")
     p.add_argument("--hint", action="append", default=[], metavar="X,Y,COLOUR",
                    help="a colour hint: pixel X,Y of IN_IMAGE (from the top-left corner) should be COLOUR "
                         "(#rrggbb or a CSS name: 120,80,#c0392b or 120,80,red); repeat it for more. With "
@@ -341,7 +345,8 @@ def _cmd_colorize(args) -> int:
     model = args.model or (HINT_MODEL if hints and not args.weights else None)
     colorizer = Colorizer(resolve_model("colorization", model, args.weights), device=args.device,
                           chroma=args.chroma, hint_size=HINT_SIZE if args.hint_size is None else args.hint_size,
-                          temperature=args.temperature)
+                          temperature=args.temperature, correction=args.correction)
+    colorizer.temperature_for(None)   # a T or correction for a model without a class head: refused now
     result = colorizer(args.in_image, seed=args.seed, hints=hints or None)
     try:
         out.parent.mkdir(parents=True, exist_ok=True)

@@ -204,6 +204,18 @@ def test_cli_temperature(tiny_run, tmp_path):
     regression = run(str(tmp_path / "c.png"), "--model", "nogan", "--temperature", "0.4")
     assert regression.returncode != 0 and "regresses ab and has no temperature" in regression.stderr
     assert not (tmp_path / "b.png").exists() and not (tmp_path / "c.png").exists()
+    # the prior correction: another colouring; out of range and on a regression model, refused
+    for alpha, name in (("0", "c0.png"), ("1", "c1.png")):
+        done = run(str(tmp_path / name), "--weights", str(tiny_run.out / "selected.safetensors"),
+                   "--temperature", "0.2", "--correction", alpha, "--device", "cpu")
+        assert done.returncode == 0, done.stderr
+    assert (tmp_path / "c0.png").read_bytes() != (tmp_path / "c1.png").read_bytes()
+    bad = run(str(tmp_path / "e.png"), "--weights", str(tiny_run.out), "--correction", "2")
+    assert bad.returncode != 0 and "prior correction undoes a share" in bad.stderr
+    reg = run(str(tmp_path / "f.png"), "--model", "nogan", "--correction", "0.5")
+    assert reg.returncode != 0 and "a temperature (and a prior correction)" in reg.stderr
+    assert not (tmp_path / "e.png").exists() and not (tmp_path / "f.png").exists()
+    assert "Traceback" not in bad.stderr + reg.stderr
 
 
 def test_demo_temperature(tiny_run):

@@ -48,7 +48,9 @@ def colorize_video_command(args) -> int:
     info = probe(args.in_image)                      # a clear message before any model loads
     model = args.model or (HINT_MODEL if hints and not args.weights else None)
     colorizer = Colorizer(resolve_model("colorization", model, args.weights), device=args.device,
-                          chroma=args.chroma, hint_size=HINT_SIZE if args.hint_size is None else args.hint_size)
+                          chroma=args.chroma, hint_size=HINT_SIZE if args.hint_size is None else args.hint_size,
+                          temperature=args.temperature, correction=args.correction)
+    colorizer.temperature_for(None)   # a T or correction for a model without a class head: refused before decoding
     print(f"{args.in_image}: {info.describe()}")
     r = colorize_clip(args.in_image, out, colorizer, temporal=args.temporal == "on", config=cfg, hints=hints,
                       seed=args.seed, progress=not args.no_progress)
