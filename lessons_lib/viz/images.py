@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -85,8 +86,6 @@ def as_image_list(images: Any) -> list[Any]:
 
 
 def _new_figure(nrows: int, ncols: int, figsize: tuple[float, float] | None, tile: float = 2.4, **kw):
-    import matplotlib.pyplot as plt
-
     if figsize is None:
         figsize = (tile * ncols, tile * nrows)
     return plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kw)
