@@ -483,7 +483,6 @@ def _add_restore(sub) -> None:
 def _cmd_restore(args) -> int:
     from .restoration import Restorer
     from .inference import save_image
-
     from .zoo import resolve_model
 
     out = _output_path(args.out_image, args.in_image)
