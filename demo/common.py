@@ -49,6 +49,7 @@ __all__ = [
     "PEAK_GB",
     "CACHE_MAX_AGE_S",
     "COLOUR_EXAMPLES",
+    "OUT_DIR",
     "DemoModels",
     "load_upload",
     "Upload",
