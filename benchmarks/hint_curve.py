@@ -89,7 +89,8 @@ def latency(runs: int, side: int) -> dict:
     import torch
     from PIL import Image
 
-    from demo.app import DemoModels, _as_files, colorize_with_hints
+    from demo.app import DemoModels, colorize_with_hints
+    from demo.common import as_files
     from lessons_lib.data import sample_files
 
     models = DemoModels(device="cpu")
@@ -107,7 +108,7 @@ def latency(runs: int, side: int) -> dict:
         hints.append({"x": round(x), "y": round(y), "color": "#{:02x}{:02x}{:02x}".format(*rgb)})
         t0 = time.perf_counter()
         out, marked, _ = colorize_with_hints(models, str(path), hints, len(hints) - 1)
-        _as_files((out, marked))                            # the two PNGs the page receives
+        as_files((out, marked))                            # the two PNGs the page receives
         times.append(time.perf_counter() - t0)
     q = statistics.quantiles(times, n=10)
     return {"side": side, "runs": runs, "p50_s": statistics.median(times), "p90_s": q[8],

@@ -7,21 +7,23 @@ audio, which every browser plays), with the temporal method on or off and the vi
 hints, each on a frame of their choice and carried through the clip. The job runs through
 the app's queue and reports its progress frame by frame; ``/colorize_video`` is its API.
 
-``build_video_tab(models, guard)`` is called by :func:`demo.app.build_app` inside its
-``gr.Blocks``; ``guard`` is the app's error wrapper (a clear message instead of a traceback).
+``build_video_tab(models)`` is called by :func:`demo.app.build_app` inside its ``gr.Blocks``;
+its requests run through :func:`demo.common.guard` (a clear message instead of a traceback).
 """
 from __future__ import annotations
 
 import os
 import tempfile
-from pathlib import Path
 from typing import Any, Callable
 
 import gradio as gr
-import numpy as np
 from PIL import Image, ImageDraw
 
 from lessons_lib import LessonsError
+from lessons_lib.video.colorize import colorize_clip, frame_at, gray_clip, parse_frame_hint
+from lessons_lib.video.io import probe
+
+from .common import OUT_DIR, guard, new_hint
 
 __all__ = ["MAX_SECONDS", "MAX_SIDE", "LIMITS", "colorize_video", "clip_facts", "hint_frame", "add_hint",
            "build_video_tab"]
@@ -33,7 +35,6 @@ MAX_SIDE = 720
 LIMITS = (f"Clips up to **{MAX_SECONDS:g} s** and **{MAX_SIDE}p** (short side at most {MAX_SIDE} px); "
           "anything FFmpeg reads (mp4, mov, mkv, webm, avi, animated gif). Longer or larger: trim it, or use "
           "`lessons colorize IN.mp4 OUT.mp4` on your own machine, which has no limit.")
-_OUT_DIR = Path(tempfile.gettempdir()) / "gan-lessons-demo"
 
 
 def _path(video: Any) -> str:
@@ -47,8 +48,6 @@ def _path(video: Any) -> str:
 
 
 def _hints(hints: Any) -> list:
-    from lessons_lib.video.colorize import FrameHint, parse_frame_hint
-
     out = []
     for i, h in enumerate(hints or []):
         if isinstance(h, str):
@@ -63,8 +62,6 @@ def _hints(hints: Any) -> list:
 
 def clip_facts(video: Any) -> tuple[dict[str, Any], str]:
     """The uploaded clip's header and a line about it, refusing clips over the limits."""
-    from lessons_lib.video.io import probe
-
     info = probe(_path(video))
     if info.duration_s and info.duration_s > MAX_SECONDS + 0.05:
         raise LessonsError(f"the clip is {info.duration_s:.1f} s long; the limit here is {MAX_SECONDS:g} s: "
@@ -79,14 +76,12 @@ def clip_facts(video: Any) -> tuple[dict[str, Any], str]:
 def colorize_video(models, video: Any, temporal: bool = True, hints: Any = None,
                    on_frame: Callable[[int, int | None], None] | None = None) -> tuple[str, str, str]:
     """One request of the tab: ``(gray clip, colorized clip, status)``, both MP4 files."""
-    from lessons_lib.video.colorize import colorize_clip, gray_clip
-
     src = _path(video)
     clip_facts(src)
     hint_list = _hints(hints)
     colorizer = models.hint_colorizer() if hint_list else models.colorizer(None)
-    _OUT_DIR.mkdir(parents=True, exist_ok=True)
-    fd, out = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=_OUT_DIR)
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    fd, out = tempfile.mkstemp(prefix="video-", suffix=".mp4", dir=OUT_DIR)
     os.close(fd)
     os.unlink(out)                                 # the writer renames onto the name at the end
     gray = out.replace("video-", "gray-")
@@ -103,8 +98,6 @@ def colorize_video(models, video: Any, temporal: bool = True, hints: Any = None,
 
 def hint_frame(video: Any, frame: Any, hints: Any) -> Image.Image:
     """Frame ``frame`` of the clip with the hints placed on it marked (white ring, hint colour inside)."""
-    from lessons_lib.video.colorize import frame_at
-
     k = int(frame or 0)
     img = Image.fromarray(frame_at(_path(video), k))
     draw = ImageDraw.Draw(img)
@@ -118,15 +111,10 @@ def hint_frame(video: Any, frame: Any, hints: Any) -> Image.Image:
 
 def add_hint(hints: Any, x: float, y: float, colour: str, frame: Any) -> list[dict[str, Any]]:
     """The hints with one more: pixel (x, y) of frame ``frame`` should be ``colour``."""
-    from lessons_lib.data.hints import parse_colour
-
-    rgb = parse_colour(colour)
-    new = {"x": round(float(x)), "y": round(float(y)), "color": "#{:02x}{:02x}{:02x}".format(*rgb),
-           "frame": int(frame or 0)}
-    return list(hints or []) + [new]
+    return list(hints or []) + [{**new_hint(x, y, colour), "frame": int(frame or 0)}]
 
 
-def build_video_tab(models, guard: Callable[[Callable[[], tuple], int], tuple]) -> None:
+def build_video_tab(models) -> None:
     """The Video tab and its events (call inside ``gr.Blocks``)."""
     with gr.Tab("Video", id="video"):
         gr.Markdown("**Colorize a clip without flicker.** Each frame is coloured by the model, then blended with "

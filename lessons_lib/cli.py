@@ -22,10 +22,16 @@ as a traceback; Ctrl-C exits with 130.
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import shlex
 import sys
 from pathlib import Path
 
 from . import LessonsError, __version__
+# every start builds the parser, which takes the video options from here: no cost to import it
+# at once (numpy; the heavy parts - PyAV, OpenCV, torch - load only when a clip is coloured)
+from .video.command import add_video_options, colorize_video_command, is_video_job
 
 
 # --------------------------------------------------------------------------- data
@@ -147,8 +153,7 @@ def _add_train(sub) -> None:
 def _launch_torchrun(nproc: int, argv: list[str]) -> int:
     """`lessons train ... --nproc N`: run the same command under torchrun (torch.distributed.run)
     with N processes on this machine; returns torchrun's exit status."""
-    import os
-    import subprocess
+    import subprocess  # local: only --nproc starts a process, and subprocess adds ~3-20 ms to every start
 
     if nproc < 1:
         raise LessonsError(f"--nproc is a number of processes, >= 1, got {nproc}")
@@ -170,8 +175,6 @@ def _launch_torchrun(nproc: int, argv: list[str]) -> int:
 
 def _parse_value(text: str):
     """A --set value: JSON when it parses (3, 0.5, true, null, [1,2]), None/True/False, else the string."""
-    import json
-
     low = text.strip().lower()
     if low in ("none", "null"):
         return None
@@ -203,8 +206,6 @@ def _train_overrides(args) -> dict:
 
 def _train_command(args, argv: list[str]) -> str:
     """The command line for the model card: the real one when run as `lessons train ...`."""
-    import shlex
-
     if argv[:1] == ["train"]:
         return shlex.join(["lessons", *argv])
     parts = ["lessons", "train", args.recipe]
@@ -300,16 +301,13 @@ def _add_colorize(sub) -> None:
                         '"download hints" writes one); adds to --hint')
     p.add_argument("--hint-size", type=int, default=None, dest="hint_size",
                    help="side of each hint's square in model pixels (default 3; the model sees 64 x 64)")
-    from .video.command import add_video_options
-
     add_video_options(p)  # a clip: OUT with a video extension (.mp4 .mov .mkv .webm .avi .gif); --hint X,Y,COLOUR@FRAME
     p.set_defaults(func=_cmd_colorize)
 
 
 def _output_path(out: str, src: str):
     """OUT_IMAGE as a Path, checked: a known image extension, and never the input file itself."""
-
-    from PIL import Image
+    from PIL import Image  # local: Pillow costs every start ~15 ms, and only colorize / restore write images
 
     path = Path(out).expanduser()
     ext = path.suffix.lower()
@@ -329,8 +327,6 @@ def _output_path(out: str, src: str):
 
 
 def _cmd_colorize(args) -> int:
-    from .video.command import colorize_video_command, is_video_job
-
     if is_video_job(args.in_image, args.out_image):
         return colorize_video_command(args)
     from .data.hints import check_hint_count, load_hints, parse_hint
@@ -374,8 +370,6 @@ def _json_target(arg: str | None):
 
 def _write_json(out, result) -> None:
     """Write ``result`` to ``out`` (from :func:`_json_target`; None: nothing) and say so."""
-    import json
-
     if out is None:
         return
     try:
@@ -494,7 +488,6 @@ def _add_restore(sub) -> None:
 def _cmd_restore(args) -> int:
     from .restoration import Restorer
     from .inference import save_image
-
     from .zoo import resolve_model
 
     out = _output_path(args.out_image, args.in_image)
@@ -641,8 +634,6 @@ def _cmd_course_student(args) -> int:
 
 
 def _cmd_course_grade(args) -> int:
-    import json
-
     from .classroom.grading import format_grades, grade_notebook
 
     grades = [grade_notebook(nb, mode=args.mode, timeout=args.timeout, retries=args.retries, source=args.source)
@@ -684,8 +675,6 @@ def main(argv: list[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:  # `lessons models | head`: the reader left; say nothing more
-        import os
-
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
 

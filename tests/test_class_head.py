@@ -221,6 +221,7 @@ def test_cli_temperature(tiny_run, tmp_path):
 def test_demo_temperature(tiny_run):
     sys.path.insert(0, str(ROOT))
     from demo import app as demo_app
+    from demo import colorize_tab
 
     class Models:                       # the demo's catalogue with the tiny class model in it
         default_colour_model = "tiny"
@@ -233,7 +234,7 @@ def test_demo_temperature(tiny_run):
     (gray, hot), status = demo_app.colorize_photo(Models(), photo, "tiny", 0, 0.1)
     (_, cool), _ = demo_app.colorize_photo(Models(), photo, "tiny", 0, 1.0)
     assert "temperature 0.1" in status
-    assert demo_app._colourfulness(hot) > demo_app._colourfulness(cool)
+    assert colorize_tab._colourfulness(hot) > colorize_tab._colourfulness(cool)
     with pytest.raises(LessonsError, match="temperature must be > 0"):
         demo_app.colorize_photo(Models(), photo, "tiny", 0, 0)
     shipped = demo_app.DemoModels(device="cpu")

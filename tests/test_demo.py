@@ -28,11 +28,13 @@ pytest.importorskip("gradio_client")
 from gradio_client import Client, handle_file  # noqa: E402
 
 from demo import app as demo_app  # noqa: E402
+from demo import colorize_tab  # noqa: E402
 from bomb_images import png_header as _png_header  # noqa: E402
 from lessons_lib import LessonsError  # noqa: E402
 from lessons_lib.color import rgb_uint8_to_lab  # noqa: E402
 from lessons_lib.data.hints import parse_colour  # noqa: E402
 from lessons_lib.data.sources import open_source  # noqa: E402
+from lessons_lib.playground import draw_hints  # noqa: E402
 
 TIMEOUT = 120  # seconds per client call (a whole call takes ~1 s here; the 12000x9000 one ~10 s)
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,7 +311,8 @@ def test_an_unexpected_error_is_logged_not_shown(client, photos, monkeypatch, ca
     def broken(*args, **kwargs):
         raise RuntimeError("internal detail")
 
-    monkeypatch.setattr(demo_app, "colorize_photo", broken)
+    # the Colorize tab's callback looks its handler up in demo.colorize_tab when it runs
+    monkeypatch.setattr(colorize_tab, "colorize_photo", broken)
     with caplog.at_level("ERROR", logger="demo"):
         pair, status = call(client, handle_file(photos["coffee"]), "pix2pix", 0, api_name="/colorize")
     assert pair is None and "something went wrong on the server (RuntimeError)" in status
@@ -386,7 +389,7 @@ def test_hint_state_operations_never_lose_work():
 
 def test_hint_markers_are_drawn_in_the_hint_colour():
     img = Image.new("RGB", (60, 40), (128, 128, 128))
-    marked = demo_app.draw_hints(img, [{"x": 20, "y": 20, "color": "#ff0000"}], selected=0, side=9)
+    marked = draw_hints(img, [{"x": 20, "y": 20, "color": "#ff0000"}], selected=0, side=9)
     assert marked.getpixel((20, 20)) == (255, 0, 0) and img.getpixel((20, 20)) == (128, 128, 128)
     assert marked.getpixel((50, 5)) == (128, 128, 128)
 
@@ -486,15 +489,15 @@ def test_model_labels_show_the_held_out_metric():
     assert [m["name"] for m in models.colour_models] == [m["name"] for m in zoo.list_models("colorization")]
     assert models.default_colour_model == zoo.default_model("colorization") == "nogan"
     for m in models.colour_models:
-        label = demo_app._colour_label(m)
+        label = colorize_tab._colour_label(m)
         assert label.startswith(m["name"])
         heldout = (m["card"].get("shipped") or {}).get("metrics_heldout") or {}
         if any(isinstance(r, dict) for r in heldout.values()):  # a source measured when it was shipped
             assert " PSNR " in label and "dB" in label
-            assert "Held-out" in demo_app._colour_info(m)
+            assert "Held-out" in colorize_tab._colour_info(m)
     assert models.has_noise("colorgan") and not models.has_noise("pix2pix")
-    assert "(default)" in demo_app._colour_label(models.colour_model("nogan"))
-    assert "(default)" not in demo_app._colour_label(models.colour_model("pix2pix"))
+    assert "(default)" in colorize_tab._colour_label(models.colour_model("nogan"))
+    assert "(default)" not in colorize_tab._colour_label(models.colour_model("pix2pix"))
 
 
 # --------------------------------------------------------------------------- starting it
@@ -573,7 +576,7 @@ def test_every_generated_image_carries_its_provenance(client, photos):
 def test_the_model_info_says_which_photos_chose_the_checkpoint():
     """A model's card scores it on its training packs' val photos, which also chose its
     checkpoint (lesson 02's rule): the demo must not call those held out (issue 23)."""
-    from demo.app import _colour_info
+    from demo.colorize_tab import _colour_info
     from lessons_lib import zoo
 
     nogan = next(m for m in zoo.list_models("colorization") if m["name"] == "nogan")

@@ -23,6 +23,20 @@ __all__ = ["evaluate_colorizer", "simulated_hint_maps", "hint_curve", "hint_loca
 
 
 # =========================================================================== evaluation
+def _check_request(colorizer: Colorizer, size: int | None, hints: int | None) -> int:
+    """The evaluation size (default: the model's), refused under 8 px; ``hints`` only for a hint
+    model, and a whole number >= 0."""
+    size = int(size) if size is not None else colorizer.size
+    if size < 8:
+        raise LessonsError(f"size must be at least 8 pixels, got {size}")
+    if hints is not None:
+        if not colorizer.takes_hints:
+            colorizer._refuse_hints()
+        if not isinstance(hints, int) or hints < 0:
+            raise LessonsError(f"hints is the number of simulated hints per image, a whole number >= 0, got {hints!r}")
+    return size
+
+
 def evaluate_colorizer(
     colorizer: Colorizer,
     source: Any,
@@ -70,14 +84,7 @@ def evaluate_colorizer(
     Returns ``{"weights", "recipe", "data", "split", "size", "n_images", "seed", "model":
     report, "gray_baseline": report}`` (plain JSON; with ``"hints": N`` when given).
     """
-    size = int(size) if size is not None else colorizer.size
-    if size < 8:
-        raise LessonsError(f"size must be at least 8 pixels, got {size}")
-    if hints is not None:
-        if not colorizer.takes_hints:
-            colorizer._refuse_hints()
-        if not isinstance(hints, int) or hints < 0:
-            raise LessonsError(f"hints is the number of simulated hints per image, a whole number >= 0, got {hints!r}")
+    size = _check_request(colorizer, size, hints)
     colorizer.load()
     device = colorizer.device
     loader = make_loader(source, size, batch_size, split=split, train=False, num_workers=num_workers,

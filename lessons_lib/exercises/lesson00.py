@@ -7,6 +7,7 @@ from typing import Callable
 import torch
 
 from .. import color
+from ..data import image_to_tensor, open_source
 from ._core import Case, Mistake, Result, check_function, compare_tensors
 
 __all__ = ["check_lab_normalization", "check_lab_denormalization", "check_gray_keeps_L"]
@@ -47,8 +48,6 @@ def _photo_rgb(size: int = 32) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=4)
 def _photo_rgb_cached(size: int) -> torch.Tensor:
-    from ..data import image_to_tensor, open_source
-
     source = open_source("samples", "train")
     img = source[0].convert("RGB").resize((size, size))
     return image_to_tensor(img).float().unsqueeze(0) / 255.0

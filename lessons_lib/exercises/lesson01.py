@@ -20,6 +20,8 @@ import torch
 import torch.nn.functional as F
 
 from ..losses import GANLoss
+from ..toygan.tasks import DCGANTask, GANOptions, ToyGANTask
+from ..train.engine import Trainer, train
 from ._core import Case, Mistake, Result, check_function, run_student
 
 __all__ = [
@@ -460,9 +462,6 @@ _STEP_CASES = (("small MLPs, SGD lr 0.1", 0, "sgd"), ("small MLPs, Adam lr 0.01,
 
 
 def _step_forbid() -> tuple:
-    from ..train.engine import Trainer, train
-    from ..toygan.tasks import DCGANTask, GANOptions, ToyGANTask
-
     # ... and the check's own reference step (all its variants share one code object)
     return (GANLoss.d_loss, GANLoss.g_loss, GANOptions._gan_loss, ToyGANTask.loss, DCGANTask.loss,
             Trainer._step, train, reference_gan_step)

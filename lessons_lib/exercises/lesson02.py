@@ -10,6 +10,7 @@ import torch.nn.functional as F
 
 from ..checkpoints import choose_by_rule, select_eval
 from ..color.classes import annealed_distribution, annealed_mean, decode_classes
+from ..colorization.tasks import ColorizationTask
 from ..losses import GANLoss, gan_loss, l1_loss
 from ._core import Case, Mistake, Result, check_function, run_student
 
@@ -105,8 +106,6 @@ _MISTAKES = [
 def _objective_forbid() -> tuple:
     """The package's pieces of this loss, the task that adds them, and torch's L1 (nn.L1Loss
     reaches F.l1_loss too): the student writes both terms."""
-    from ..colorization.tasks import ColorizationTask
-
     return (GANLoss.g_loss, GANLoss.d_loss, l1_loss, pix2pix_generator_objective, ColorizationTask.loss, F.l1_loss)
 
 

@@ -266,6 +266,97 @@ def _structure_hint(order: list[nn.Module], k: int, s: int, m: int) -> str | Non
     return None
 
 
+def _output_shape_hint(y: Any, name: str, c_out: int, H: int, W: int, k: int, s: int) -> str | None:
+    """What is wrong with the block's output shape on a (2, c_in, H, W) input (None: right)."""
+    want = (2, c_out, _out_side(H, k, s), _out_side(W, k, s))
+    if isinstance(y, torch.Tensor) and tuple(y.shape) == want:
+        return None
+    got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
+    hint = f"on {name}: the output is {got}, expected {want}"
+    if isinstance(y, torch.Tensor) and y.dim() == 4 and tuple(y.shape[2:]) == (
+            (H - k) // s + 1, (W - k) // s + 1):
+        hint += f" - the {k}x{k} conv needs padding (kernel - 1) // 2 = {(k - 1) // 2}"
+    elif isinstance(y, torch.Tensor) and y.dim() == 4 and y.shape[1] != c_out:
+        hint += " - every conv of the block outputs c_out channels"
+    elif isinstance(y, torch.Tensor) and y.dim() == 4 and s > 1 and tuple(y.shape[2:]) == (
+            _out_side(H, k, 1), _out_side(W, k, 1)):
+        hint += f" - the stride {s} is missing (it belongs to the {k}x{k} conv)"
+    return hint + "."
+
+
+def _layers_hint(block: nn.Module, order: list[nn.Module], name: str, c_in: int, c_out: int, k: int, s: int,
+                 m: int) -> str | None:
+    """The layers that ran (:func:`_structure_hint`) and the trainable parameter count against
+    :func:`mlpconv_formula` (None: both right)."""
+    hint = _structure_hint(order, k, s, m)
+    if hint is not None:
+        return f"on {name}: {hint}"
+    n_params = sum(p.numel() for p in block.parameters() if p.requires_grad)
+    expected = mlpconv_formula(c_in, c_out, k, m, True)
+    if n_params != expected:
+        return (f"on {name}: the block has {n_params:,} trainable parameters, the formula "
+                f"k^2 c_in c_out + m c_out^2 + (1 + m) 2 c_out gives {expected:,}.")
+    return None
+
+
+def _dropout_hint(block: nn.Module, x: torch.Tensor, y: torch.Tensor, name: str) -> str | None:
+    """Eval mode must be deterministic (``y`` is the eval output) and dropout must act in train
+    mode; None when both hold (the block is left in eval mode)."""
+    with torch.no_grad():
+        y2 = block(x)
+    if not torch.equal(y, y2):
+        return (f"on {name}: in eval mode two passes over the same input differ: nothing "
+                "random should act in eval mode (nn.Dropout switches itself off).")
+    block.train()
+    with torch.no_grad():
+        torch.manual_seed(0)
+        t1 = block(x)
+        t2 = block(x)
+    if torch.equal(t1, t2):
+        return (f"on {name}: in train mode two passes give the same output: dropout does "
+                "not act (p > 0; seed 000's D uses dropout after every layer).")
+    block.eval()
+    return None
+
+
+def _locality_hint(block: nn.Module, x: torch.Tensor, name: str, k: int, s: int) -> str | None:
+    """The 1x1 layers are per-pixel and one output sees exactly its k x k window (None: right)."""
+    H, W = x.shape[-2:]
+    ho, wo = _out_side(H, k, s), _out_side(W, k, s)
+    # Per pixel: change one input pixel, see which outputs move; they must lie in its k x k windows.
+    pad = (k - 1) // 2
+    i, j = H // 2, W // 2
+    x_moved = x.clone()
+    x_moved[:, :, i, j] += 3.0
+    with torch.no_grad():
+        y = block(x)                                     # again: the train passes moved BN's running stats
+        moved = (block(x_moved) - y).abs().amax(dim=(0, 1)) > 1e-6          # (ho, wo)
+    rows = torch.arange(ho) * s - pad
+    cols = torch.arange(wo) * s - pad
+    window = ((rows <= i) & (i <= rows + k - 1))[:, None] & ((cols <= j) & (j <= cols + k - 1))[None, :]
+    if bool((moved & ~window).any()):
+        return (f"on {name}: changing input pixel ({i}, {j}) changed outputs whose "
+                f"{k}x{k} window does not hold it: the layers after the first must be "
+                "per-pixel (1x1, padding 0, no pooling or mixing across positions).")
+    if not bool(moved.any()):
+        return f"on {name}: changing an input pixel changed no output at all."
+    # The receptive field of one output, from the gradient: at most k x k, and exactly k x k here.
+    xg = x.clone().requires_grad_(True)
+    oi, oj = ho // 2, wo // 2
+    block(xg)[:, :, oi, oj].abs().sum().backward()
+    support = xg.grad.abs().sum(dim=(0, 1)).nonzero()
+    block.zero_grad(set_to_none=True)
+    if support.numel():
+        r0, r1 = int(support[:, 0].min()), int(support[:, 0].max())
+        c0, c1 = int(support[:, 1].min()), int(support[:, 1].max())
+        lo_r, lo_c = oi * s - pad, oj * s - pad
+        if r0 < max(lo_r, 0) or r1 > min(lo_r + k - 1, H - 1) or c0 < max(lo_c, 0) or c1 > min(lo_c + k - 1, W - 1):
+            return (f"on {name}: output ({oi}, {oj}) sees input rows {r0}-{r1} and columns "
+                    f"{c0}-{c1}; its receptive field should be the {k}x{k} window at "
+                    f"rows {lo_r}-{lo_r + k - 1}, columns {lo_c}-{lo_c + k - 1}.")
+    return None
+
+
 def check_mlpconv_block(fn: Callable[..., nn.Module]) -> Result:
     """Lesson 04 (the part's larger exercise): ``fn(c_in, c_out, kernel, stride, mlp_layers) -> nn.Module``,
     one NIN mlpconv block of seed 000's discriminator (sec. 3.2.2, fig. 3):
@@ -297,73 +388,13 @@ def check_mlpconv_block(fn: Callable[..., nn.Module]) -> Result:
         if verdict is not None:
             return verdict
         y, order = traced
-        ho, wo = _out_side(H, k, s), _out_side(W, k, s)
-        want = (2, c_out, ho, wo)
-        if not isinstance(y, torch.Tensor) or tuple(y.shape) != want:
-            got = tuple(y.shape) if isinstance(y, torch.Tensor) else type(y).__name__
-            hint = f"on {name}: the output is {got}, expected {want}"
-            if isinstance(y, torch.Tensor) and y.dim() == 4 and tuple(y.shape[2:]) == (
-                    (H - k) // s + 1, (W - k) // s + 1):
-                hint += f" - the {k}x{k} conv needs padding (kernel - 1) // 2 = {(k - 1) // 2}"
-            elif isinstance(y, torch.Tensor) and y.dim() == 4 and y.shape[1] != c_out:
-                hint += " - every conv of the block outputs c_out channels"
-            elif isinstance(y, torch.Tensor) and y.dim() == 4 and s > 1 and tuple(y.shape[2:]) == (
-                    _out_side(H, k, 1), _out_side(W, k, 1)):
-                hint += f" - the stride {s} is missing (it belongs to the {k}x{k} conv)"
-            return Result(exercise, False, [hint + "."])
-        hint = _structure_hint(order, k, s, m)
+        # each step is checked only when the ones before it hold (the first failure is the hint)
+        hint = (_output_shape_hint(y, name, c_out, H, W, k, s)
+                or _layers_hint(block, order, name, c_in, c_out, k, s, m)
+                or _dropout_hint(block, x, y, name)
+                or _locality_hint(block, x, name, k, s))
         if hint is not None:
-            return Result(exercise, False, [f"on {name}: {hint}"])
-        n_params = sum(p.numel() for p in block.parameters() if p.requires_grad)
-        expected = mlpconv_formula(c_in, c_out, k, m, True)
-        if n_params != expected:
-            return Result(exercise, False, [f"on {name}: the block has {n_params:,} trainable parameters, the formula "
-                                            f"k^2 c_in c_out + m c_out^2 + (1 + m) 2 c_out gives {expected:,}."])
-        with torch.no_grad():
-            y2 = block(x)
-        if not torch.equal(y, y2):
-            return Result(exercise, False, [f"on {name}: in eval mode two passes over the same input differ: nothing "
-                                            "random should act in eval mode (nn.Dropout switches itself off)."])
-        block.train()
-        with torch.no_grad():
-            torch.manual_seed(0)
-            t1 = block(x)
-            t2 = block(x)
-        if torch.equal(t1, t2):
-            return Result(exercise, False, [f"on {name}: in train mode two passes give the same output: dropout does "
-                                            "not act (p > 0; seed 000's D uses dropout after every layer)."])
-        block.eval()
-        # Per pixel: change one input pixel, see which outputs move; they must lie in its k x k windows.
-        pad = (k - 1) // 2
-        i, j = H // 2, W // 2
-        x_moved = x.clone()
-        x_moved[:, :, i, j] += 3.0
-        with torch.no_grad():
-            y = block(x)                                     # again: the train passes moved BN's running stats
-            moved = (block(x_moved) - y).abs().amax(dim=(0, 1)) > 1e-6          # (ho, wo)
-        rows = torch.arange(ho) * s - pad
-        cols = torch.arange(wo) * s - pad
-        window = ((rows <= i) & (i <= rows + k - 1))[:, None] & ((cols <= j) & (j <= cols + k - 1))[None, :]
-        if bool((moved & ~window).any()):
-            return Result(exercise, False, [f"on {name}: changing input pixel ({i}, {j}) changed outputs whose "
-                                            f"{k}x{k} window does not hold it: the layers after the first must be "
-                                            "per-pixel (1x1, padding 0, no pooling or mixing across positions)."])
-        if not bool(moved.any()):
-            return Result(exercise, False, [f"on {name}: changing an input pixel changed no output at all."])
-        # The receptive field of one output, from the gradient: at most k x k, and exactly k x k here.
-        xg = x.clone().requires_grad_(True)
-        oi, oj = ho // 2, wo // 2
-        block(xg)[:, :, oi, oj].abs().sum().backward()
-        support = xg.grad.abs().sum(dim=(0, 1)).nonzero()
-        block.zero_grad(set_to_none=True)
-        if support.numel():
-            r0, r1 = int(support[:, 0].min()), int(support[:, 0].max())
-            c0, c1 = int(support[:, 1].min()), int(support[:, 1].max())
-            lo_r, lo_c = oi * s - pad, oj * s - pad
-            if r0 < max(lo_r, 0) or r1 > min(lo_r + k - 1, H - 1) or c0 < max(lo_c, 0) or c1 > min(lo_c + k - 1, W - 1):
-                return Result(exercise, False, [f"on {name}: output ({oi}, {oj}) sees input rows {r0}-{r1} and columns "
-                                                f"{c0}-{c1}; its receptive field should be the {k}x{k} window at "
-                                                f"rows {lo_r}-{lo_r + k - 1}, columns {lo_c}-{lo_c + k - 1}."])
+            return Result(exercise, False, [hint])
     return Result(exercise, True, [], f"right shapes, layers, parameter counts, dropout, a k x k receptive field and "
                                       f"per-pixel 1x1 layers on {len(BLOCK_CASES)} settings "
                                       f"({'; '.join(c[0] for c in BLOCK_CASES)}).")

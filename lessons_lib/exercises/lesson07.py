@@ -7,6 +7,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..data import blur as blur_mod
+from ..data import image_to_tensor, open_source
+from ..data.blur import blur, motion_blur_kernel
+from ..restoration import blurred_faces as pairs
 from ._core import Case, Mistake, Result, check_function
 
 __all__ = ["check_motion_blur"]
@@ -19,8 +23,6 @@ def _photo(size: int = 24) -> torch.Tensor:
 
 @functools.lru_cache(maxsize=2)
 def _photo_cached(size: int) -> torch.Tensor:
-    from ..data import image_to_tensor, open_source
-
     img = open_source("samples", "train")[0].convert("RGB").resize((size, size))
     return image_to_tensor(img).float().unsqueeze(0) / 255.0
 
@@ -38,8 +40,6 @@ def _shift_kernel() -> torch.Tensor:
 @functools.lru_cache(maxsize=4)
 def _kernel(size: int, seed: int) -> torch.Tensor:
     """A camera-shake kernel (drawn once per session: the walk of 2,000 points takes a moment)."""
-    from ..data.blur import motion_blur_kernel
-
     return motion_blur_kernel(size, seed=seed)
 
 
@@ -69,8 +69,6 @@ def check_motion_blur(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]) 
     ``blur`` (or ``make_blurred_batch``, ``blur_batch``, ``BlurredPairs``) or scipy's
     convolutions fails the check: ``F.conv2d`` (a correlation) is the tool to use.
     """
-    from ..data.blur import blur
-
     g = torch.Generator().manual_seed(0)
     forbid = _forbidden()
     cases = [
@@ -96,11 +94,8 @@ def _forbidden() -> list:
     """The kit's blur and the helpers built on it, and scipy's convolutions (which flip the
     kernel for the student): each does what the exercise asks. ``F.conv2d`` stays allowed -
     it is the correlation the student turns into a convolution."""
-    from ..data import blur as blur_mod
-    from ..restoration import blurred_faces as pairs
-
     fns = [blur_mod.blur, blur_mod.make_blurred_batch, blur_mod.BlurredPairs.__call__, pairs.blur_batch]
-    try:
+    try:  # local: scipy is optional here (no direct dependency) and slow to import; forbidden when present
         import scipy.ndimage as ndi
         import scipy.signal as sig
 

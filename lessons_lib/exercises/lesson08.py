@@ -6,6 +6,7 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..models import stylegan2 as sg
 from ._core import Case, Mistake, Result, check_function
 
 __all__ = ["check_demodulation"]
@@ -40,8 +41,6 @@ def check_demodulation(fn: Callable[[torch.Tensor, torch.Tensor], torch.Tensor])
     Calling that layer (or ``StyledConv``, ``ToRGB``, its ``EqualLinear``, the generator)
     from your function fails the check: write the two lines from the equations.
     """
-    from ..models import stylegan2 as sg
-
     torch.manual_seed(0)
     mods = [sg.ModulatedConv2d(4, 5, 3, w_dim=6, demodulate=True), sg.ModulatedConv2d(3, 2, 3, w_dim=6, demodulate=True),
             sg.ModulatedConv2d(6, 3, 1, w_dim=4, demodulate=True)]

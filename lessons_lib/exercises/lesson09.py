@@ -12,6 +12,11 @@ from typing import Any, Mapping
 import torch
 import torch.nn.functional as F
 
+from .. import metrics
+from ..losses import contextual as cx_mod
+from ..losses import contextual_loss
+from ..metrics import psnr, ssim
+from ..restoration import evaluation as rs
 from ._core import Case, Mistake, Result, check_function, run_student
 
 __all__ = ["check_contextual_loss", "check_restoration_experiment", "EXPERIMENT_OUTPUTS", "check_prior_ablation",
@@ -40,8 +45,6 @@ def check_contextual_loss(fn: Callable[..., torch.Tensor]) -> Result:
     ``w = exp((1 - d~) / h)`` normalised over the targets, and ``CX = mean_j max_i cx_ij`` -
     :func:`lessons_lib.losses.contextual_loss` with ``max_positions=None``.
     """
-    from ..losses import contextual_loss
-
     g = torch.Generator().manual_seed(0)
     base = torch.randn(2, 8, 20, generator=g)
     cases = [
@@ -64,8 +67,6 @@ def check_contextual_loss(fn: Callable[..., torch.Tensor]) -> Result:
         Mistake("CX is mean over targets j of the max over generated i: take max(dim=1) of the (B, N, M) "
                 "matrix (over i), then the mean over j.", lambda x, y: _cx(x, y, max_axis=2)),
     ]
-    from ..losses import contextual as cx_mod
-
     forbid = [cx_mod.contextual_loss, cx_mod.contextual_similarity, cx_mod.ContextualLoss.forward, _cx]
     return check_function("contextual loss", fn, reference, cases, mistakes=mistakes,
                           output_names=("loss",), atol=1e-5, rtol=1e-4,
@@ -95,8 +96,6 @@ class _ScriptedRestorer:
 
 def _measure(outs: Mapping[str, torch.Tensor], sharp: torch.Tensor) -> dict[str, dict[str, float]]:
     """The reference measurement: mean over the faces of each face's PSNR and SSIM to the truth."""
-    from ..metrics import psnr, ssim
-
     return {"psnr": {k: float(psnr(outs[k], sharp)) for k in EXPERIMENT_OUTPUTS},
             "ssim": {k: float(ssim(outs[k], sharp)) for k in EXPERIMENT_OUTPUTS}}
 
@@ -277,8 +276,6 @@ def _read_conclusion(text: str, p: Mapping[str, float]) -> str | None:
 
 
 def _psnr_to(x: torch.Tensor, y: torch.Tensor) -> float:
-    from ..metrics import psnr
-
     return float(psnr(x, y))
 
 
@@ -305,9 +302,6 @@ def check_restoration_experiment(fn: Callable[..., Any], restorer: Any, blurred:
     and report helpers (``evaluate_restorer``, ``restoration_scores``, ``restoration_report``,
     ``format_restoration``, ``seed_comparison_table``) are forbidden.
     """
-    from .. import metrics
-    from ..restoration import evaluation as rs
-
     exercise = "restoration experiment"
     forbid = [rs.evaluate_restorer, rs.restoration_scores, rs.mean_scores, rs.format_restoration,
               rs.seed_comparison_table, metrics.restoration_report, metrics.format_report,
@@ -381,8 +375,6 @@ class _StandInParts:
 @torch.no_grad()
 def _ablate(restorer: Any, blurred: torch.Tensor, sharp: torch.Tensor) -> dict[str, float]:
     """The reference: PSNR of the fusion fed x_G, x_R and zeros as its second input."""
-    from ..metrics import psnr
-
     m = restorer.model
     x_R = m.nafnet(blurred).clamp(0, 1)
     x_G = m.inversion(x_R).clamp(0, 1)
@@ -427,9 +419,6 @@ def check_prior_ablation(fn: Callable[..., Any], restorer: Any, blurred: torch.T
     runs the function on a stand-in restorer whose prior is nearly the truth, where the gain is
     several dB: a gain typed from the first run fails there."""
     exercise = "prior ablation"
-    from .. import metrics
-    from ..restoration import evaluation as rs
-
     forbid = [rs.evaluate_restorer, rs.restoration_scores, rs.mean_scores, metrics.restoration_report, _ablate]
     blurred = blurred.detach().float().cpu()
     sharp = sharp.detach().float().cpu()

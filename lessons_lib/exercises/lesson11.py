@@ -6,6 +6,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
+from torch.nn.utils import parametrizations, spectral_norm as old_spectral_norm
 
 from ..models.layers import add_spectral_norm, largest_singular_values
 from ._core import Case, Forbid, Mistake, Result, check_function, float_answer
@@ -86,8 +87,6 @@ def _shortcuts() -> list[Any]:
     """Every library call that hands over sigma_max: torch's, numpy's and scipy's SVDs, eigen-
     solvers and matrix norms (a norm only when it is the matrix 2-norm, :func:`_matrix_2norm`),
     every spectral_norm, and the check's own reference and power iteration."""
-    from torch.nn.utils import parametrizations, spectral_norm as old_spectral_norm
-
     out: list[Any] = [
         torch.linalg.matrix_norm, torch.linalg.svdvals, torch.linalg.svd, torch.svd, torch.svd_lowrank,
         torch.pca_lowrank, torch.lobpcg, torch.linalg.eigh, torch.linalg.eigvalsh, torch.linalg.eig,
@@ -100,7 +99,7 @@ def _shortcuts() -> list[Any]:
         np.linalg.svd, np.linalg.eig, np.linalg.eigh, np.linalg.eigvals, np.linalg.eigvalsh, np.linalg.cond,
         np.linalg.pinv, np.linalg.matrix_rank,
     ]
-    try:
+    try:  # local: scipy is optional here (no direct dependency) and slow to import; forbidden when present
         import scipy.linalg as sla
         import scipy.sparse.linalg as ssla
 

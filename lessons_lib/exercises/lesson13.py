@@ -27,7 +27,7 @@ __all__ = ["check_warping_error"]
 
 def _clip(seed: int, t: int, h: int, w: int, shift: tuple[float, float]):
     """A random textured clip moved by a constant flow, with masks of varying size."""
-    import cv2
+    import cv2  # local, as in lessons_lib.video.flow: OpenCV is slow to import and only this helper needs it
 
     rng = np.random.default_rng(seed)
     base = rng.random((h + 8, w + 8, 3)).astype(np.float32)

@@ -5,6 +5,8 @@ Every function draws one new matplotlib figure and returns it; nothing calls
 (end the line with ``;`` so it is not shown twice); in a script, save it with
 ``fig.savefig(path)`` and ``plt.close(fig)``. The figures are made with ``pyplot`` so that
 the notebook backend sees them, and each function opens exactly one: close what you get.
+``pyplot`` is imported with the package (every function here draws; nothing on the command
+line's or the inference's path imports ``viz``).
 
 Images may be given in any of the forms the lessons handle: a PIL image, a numpy array
 (H, W), (H, W, 3) or (H, W, 1), a torch tensor (3, H, W), (1, H, W), (H, W) or a batch

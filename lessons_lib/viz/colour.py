@@ -6,10 +6,14 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.colors import ListedColormap
 
 from .. import color
+from ..color import rgb_to_gray
+from ..metrics import raw_accuracy_curve
 from .images import as_image_list, show_images, to_display_array
 
 __all__ = [
@@ -30,8 +34,6 @@ def lab_axis_colormap(channel: str, limit: float, lightness: float = 65.0, n: in
     (blue to gray to yellow), t running from -limit to +limit. It is diverging and centred
     on 0 by construction, and the colour bar reads in Lab units.
     """
-    from matplotlib.colors import ListedColormap
-
     if channel not in ("a", "b"):
         raise ValueError(f"channel must be 'a' or 'b', got {channel!r}")
     t = torch.linspace(-limit, limit, n)
@@ -56,8 +58,6 @@ def show_lab_planes(rgb: Any, figsize: tuple[float, float] | None = None, ab_lim
     Returns the Figure: ``fig.axes[:4]`` are the four images, ``fig.axes[4:]`` the three
     colour bars (L, a, b).
     """
-    import matplotlib.pyplot as plt
-
     arr = to_display_array(as_image_list(rgb)[0])
     if arr.ndim != 3:
         raise ValueError("show_lab_planes needs a colour (RGB) image, got a gray one")
@@ -159,8 +159,6 @@ def plot_loss_balance(
     lightness ``lightness`` of the plausible colours and of the three optima, each titled
     with its chroma sqrt(a^2 + b^2) (0 = gray). Returns the Figure.
     """
-    import matplotlib.pyplot as plt
-
     land = loss_balance_landscape(colours_ab, lambda_l1, sigma=sigma)
     y = np.asarray(torch.as_tensor(colours_ab, dtype=torch.float64))
     a, b = land["a"], land["b"]
@@ -210,10 +208,6 @@ def show_accuracy_at(
     per model: the pixels whose ab error is <= t tinted green, the others red, over the
     gray photo. Returns the Figure; ``fig.accuracy_at`` holds ``{name: acc(t)}``.
     """
-    import matplotlib.pyplot as plt
-
-    from ..metrics import raw_accuracy_curve
-
     runs = dict(preds) if isinstance(preds, Mapping) else {"model": preds}
     if not runs:
         raise ValueError("show_accuracy_at needs at least one batch of predictions")
@@ -294,8 +288,6 @@ def show_colourings(
         seeds: the seeds to show.
         truth: the colour photo, shown last (None: not shown).
     """
-    from ..color import rgb_to_gray
-
     seeds = list(seeds)
     if not seeds:
         raise ValueError("show_colourings needs at least one seed")

@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 from typing import Any, Iterable, Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -92,8 +93,6 @@ def plot_curves(
             scales) instead of all on one axes.
         logy: logarithmic vertical axis.
     """
-    import matplotlib.pyplot as plt
-
     if not 0.0 <= smooth < 1.0:
         raise ValueError(f"smooth must be in [0, 1), got {smooth}")
     cols = _read_curves(source)
@@ -153,8 +152,6 @@ def plot_accuracy_curve(
     ``{"model name": curve, ...}`` to compare models on one axes (put the AuC from
     :mod:`lessons_lib.metrics` in the name if you want it in the legend).
     """
-    import matplotlib.pyplot as plt
-
     t = np.asarray(torch.as_tensor(thresholds, dtype=torch.float64))
     raw = dict(acc) if isinstance(acc, Mapping) else {label or "accuracy": acc}
     curves = {name: np.asarray(torch.as_tensor(c, dtype=torch.float64)) for name, c in raw.items()}
@@ -220,8 +217,6 @@ def plot_loss_vs_logit(
         marks: ``{"label": x}``: vertical dotted lines (a decision boundary, a target).
         ylim: limits of the loss panel (the gradient panel starts at 0).
     """
-    import matplotlib.pyplot as plt
-
     if not losses:
         raise ValueError("plot_loss_vs_logit needs at least one loss")
     if not hi > lo or n < 2:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -85,8 +86,6 @@ def as_image_list(images: Any) -> list[Any]:
 
 
 def _new_figure(nrows: int, ncols: int, figsize: tuple[float, float] | None, tile: float = 2.4, **kw):
-    import matplotlib.pyplot as plt
-
     if figsize is None:
         figsize = (tile * ncols, tile * nrows)
     return plt.subplots(nrows, ncols, figsize=figsize, squeeze=False, **kw)
@@ -180,6 +179,56 @@ def _as_map(m: Any, i: int) -> np.ndarray:
     return arr
 
 
+def _map_items(maps: Any) -> list:
+    """The maps of :func:`show_maps`'s argument: a sequence, a batch (N, 1, H, W) or (N, H, W), or one map."""
+    if not isinstance(maps, (torch.Tensor, np.ndarray)):
+        return list(maps)
+    if maps.ndim == 4:
+        if maps.shape[1] != 1:
+            raise ValueError(f"show_maps takes (N, 1, H, W) batches of one-channel maps, got {tuple(maps.shape)}")
+        return [maps[i, 0] for i in range(maps.shape[0])]
+    if maps.ndim == 3:
+        return [maps[i] for i in range(maps.shape[0])]
+    return [maps]
+
+
+def _map_scale(group: list[np.ndarray], center: float | None, vmin: float | None,
+               vmax: float | None) -> tuple[float, float]:
+    """The colour scale (lo, hi) of a group of maps: their range, made symmetric about ``center``
+    when given, with ``vmin`` / ``vmax`` overriding either end."""
+    lo = min(float(np.nanmin(a)) for a in group)
+    hi = max(float(np.nanmax(a)) for a in group)
+    if center is not None:
+        half = max(abs(lo - center), abs(hi - center)) or 1e-12
+        lo, hi = center - half, center + half
+    if vmin is not None:
+        lo = vmin
+    if vmax is not None:
+        hi = vmax
+    return lo, hi
+
+
+def _draw_map(ax, a: np.ndarray, scale: tuple[float, float], cmap: str,
+              extent: tuple[float, float, float, float] | None, contours: int):
+    """One heatmap of :func:`show_maps` on ``ax``: pixels, or a function sampled on ``extent``
+    (origin at the bottom left, axes shown), with contour lines when asked; returns the image."""
+    kw = dict(cmap=cmap, vmin=scale[0], vmax=scale[1], interpolation="nearest")
+    if extent is not None:
+        im = ax.imshow(a, origin="lower", extent=extent, aspect="auto", **kw)
+    else:
+        im = ax.imshow(a, **kw)
+        ax.set_xticks([])
+        ax.set_yticks([])
+    if contours > 0 and min(a.shape) >= 2 and float(np.nanmax(a)) > float(np.nanmin(a)):
+        h, w = a.shape
+        if extent is not None:
+            xs, ys = np.linspace(extent[0], extent[1], w), np.linspace(extent[2], extent[3], h)
+        else:
+            xs, ys = np.arange(w), np.arange(h)
+        ax.contour(xs, ys, a, levels=contours, colors="k", linewidths=0.6, alpha=0.7)
+    return im
+
+
 def show_maps(
     maps: Any,
     titles: Sequence[str] | None = None,
@@ -211,20 +260,7 @@ def show_maps(
             (drawn with the origin at the bottom left and axes shown); None: pixel maps.
         contours: number of contour lines drawn on each map (0 = none).
     """
-    import matplotlib.pyplot as plt
-
-    if isinstance(maps, (torch.Tensor, np.ndarray)):
-        arr = maps
-        if arr.ndim == 4:
-            if arr.shape[1] != 1:
-                raise ValueError(f"show_maps takes (N, 1, H, W) batches of one-channel maps, got {tuple(arr.shape)}")
-            items = [arr[i, 0] for i in range(arr.shape[0])]
-        elif arr.ndim == 3:
-            items = [arr[i] for i in range(arr.shape[0])]
-        else:
-            items = [arr]
-    else:
-        items = list(maps)
+    items = _map_items(maps)
     if not items:
         raise ValueError("show_maps got no maps")
     if titles is not None and len(titles) != len(items):
@@ -232,45 +268,17 @@ def show_maps(
     if ncols < 1:
         raise ValueError(f"ncols must be >= 1, got {ncols}")
     arrays = [_as_map(m, i) for i, m in enumerate(items)]
-
-    def scale(group: list[np.ndarray]) -> tuple[float, float]:
-        lo = min(float(np.nanmin(a)) for a in group)
-        hi = max(float(np.nanmax(a)) for a in group)
-        if center is not None:
-            half = max(abs(lo - center), abs(hi - center)) or 1e-12
-            lo, hi = center - half, center + half
-        if vmin is not None:
-            lo = vmin
-        if vmax is not None:
-            hi = vmax
-        return lo, hi
-
-    common = scale(arrays) if shared else None
+    common = _map_scale(arrays, center, vmin, vmax) if shared else None
     ncols = min(ncols, len(arrays))
     nrows = math.ceil(len(arrays) / ncols)
-    if figsize is None:
-        figsize = (3.3 * ncols, 3.0 * nrows)
-    fig, axes = plt.subplots(nrows, ncols, figsize=figsize, squeeze=False)
+    fig, axes = _new_figure(nrows, ncols, figsize if figsize is not None else (3.3 * ncols, 3.0 * nrows))
     for i, ax in enumerate(axes.flat):
         if i >= len(arrays):
             fig.delaxes(ax)
             continue
         a = arrays[i]
-        lo, hi = common if common is not None else scale([a])
-        kw = dict(cmap=cmap, vmin=lo, vmax=hi, interpolation="nearest")
-        if extent is not None:
-            im = ax.imshow(a, origin="lower", extent=extent, aspect="auto", **kw)
-        else:
-            im = ax.imshow(a, **kw)
-            ax.set_xticks([])
-            ax.set_yticks([])
-        if contours > 0 and min(a.shape) >= 2 and float(np.nanmax(a)) > float(np.nanmin(a)):
-            h, w = a.shape
-            if extent is not None:
-                xs, ys = np.linspace(extent[0], extent[1], w), np.linspace(extent[2], extent[3], h)
-            else:
-                xs, ys = np.arange(w), np.arange(h)
-            ax.contour(xs, ys, a, levels=contours, colors="k", linewidths=0.6, alpha=0.7)
+        scale = common if common is not None else _map_scale([a], center, vmin, vmax)
+        im = _draw_map(ax, a, scale, cmap, extent, contours)
         if titles is not None:
             ax.set_title(titles[i], fontsize=9)
         if xlabel and extent is not None:

@@ -5,9 +5,13 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.patches import Rectangle
 
+from ..models.discriminators import PatchGAN
+from ..models.layers import ConvGeometry, conv_geometry
 from .images import as_image_list, to_display_array
 
 __all__ = [
@@ -29,8 +33,6 @@ def receptive_field_box(layers: Any, index: int) -> tuple[int, int]:
     its output to [s u - p, s v - p + d (k - 1)] of its input. The length of the result
     is :func:`~lessons_lib.models.layers.receptive_field`.
     """
-    from ..models.layers import ConvGeometry, conv_geometry
-
     geo = layers if isinstance(layers, list) and all(isinstance(g, ConvGeometry) for g in layers) \
         else conv_geometry(layers)
     u = v = int(index)
@@ -78,9 +80,6 @@ def show_receptive_field(
     :func:`receptive_field_box`; ``gradient`` an (H, W) map from :func:`logit_input_gradient`.
     Returns the Figure.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
     arr = to_display_array(as_image_list(image)[0])
     g = gradient.detach().cpu().double().numpy()
     if g.shape != arr.shape[:2]:
@@ -117,12 +116,6 @@ def plot_patchgan_geometry(n_layers: int, size: int = 256, image: Any | None = N
     not depend on the width). Returns the Figure; ``fig.geometry`` holds
     ``{"receptive_field", "map_size", "stride"}``.
     """
-    import matplotlib.pyplot as plt
-    from matplotlib.patches import Rectangle
-
-    from ..models.discriminators import PatchGAN
-    from ..models.layers import conv_geometry
-
     D = PatchGAN(in_channels=1, ndf=1, n_layers=int(n_layers))
     m = D.output_size(size)
     if m < 1:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
+from ..data.blur import blur
+from ..metrics import psnr
 from .images import show_images
 
 __all__ = [
@@ -26,8 +29,6 @@ def plot_trajectory(traj: Any, kernel: Any, figsize: tuple[float, float] | None 
             drawn coloured by time (dark = start of the exposure, light = end).
         kernel: the ``(N, N)`` PSF (:func:`~lessons_lib.data.blur.rasterize` of the path).
     """
-    import matplotlib.pyplot as plt
-
     pts = np.asarray(traj, dtype=np.float64)
     if pts.ndim != 2 or pts.shape[1] != 2:
         raise ValueError(f"traj must be an (n_points, 2) array, got shape {pts.shape}")
@@ -55,8 +56,6 @@ def show_blur(image: Any, kernel: Any, figsize: tuple[float, float] | None = Non
     """The kernel, the sharp image and its blurred version ``k * x`` (lesson 07's widget); returns the Figure.
 
     ``image``: ``(1, 3, H, W)`` or ``(3, H, W)`` in [0, 1] (or uint8); ``kernel``: ``(N, N)``."""
-    from ..data.blur import blur
-
     x = torch.as_tensor(image)
     x = x[None] if x.dim() == 3 else x
     k = torch.as_tensor(kernel).detach().float()
@@ -80,8 +79,6 @@ def show_restoration(outputs: Mapping[str, Any], sharp: Any | None = None, n: in
         sharp: ``(B, 3, H, W)`` ground truth: each title then carries the image's PSNR (dB).
         n: the first ``n`` faces.
     """
-    from ..metrics import psnr
-
     keys = [k for k in ("blurred", "x_R", "x_G", "x_hat") if k in outputs]
     if not keys:
         raise ValueError("show_restoration needs at least one of blurred, x_R, x_G, x_hat")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 from typing import Mapping, Sequence
 
+import matplotlib.pyplot as plt
+
 __all__ = [
     "best_runs",
     "metrics_table",
@@ -92,8 +94,6 @@ def plot_metric_bars(
     """One bar chart per metric, one bar per run (in the order given), the best bar(s)
     outlined in black (see :func:`best_runs`), each bar labelled with its value; returns
     the Figure. The bars start at 0: small differences stay small (read the labels)."""
-    import matplotlib.pyplot as plt
-
     if not results or not keys:
         raise ValueError("plot_metric_bars needs runs and metric keys")
     labels = dict(labels or {})
@@ -145,8 +145,6 @@ def plot_tradeoff(
     distortion-perception trade-off of Blau & Michaeli (2018) drawn from measurements.
     Runs in ``highlight`` (the trivial answer) are drawn as a hollow square. ``better`` maps a
     metric to "max" or "min" where :func:`best_runs` knows no direction. Returns the Figure."""
-    import matplotlib.pyplot as plt
-
     pts = {n: (float(r[x]), float(r[y])) for n, r in results.items()
            if isinstance(r.get(x), (int, float)) and isinstance(r.get(y), (int, float))}
     if len(pts) < 2:

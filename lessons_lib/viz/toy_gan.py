@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Sequence
 
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 
@@ -33,8 +34,6 @@ def plot_optimal_discriminator(
     line against a right axis from 0 to 1, with the level 1/2 that D* takes everywhere at
     the equilibrium ``p_g = p_data``. Draws into ``ax`` when given; returns the Figure.
     """
-    import matplotlib.pyplot as plt
-
     xs = np.asarray(torch.as_tensor(x, dtype=torch.float64)).ravel()
     pd = np.asarray(torch.as_tensor(p_data, dtype=torch.float64)).ravel()
     pg = np.asarray(torch.as_tensor(p_g, dtype=torch.float64)).ravel()
@@ -129,8 +128,6 @@ def plot_toy_gan(
     decision boundary D = 1/2 as a black contour. Without ``discriminator`` only the points
     are drawn. At most ``max_points`` of each cloud are drawn. Returns the Figure.
     """
-    import matplotlib.pyplot as plt
-
     r = _points_np(real, "real")[:max_points]
     f = _points_np(fake, "fake")[:max_points]
     if ax is None:
@@ -177,8 +174,6 @@ def plot_gan_snapshots(
     D's belief under them (e.g. a ``copy.deepcopy`` of the discriminator at that step).
     The panels share one colour scale (purple: D says real, orange: fake).
     """
-    import matplotlib.pyplot as plt
-
     if not snapshots:
         raise ValueError("plot_gan_snapshots needs at least one snapshot")
     steps = sorted(snapshots)
