@@ -152,7 +152,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {way} | {n} | {r['p50_s']:.3f} | {r['max_s']:.3f} |")
         result["latency_512px"] = lat
     write_json(result, args.out)
-    print(f"wrote {args.out}")
     return 0
 
 

@@ -6,7 +6,7 @@ that is already in colour is colorized from its lightness alone (the Colorizer n
 at the input's colours), and the result is then measured against the original colours with
 :mod:`lessons_lib.metrics` (PSNR, SSIM, colourfulness). ColorGAN has a noise input: its seed
 slider picks one colouring and "Show me 4 colourings" draws four seeds. A colour-class model
-has a temperature slider (the annealed mean, Zhang et al. 2016).
+has a temperature slider (the annealed mean, Zhang et al. 2016) and a prior-correction slider.
 
 ``build_colorize_tab(models)`` is called by :func:`demo.app.build_app` inside its
 ``gr.Blocks``; the endpoints are ``/colorize`` (:func:`colorize_photo`) and
@@ -87,6 +87,13 @@ def _temperature_info(t: float | None) -> str:
     return f"the annealed mean of the predicted colours (Zhang et al. 2016); its card chose {t:g}"
 
 
+def _correction_info(c: float | None) -> str:
+    if c is None:
+        return "only for a colour-class model (this one regresses its colours)"
+    return (f"the share of the rare-colour rebalancing undone before decoding; its card chose {c:g}. "
+            "Lower it for more colour")
+
+
 def _seed_info(noise: bool) -> str:
     return ("each seed gives another colouring" if noise
             else "this model has no noise input: the seed changes nothing")
@@ -129,22 +136,24 @@ def _colour_report(img: Image.Image, out: Image.Image, gray: Image.Image) -> str
             f"so its colours can be compared with yours, on {where}:\n\n" + "\n".join(table))
 
 
-def colorize_photo(models: DemoModels, image: Any, model: str | None, seed: Any = 0, temperature: Any = None
-                   ) -> tuple[tuple[Image.Image, Image.Image], str]:
+def colorize_photo(models: DemoModels, image: Any, model: str | None, seed: Any = 0, temperature: Any = None,
+                   correction: Any = None) -> tuple[tuple[Image.Image, Image.Image], str]:
     """One colouring: ``((gray input, colorized), status markdown)``, both of the working size.
-    ``temperature``: a colour-class model's T (None: its card's; refused for another model)."""
+    ``temperature``, ``correction``: a colour-class model's T and prior correction (None: its
+    card's; refused for another model)."""
     colorizer = models.colorizer(model)
     name = model or models.default_colour_model
     s = _seed(seed)
     t = None if temperature is None else check_temperature(temperature)
+    c = None if correction is None else colorizer.correction_for(correction)   # 0..1, a class model only
     img, notes = load_upload(image, max_side=MAX_SIDE)
     t0 = time.perf_counter()
-    out = colorizer(img, seed=s, temperature=t)
+    out = colorizer(img, seed=s, temperature=t, correction=c)
     gray = _gray(img)
     dt = time.perf_counter() - t0
     seed_txt = f", seed {s}" if colorizer.has_noise else ""
     if colorizer.class_head:
-        seed_txt += f", temperature {colorizer.temperature_for(t):g}"
+        seed_txt += f", temperature {colorizer.temperature_for(t):g}, prior correction {colorizer.correction_for(c):g}"
     lines = [f"**Colorized** {img.width}x{img.height} with **{name}**{seed_txt} in {dt:.1f} s "
              f"(the network ran at {colorizer.size} px; the photo's own lightness is kept at full size)."]
     lines += notes
@@ -193,10 +202,12 @@ def build_colorize_tab(models: DemoModels) -> None:
     :func:`colorize_photo` and :func:`colorize_many` up in this module when they run."""
     default = models.default_colour_model
 
-    def on_colorize(image, model, seed, temperature=None):
-        # the slider applies to a colour-class model only (inactive for the others)
-        t = temperature if temperature is not None and models.temperature(model or default) is not None else None
-        return guard(lambda: colorize_photo(models, image, model, seed, t), 1)
+    def on_colorize(image, model, seed, temperature=None, correction=None):
+        # the two sliders apply to a colour-class model only (inactive for the others)
+        classes = models.temperature(model or default) is not None
+        t = temperature if temperature is not None and classes else None
+        c = correction if correction is not None and classes else None
+        return guard(lambda: colorize_photo(models, image, model, seed, t, c), 1)
 
     def on_colorize_many(image, model, seed):
         return guard(lambda: colorize_many(models, image, model, seed), 1)
@@ -205,11 +216,12 @@ def build_colorize_tab(models: DemoModels) -> None:
         try:
             m, noise = models.colour_model(model), models.has_noise(model)
         except LessonsError as e:
-            return str(e), gr.Slider(interactive=False), gr.Slider(interactive=False)
-        t = models.temperature(model)
+            return str(e), gr.Slider(interactive=False), gr.Slider(interactive=False), gr.Slider(interactive=False)
+        t, c = models.temperature(model), models.correction(model)
         return (_colour_info(m), gr.Slider(interactive=noise, info=_seed_info(noise)),
                 gr.Slider(interactive=t is not None, value=t if t is not None else DEFAULT_TEMPERATURE,
-                          info=_temperature_info(t)))
+                          info=_temperature_info(t)),
+                gr.Slider(interactive=c is not None, value=c if c is not None else 0.0, info=_correction_info(c)))
 
     with gr.Tab("Colorize", id="colorize"):
         with gr.Row():
@@ -224,9 +236,16 @@ def build_colorize_tab(models: DemoModels) -> None:
                                    interactive=noise, info=_seed_info(noise), elem_id="colorize-seed")
                 t0 = models.temperature(default) if default else None
                 c_temp = gr.Slider(0.01, 1.0, value=t0 if t0 is not None else DEFAULT_TEMPERATURE, step=0.01,
-                                   label="temperature T (colour-class models: 1 = faithful, pale; lower = vivid)",
+                                   label="temperature T (colour-class models: 1 = the mean colour; lower = each "
+                                         "pixel's most likely one)",
                                    interactive=t0 is not None, info=_temperature_info(t0),
                                    elem_id="colorize-temperature")
+                a0 = models.correction(default) if default else None
+                c_corr = gr.Slider(0.0, 1.0, value=a0 if a0 is not None else 0.0, step=0.05,
+                                   label="rare colours: prior correction (colour-class models: 0 = vivid, "
+                                         "Zhang et al.'s; 1 = faithful, pale)",
+                                   interactive=a0 is not None, info=_correction_info(a0),
+                                   elem_id="colorize-correction")
                 with gr.Row():
                     c_btn = gr.Button("Colorize", variant="primary", elem_id="colorize-button")
                     c_many_btn = gr.Button(f"Show me {N_COLOURINGS} colourings", elem_id="colorize-many-button")
@@ -237,7 +256,7 @@ def build_colorize_tab(models: DemoModels) -> None:
                 c_gallery = gr.Gallery(label=f"{N_COLOURINGS} colourings (seeds s, s+1, ...), generated by a model", format="png",
                                        columns=N_COLOURINGS, height=260, elem_id="colorize-gallery")
                 c_many_status = gr.Markdown(elem_id="colorize-many-status")
-    c_btn.click(on_colorize, [c_in, c_model, c_seed, c_temp], [c_slider, c_status], api_name="colorize")
+    c_btn.click(on_colorize, [c_in, c_model, c_seed, c_temp, c_corr], [c_slider, c_status], api_name="colorize")
     c_many_btn.click(on_colorize_many, [c_in, c_model, c_seed], [c_gallery, c_many_status],
                      api_name="colorize_many")
-    c_model.change(on_model, [c_model], [c_info, c_seed, c_temp], api_visibility="private")
+    c_model.change(on_model, [c_model], [c_info, c_seed, c_temp, c_corr], api_visibility="private")

@@ -164,6 +164,13 @@ class DemoModels:
             return None
         return float((card.get("classes") or {}).get("temperature", DEFAULT_TEMPERATURE))
 
+    def correction(self, name: str) -> float | None:
+        """A colour-class model's default prior correction (its card's), None for another model."""
+        card = self.colour_model(name)["card"]
+        if card.get("head") != "classes":
+            return None
+        return float((card.get("classes") or {}).get("correction", 0.0))
+
     def restorer(self) -> Restorer:
         """The shipped :class:`~lessons_lib.restoration.Restorer`."""
         m = self.restorer_model

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lessons_lib import LessonsError
+from lessons_lib import LessonsError, zoo
 from lessons_lib.checkpoints import read_card
 from lessons_lib.colorization import Colorizer
 from lessons_lib.data import image_to_tensor, open_source, sample_files, select_split
@@ -139,7 +139,6 @@ def test_colorizer_prior_correction(tiny_run):
     assert not torch.allclose(c0.predict_ab(L, temperature=1.0), c1.predict_ab(L, temperature=1.0))
     with pytest.raises(LessonsError, match="prior correction undoes a share"):
         Colorizer(tiny_run.out, correction=1.5)
-    from lessons_lib import zoo
     with pytest.raises(LessonsError, match="has no temperature; a temperature \\(and a prior correction\\)"):
         Colorizer(zoo.model_path("nogan"), device="cpu", correction=0.5).predict_ab(L)
 
@@ -231,16 +230,26 @@ def test_demo_temperature(tiny_run):
             return self.colorizer_
 
     photo = str(sample_files()[0])
-    (gray, hot), status = demo_app.colorize_photo(Models(), photo, "tiny", 0, 0.1)
-    (_, cool), _ = demo_app.colorize_photo(Models(), photo, "tiny", 0, 1.0)
-    assert "temperature 0.1" in status
+    # at correction 0 (the paper's decoding) a lower T is more colourful
+    (gray, hot), status = demo_app.colorize_photo(Models(), photo, "tiny", 0, 0.1, 0.0)
+    (_, cool), _ = demo_app.colorize_photo(Models(), photo, "tiny", 0, 1.0, 0.0)
+    assert "temperature 0.1, prior correction 0" in status
     assert colorize_tab._colourfulness(hot) > colorize_tab._colourfulness(cool)
+    (_, undone), status1 = demo_app.colorize_photo(Models(), photo, "tiny", 0, 0.1, 1.0)
+    assert "prior correction 1" in status1 and colorize_tab._colourfulness(undone) != colorize_tab._colourfulness(hot)
     with pytest.raises(LessonsError, match="temperature must be > 0"):
         demo_app.colorize_photo(Models(), photo, "tiny", 0, 0)
+    with pytest.raises(LessonsError, match="prior correction undoes a share"):
+        demo_app.colorize_photo(Models(), photo, "tiny", 0, 0.5, 1.5)
     shipped = demo_app.DemoModels(device="cpu")
-    assert shipped.temperature("nogan") is None                                 # no slider for nogan
+    assert shipped.temperature("nogan") is None and shipped.correction("nogan") is None   # no sliders for nogan
+    card = json.loads(zoo.model_path("classes").with_suffix(".json").read_text())
+    assert shipped.temperature("classes") == card["classes"]["temperature"]
+    assert shipped.correction("classes") == card["classes"]["correction"]
     with pytest.raises(LessonsError, match="no temperature"):
         demo_app.colorize_photo(shipped, photo, "nogan", 0, 0.5)
+    with pytest.raises(LessonsError, match="no temperature"):
+        demo_app.colorize_photo(shipped, photo, "nogan", 0, None, 0.5)
 
 
 def _frontier_module():

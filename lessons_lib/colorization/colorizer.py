@@ -212,6 +212,16 @@ class Colorizer(Pipeline):
         raise LessonsError(f"the model {name} regresses ab and has no temperature; a temperature (and a prior "
                            "correction) applies to a colour-class model only (lessons train classes; --model classes when one is shipped)")
 
+    def correction_for(self, correction: float | None) -> float | None:
+        """The prior correction of one call: the call's, else the Colorizer's, else the card's
+        (a class head); one given for another model is refused; None for such a model."""
+        if correction is not None:
+            correct_logits(torch.zeros(1, 1, 1, 1), torch.ones(1), correction)    # 0..1, or a clear error
+            if not self.class_head:
+                self._refuse_temperature()
+            return float(correction)
+        return self.correction if self.class_head else None
+
     def temperature_for(self, temperature: float | None) -> float | None:
         """The T of one call: the call's, else the Colorizer's, else the card's (class head);
         a T given to another model is refused."""
@@ -235,11 +245,26 @@ class Colorizer(Pipeline):
             self._refuse_hints()
         return generator_input(self.g_input, L, hints)
 
+    def _generate(self, L_small: torch.Tensor, seed: int | None, hints: torch.Tensor | None = None,
+                  temperature: float | None = None, correction: float | None = None) -> torch.Tensor:
+        """The colours at the model's size S, as served: :meth:`_run_generator`, and for a hint
+        model with a confinement (:attr:`confinement`) the hints' change kept on their objects
+        (:func:`~lessons_lib.colorization.confine.confine_hints`, on L at S x S). The one path of
+        :meth:`predict_ab` and of colorizing a photo."""
+        ab = self._run_generator(L_small, seed, hints, temperature, correction)
+        if hints is not None and self.confinement is not None and bool((hints[:, 2] > 0).any()):
+            free = self._run_generator(L_small, seed, None, temperature, correction)
+            ab = confine_hints(L_small, hints, free, ab, self.confinement)
+        return ab
+
     def _run_generator(self, L_small: torch.Tensor, seed: int | None,
-                       hints: torch.Tensor | None = None, temperature: float | None = None) -> torch.Tensor:
+                       hints: torch.Tensor | None = None, temperature: float | None = None,
+                       correction: float | None = None) -> torch.Tensor:
         """Normalised L at S x S (and hint channels at S x S) -> normalised ab (B, 2, S, S) (ab / 110);
-        a class head's logits are decoded by the annealed mean at ``temperature``."""
+        a class head's logits are decoded by the annealed mean at ``temperature`` after the prior
+        ``correction`` (None: the Colorizer's, else the card's)."""
         t = self.temperature_for(temperature)
+        c = self.correction_for(correction)
         x = self._generator_input(L_small, hints)
         with torch.no_grad():
             if self.has_noise:
@@ -249,8 +274,7 @@ class Colorizer(Pipeline):
                 out = self.model(x)
             out = out.float()
         if t is not None:   # (B, Q, s, s) logits -> the annealed mean, ab/110, at S x S
-            ab = decode_classes(out, self.classes, t, correction=self.correction, size=L_small.shape[-2:],
-                                scale=AB_SCALE)
+            ab = decode_classes(out, self.classes, t, correction=c, size=L_small.shape[-2:], scale=AB_SCALE)
         elif self.color_space == "lab":
             ab = out                                                          # (B, 2, S, S) ab/110
         else:
@@ -259,7 +283,7 @@ class Colorizer(Pipeline):
         return ab if self.chroma == 1.0 else ab * self.chroma
 
     def predict_ab(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None,
-                   temperature: float | None = None) -> torch.Tensor:
+                   temperature: float | None = None, correction: float | None = None) -> torch.Tensor:
         """Normalised L ``(B, 1, H, W)`` (``L/50 - 1``, what :func:`lessons_lib.data.lab_batch`
         gives) -> normalised ab ``(B, 2, H, W)`` (``ab/110``) at the same size.
 
@@ -267,7 +291,8 @@ class Colorizer(Pipeline):
         and the predicted ab are resized back (bilinear). ``hints`` (a hint model only):
         ``(B, 3, h, w)`` = (hint a, hint b, mask), at S x S or at any size, which is brought to
         S x S by :func:`lessons_lib.data.hints.downsample_hints` (a hinted pixel stays hinted).
-        ``temperature``: a colour-class model's T for this call (see the class docstring)."""
+        ``temperature``, ``correction``: a colour-class model's T and prior correction for this
+        call (see the class docstring)."""
         if not isinstance(L, torch.Tensor):
             raise TypeError(f"L must be a torch.Tensor, got {type(L).__name__}")
         if L.dim() != 4 or L.shape[1] != 1:
@@ -290,26 +315,22 @@ class Colorizer(Pipeline):
         h, w = L.shape[-2:]
         small = L if (h, w) == (s, s) else F.interpolate(L, size=(s, s), mode="bilinear",
                                                            align_corners=False, antialias=True)
-        given = hints
         if hints is not None:
             hints = downsample_hints(hints.to(self.device, torch.float32), (s, s))
-        full = lambda ab: ab if (h, w) == (s, s) else F.interpolate(  # noqa: E731
-            ab, size=(h, w), mode="bilinear", align_corners=False)
-        ab = full(self._run_generator(small, seed, hints, temperature))
-        if hints is not None and self.confinement is not None:   # keep each hint on its object
-            free = full(self._run_generator(small, seed, None, temperature))
-            ab = confine_hints(L, given.to(self.device, torch.float32), free, ab, self.confinement)
+        ab = self._generate(small, seed, hints, temperature, correction)
+        if (h, w) != (s, s):
+            ab = F.interpolate(ab, size=(h, w), mode="bilinear", align_corners=False)
         return ab
 
     def colorize_tensor(self, L: torch.Tensor, seed: int | None = None, hints: torch.Tensor | None = None,
-                        temperature: float | None = None) -> torch.Tensor:
+                        temperature: float | None = None, correction: float | None = None) -> torch.Tensor:
         """Batched colorization: normalised L ``(B, 1, H, W)`` -> RGB ``(B, 3, H, W)`` in [0, 1].
 
         The input L is kept (recombined with the predicted ab by
         :func:`lab_to_rgb_keep_lightness`), exactly as :meth:`__call__` does for one photo.
         ``hints`` as in :meth:`predict_ab`.
         """
-        return self._recombine_batch(L, self.predict_ab(L, seed, hints, temperature))
+        return self._recombine_batch(L, self.predict_ab(L, seed, hints, temperature, correction))
 
     @staticmethod
     def _recombine_batch(L: torch.Tensor, ab: torch.Tensor) -> torch.Tensor:
@@ -354,7 +375,7 @@ class Colorizer(Pipeline):
 
     # ------------------------------------------------------------------ one photo
     def __call__(self, image: Any, seed: int | None = None, hints: Sequence[Any] | None = None,
-                 temperature: float | None = None):
+                 temperature: float | None = None, correction: float | None = None):
         """Colorize one image (path, bytes, file object, PIL image, numpy array, tensor).
 
         Returns an RGB PIL image of the input's size whose L* is the input's, its ``info``
@@ -362,7 +383,8 @@ class Colorizer(Pipeline):
         into a PNG by :func:`~lessons_lib.inference.save_image`); ``seed``
         picks the colouring of a model with a noise input (default 0; ignored otherwise);
         ``hints``: a user's colour hints for a hint model (see :meth:`hint_map`);
-        ``temperature``: a colour-class model's T (see the class docstring).
+        ``temperature``, ``correction``: a colour-class model's T and prior correction (see
+        the class docstring).
         """
         from PIL import Image
 
@@ -381,7 +403,8 @@ class Colorizer(Pipeline):
             if not self.takes_hints:
                 self._refuse_hints()
             hint_maps = self.hint_map(hints, img.size)                      # (1, 3, S, S)
-        ab = self._run_generator(L_small, seed, hint_maps, temperature)[0] * AB_SCALE  # (2, S, S) Lab units
+        ab = self._generate(L_small, seed, hint_maps, temperature, correction)[0] * AB_SCALE  # (2, S, S) Lab
+
         out = recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
         detail = ", ".join(x for x in (f"seed {seed}" if self.has_noise and seed is not None else "",
                                        f"{len(hints)} hints" if hints else "") if x)

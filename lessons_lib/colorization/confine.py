@@ -23,9 +23,10 @@ This is the propagation of Levin, Lischinski & Weiss ("Colorization using Optimi
 SIGGRAPH 2004: neighbours of similar intensity take similar colours) in its simplest form,
 a geodesic distance on L (the distance of Criminisi et al., "GeoS", ECCV 2008, computed
 exactly here with Dijkstra's algorithm, :class:`skimage.graph.MCP_Geometric`), applied to
-the *change* a learned model makes, as Zhang, Zhu et al. (2017, sec. 3.3) suggest when
-they note that hints can bleed across weak edges. The distances are computed at
-``WORK_SIDE`` px (the longer side), one Dijkstra per hint: at most 500 hints
+the *change* a learned model makes. The Colorizer confines at the model's own size (64 px
+for the shipped hint model), where its colours are made, before they are upsampled onto the
+photo's full-size L like any colours; larger inputs are brought down to ``WORK_SIDE`` px
+(the longer side). One Dijkstra per hint: at most 500 hints
 (:data:`lessons_lib.data.hints.MAX_HINTS`) bound the cost.
 """
 from __future__ import annotations
@@ -90,7 +91,7 @@ class Confinement:
 
 
 def _work_size(h: int, w: int) -> tuple[int, int]:
-    scale = WORK_SIDE / max(h, w)
+    scale = min(1.0, WORK_SIDE / max(h, w))     # a smaller input (the model's 64 px) is used as it is
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
@@ -99,7 +100,8 @@ def geodesic_influence(L: torch.Tensor, mask: torch.Tensor, hint_ab: torch.Tenso
     """One image: normalised L ``(1, h, w)`` (L/50 - 1), the hint mask ``(1, h, w)`` and the
     hint ab ``(2, h, w)`` at the same size -> ``(G (1, h, w), H (2, h, w))``: the influence of
     the nearest hint in [0, 1] and the hints' colours weighted by their influence (ab units of
-    ``hint_ab``); computed at :data:`WORK_SIDE` px and brought back bilinearly."""
+    ``hint_ab``); computed at that size, or at :data:`WORK_SIDE` px (the longer side) for a
+    larger one and brought back bilinearly."""
     # local: scipy and skimage.graph add ~0.9 s to importing the Colorizer, which only
     # confined hints need
     from scipy import ndimage
