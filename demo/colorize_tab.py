@@ -69,7 +69,10 @@ def _colour_info(m: dict[str, Any] | None) -> str:
 
         # photos that chose the checkpoint (the val photos of the training packs, lesson 02's rule)
         # are not held out: say so (the winner's curse, lesson 10)
-        chose = bool(card.get("selection")) and source in str(card.get("data", "")).split("+")
+        # the val splits of its training packs chose a checkpoint by a rule (nogan), unless the
+        # run validated on its select set, carved out of the train splits (the class model)
+        on_select = bool((card.get("select") or {}).get("validation"))
+        chose = bool(card.get("selection")) and not on_select and source in str(card.get("data", "")).split("+")
         label = f"Scored on **{source}**" if chose else f"Held-out **{source}**"
         lines.append(f"{label} {rep.get('split', 'val')} ({rep.get('n_images', '?')} photos"
                      + ("; they chose this checkpoint, so not held out" if chose else "") + ", "

@@ -583,3 +583,8 @@ def test_the_model_info_says_which_photos_chose_the_checkpoint():
     text = _colour_info({**nogan, "default": True, "description": "the default"})
     assert "Scored on **scenes8** val" in text and "they chose this checkpoint, so not held out" in text
     assert "Held-out **cbsd68**" in text and "Held-out **scenes8**" not in text
+    # the class model chose its checkpoint on its select set (train photos): every val set is held out
+    classes = next(m for m in zoo.list_models("colorization") if m["name"] == "classes")
+    text = _colour_info({**classes, "default": False, "description": "the class model"})
+    assert "Held-out **scenes8**" in text and "Held-out **imagenet1k**" in text and "Held-out **cbsd68**" in text
+    assert "not held out" not in text
