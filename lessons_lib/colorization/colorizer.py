@@ -210,7 +210,7 @@ class Colorizer(Pipeline):
     def _refuse_temperature(self) -> None:
         name = self.card.get("name") or self.card.get("recipe") or str(self.weights)
         raise LessonsError(f"the model {name} regresses ab and has no temperature; a temperature (and a prior "
-                           "correction) applies to a colour-class model only (lessons train classes; --model classes when one is shipped)")
+                           "correction) applies to a colour-class model only (--model classes, or one you train: lessons train classes)")
 
     def correction_for(self, correction: float | None) -> float | None:
         """The prior correction of one call: the call's, else the Colorizer's, else the card's
