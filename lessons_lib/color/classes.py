@@ -48,7 +48,8 @@ from .. import LessonsError
 
 __all__ = ["GRID", "GRID_HALF", "SIGMA", "NEIGHBOURS", "LAMBDA", "PAPER_TEMPERATURE", "grid_index",
            "grid_histogram", "grid_centres", "smooth_prior", "rebalancing_weights", "soft_encode",
-           "nearest_bin", "annealed_distribution", "annealed_mean", "correct_logits", "decode_classes",
+           "nearest_bin", "annealed_distribution", "annealed_mean", "check_correction", "correct_logits",
+           "decode_classes",
            "setting_name", "ColourClasses"]
 
 #: side of an ab bin, Lab units (Zhang et al. 2016: 10)
@@ -174,14 +175,23 @@ def annealed_mean(logits: torch.Tensor, centres: torch.Tensor, temperature: floa
     return torch.einsum("bqhw,qc->bchw", f, centres.to(f.device, f.dtype))         # (B, 2, H, W)
 
 
+def check_correction(correction: Any) -> float:
+    """A prior correction as a float in [0, 1], or a clear error."""
+    try:
+        a = float(correction)
+    except (TypeError, ValueError):
+        a = float("nan")
+    if not (0.0 <= a <= 1.0):
+        raise LessonsError(f"the prior correction undoes a share of the class rebalancing, in [0, 1] "
+                           f"(0 = the head as trained, 1 = rebalancing undone), got {correction!r}")
+    return a
+
+
 def correct_logits(logits: torch.Tensor, weights: torch.Tensor, correction: float) -> torch.Tensor:
     """``logits - correction x log w`` over the class dimension 1 of ``(B, Q, H, W)`` logits,
     ``weights (Q,)`` the rebalancing weights the head was trained with: correction 0 = the
     logits as they are, 1 = the rebalancing undone (see the module docstring)."""
-    a = float(correction)
-    if not (0.0 <= a <= 1.0):
-        raise LessonsError(f"the prior correction undoes a share of the class rebalancing, in [0, 1] "
-                           f"(0 = the head as trained, 1 = rebalancing undone), got {correction!r}")
+    a = check_correction(correction)
     if a == 0.0:
         return logits
     if weights.dim() != 1 or weights.numel() != logits.shape[1]:

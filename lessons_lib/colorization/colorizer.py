@@ -12,7 +12,7 @@ from ..color.gamut import BAND_PIXELS, lab_to_rgb_keep_lightness, recombine
 from ..inference import MAX_PIXELS, REDUCING_GAP, Pipeline
 from .inputs import G_INPUTS, generator_input, generator_input_kind
 from ..color import AB_SCALE, L_SCALE, normalize_lab, rgb_to_lab, rgb_uint8_to_lab
-from ..color.classes import ColourClasses, correct_logits, decode_classes
+from ..color.classes import ColourClasses, check_correction, decode_classes
 from .confine import Confinement, confine_hints
 from ..data import image_to_tensor
 from ..data.hints import HintPoints, check_hints, downsample_hints, paint_hints
@@ -86,9 +86,8 @@ class Colorizer(Pipeline):
         self._confine = confine
         if confine not in (None, "card"):   # checked here, so a bad value fails before any photo
             Confinement.from_value(confine)
-        if correction is not None:   # checked here, so a bad value fails before any photo
-            correct_logits(torch.zeros(1, 1, 1, 1), torch.ones(1), correction)
-        self._correction = None if correction is None else float(correction)
+        # checked here, so a bad value fails before any photo
+        self._correction = None if correction is None else check_correction(correction)
         self._classes: ColourClasses | None = None
         if not isinstance(hint_size, int) or not 1 <= hint_size <= 16:
             raise LessonsError(f"hint_size is the side of a hint's square in model pixels, 1-16, got {hint_size!r}")
@@ -216,10 +215,10 @@ class Colorizer(Pipeline):
         """The prior correction of one call: the call's, else the Colorizer's, else the card's
         (a class head); one given for another model is refused; None for such a model."""
         if correction is not None:
-            correct_logits(torch.zeros(1, 1, 1, 1), torch.ones(1), correction)    # 0..1, or a clear error
+            c = check_correction(correction)
             if not self.class_head:
                 self._refuse_temperature()
-            return float(correction)
+            return c
         return self.correction if self.class_head else None
 
     def temperature_for(self, temperature: float | None) -> float | None:
@@ -252,9 +251,10 @@ class Colorizer(Pipeline):
         (:func:`~lessons_lib.colorization.confine.confine_hints`, on L at S x S). The one path of
         :meth:`predict_ab` and of colorizing a photo."""
         ab = self._run_generator(L_small, seed, hints, temperature, correction)
-        if hints is not None and self.confinement is not None and bool((hints[:, 2] > 0).any()):
+        conf = self.confinement if hints is not None else None
+        if conf is not None and bool((hints[:, 2] > 0).any()):
             free = self._run_generator(L_small, seed, None, temperature, correction)
-            ab = confine_hints(L_small, hints, free, ab, self.confinement)
+            ab = confine_hints(L_small, hints, free, ab, conf)
         return ab
 
     def _run_generator(self, L_small: torch.Tensor, seed: int | None,
@@ -403,8 +403,7 @@ class Colorizer(Pipeline):
             if not self.takes_hints:
                 self._refuse_hints()
             hint_maps = self.hint_map(hints, img.size)                      # (1, 3, S, S)
-        ab = self._generate(L_small, seed, hint_maps, temperature, correction)[0] * AB_SCALE  # (2, S, S) Lab
-
+        ab = self._generate(L_small, seed, hint_maps, temperature, correction)[0] * AB_SCALE  # (2, S, S) Lab units
         out = recombine(img, ab, band_pixels=self.band_pixels, device=self.device)
         detail = ", ".join(x for x in (f"seed {seed}" if self.has_noise and seed is not None else "",
                                        f"{len(hints)} hints" if hints else "") if x)

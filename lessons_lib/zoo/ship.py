@@ -274,11 +274,15 @@ def score_shipped(name: str, target: Path, *, eval_data: tuple[str, ...] | None 
     return scores
 
 
+def _card_path(spec: ShippedSpec, target: Path) -> Path:
+    """The card of stored weights: beside a colorizer's file, in a restorer's folder."""
+    return target.with_suffix(".json") if spec.task == "colorization" else target / BUNDLE_CARD
+
+
 def _write_shipped(spec: ShippedSpec, target: Path, shipped: dict[str, Any]) -> None:
     """The card, written once the stored weights are scored (the weights' sha256 is unchanged)."""
-    card_path = target.with_suffix(".json") if spec.task == "colorization" else target / BUNDLE_CARD
+    card_path = _card_path(spec, target)
     card = json.loads(card_path.read_text(encoding="utf-8"))
-    card.update(spec.serving)
     card["shipped"] = shipped
     if spec.task == "restoration":
         first = next((r for r in shipped["metrics_heldout"].values() if isinstance(r, dict)), None)
@@ -295,7 +299,7 @@ def rescore(name: str, *, to: str | os.PathLike | None = None, limit: int | None
     ``limit`` and ``eval_data`` as in :func:`ship`."""
     spec = get_spec(name)
     target = model_path(name, to)
-    card_path = target.with_suffix(".json") if spec.task == "colorization" else target / BUNDLE_CARD
+    card_path = _card_path(spec, target)
     card = json.loads(card_path.read_text(encoding="utf-8"))
     if "shipped" not in card:
         raise LessonsError(f"{card_path} is not a shipped card (no 'shipped' record): ship the model first")
